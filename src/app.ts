@@ -1,0 +1,180 @@
+// The one place where Holdfast is wired together: Redis, queues, SMTP intake and delivery workers.
+import type { Redis } from 'ioredis';
+import type { Worker } from 'bullmq';
+import type { Config } from './config/schema.js';
+import type { Logger } from './observability/logger.js';
+import { EVENTS } from './observability/events.js';
+import { EmbeddedRedis } from './redis/embedded.js';
+import { createRedis, redisTarget } from './redis/connections.js';
+import { findDurabilityProblems } from './redis/durability.js';
+import { MemoryWatch } from './redis/memory-watch.js';
+import { HoldfastError } from './errors.js';
+import { createKeys } from './queue/keys.js';
+import { MailQueues } from './queue/queues.js';
+import { enqueueMessage } from './queue/enqueue.js';
+import { Spool } from './queue/spool.js';
+import { createConsumer } from './queue/consume.js';
+import { RouteTable } from './routing/route-table.js';
+import { Router } from './routing/router.js';
+import { SmtpListener } from './smtp/server.js';
+import { MailstoreClient } from './delivery/mailstore-client.js';
+import { createDeliverer } from './delivery/deliver.js';
+import { createBounceSender } from './delivery/bounce.js';
+
+export interface AppOptions {
+  /** Run the SMTP listener (default true). */
+  intake?: boolean;
+  /** Run the delivery workers (default true). */
+  delivery?: boolean;
+  now?: () => number;
+  random?: () => number;
+}
+
+export class App {
+  smtpPort = 0;
+  private embedded: EmbeddedRedis | undefined;
+  private connections: Redis[] = [];
+  private intakeQueues: MailQueues | undefined;
+  private workerQueues: MailQueues | undefined;
+  private workers: Worker[] = [];
+  private clients = new Map<string, MailstoreClient>();
+  private listener: SmtpListener | undefined;
+  private memoryWatch: MemoryWatch | undefined;
+  private closeBounces: (() => void) | undefined;
+
+  constructor(
+    readonly config: Config,
+    readonly logger: Logger,
+    private readonly options: AppOptions = {},
+  ) {}
+
+  async start(): Promise<void> {
+    const { config, logger } = this;
+    logger.info({ event: EVENTS.starting, mailstores: Object.keys(config.mailstores) }, 'starting');
+    const embeddedUrl = await this.startEmbeddedRedisIfNeeded();
+    const target = redisTarget(config, embeddedUrl);
+    const enqueueTimeout = config.limits.timeouts.enqueue;
+    const control = this.track(createRedis(target, 'control', enqueueTimeout));
+    await this.checkDurability(control);
+    const keys = createKeys(config.redis.prefix);
+    const mailstores = Object.keys(config.mailstores);
+    if (this.options.delivery !== false) {
+      const workerConnection = this.track(createRedis(target, 'worker', 0));
+      this.workerQueues = new MailQueues(workerConnection, keys, mailstores);
+      this.startWorkers(workerConnection, control, keys);
+    }
+    if (this.options.intake !== false) {
+      const intake = this.track(createRedis(target, 'intake', enqueueTimeout));
+      this.intakeQueues = new MailQueues(intake, keys, mailstores);
+      this.memoryWatch = new MemoryWatch(control, config.limits.redisMemoryHighWater, logger);
+      await this.memoryWatch.start();
+      await this.startListener(intake, keys.routes);
+    }
+    logger.info({ event: EVENTS.ready, smtpPort: this.smtpPort }, 'ready');
+  }
+
+  /** Graceful: 421 to newcomers, in-flight transactions finish, workers finish their attempts. */
+  async stop(): Promise<void> {
+    this.logger.info({ event: EVENTS.stopping }, 'stopping');
+    await this.listener?.drain(this.config.shutdown.grace);
+    await Promise.all(this.workers.map((worker) => worker.close()));
+    for (const client of this.clients.values()) client.close();
+    this.closeBounces?.();
+    this.memoryWatch?.stop();
+    await this.intakeQueues?.close();
+    await this.workerQueues?.close();
+    await Promise.all(this.connections.map((connection) => connection.quit().catch(() => connection.disconnect())));
+    await this.embedded?.stop();
+    this.logger.info({ event: EVENTS.stopped }, 'stopped');
+  }
+
+  private track(connection: Redis): Redis {
+    this.connections.push(connection);
+    return connection;
+  }
+
+  private async startEmbeddedRedisIfNeeded(): Promise<string | undefined> {
+    const { redis } = this.config;
+    if (redis.url || redis.sentinels) return undefined;
+    this.embedded = new EmbeddedRedis({
+      dir: redis.embedded.dir,
+      binary: redis.embedded.binary,
+      maxmemory: redis.embedded.maxmemory,
+      logger: this.logger,
+    });
+    await this.embedded.start();
+    return this.embedded.location.url;
+  }
+
+  private async checkDurability(control: Redis): Promise<void> {
+    const problems = await findDurabilityProblems(control);
+    if (problems.length === 0) return;
+    if (this.config.redis.durability === 'strict') {
+      throw new HoldfastError(
+        'REDIS_NOT_DURABLE',
+        `${problems.join('; ')} (set redis.durability: relaxed to run anyway)`,
+      );
+    }
+    this.logger.warn(
+      { event: EVENTS.redisNotDurable, problems },
+      'redis is not durable: acknowledged mail can be lost',
+    );
+  }
+
+  private startWorkers(connection: Redis, control: Redis, keys: ReturnType<typeof createKeys>): void {
+    const { config, logger } = this;
+    const spool = new Spool(control, keys, config.limits.timeouts.enqueue);
+    const bounceSender = createBounceSender(config);
+    this.closeBounces = () => bounceSender?.close();
+    for (const [id, store] of Object.entries(config.mailstores)) {
+      this.clients.set(id, new MailstoreClient(id, store, config.listener.hostname));
+    }
+    const deliver = createDeliverer({
+      config,
+      logger,
+      clients: this.clients,
+      bounceSender,
+      now: this.options.now ?? Date.now,
+      random: this.options.random ?? Math.random,
+    });
+    for (const [id, store] of Object.entries(config.mailstores)) {
+      const worker = createConsumer(id, {
+        connection,
+        keys,
+        spool,
+        concurrency: store.concurrency,
+        deliver,
+        onMissingBody: (data) =>
+          logger.error({ event: EVENTS.jobError, queueId: data.queueId, mailstore: id }, 'message body missing'),
+        onError: (error, data) =>
+          logger.error({ event: EVENTS.jobError, err: error, queueId: data?.queueId, mailstore: id }, 'worker error'),
+      });
+      this.workers.push(worker);
+    }
+  }
+
+  private async startListener(intake: Redis, routesKey: string): Promise<void> {
+    const { config, logger } = this;
+    const queues = this.intakeQueues!;
+    const memoryWatch = this.memoryWatch!;
+    const router = new Router(config, new RouteTable(intake, routesKey, config.limits.timeouts.enqueue));
+    const enqueueOptions = {
+      timeoutMs: config.limits.timeouts.enqueue,
+      replicas: config.redis.replicas,
+      replicaTimeoutMs: config.redis.replicaTimeout,
+    };
+    this.listener = new SmtpListener({
+      config,
+      logger: logger.child({ component: 'smtp' }),
+      router,
+      enqueue: (message) => enqueueMessage(queues, message, enqueueOptions),
+      storageFull: () => memoryWatch.aboveHighWater,
+      draining: false,
+      transactions: new Map(),
+      connectionsByAddress: new Map(),
+      openConnections: 0,
+      inFlight: 0,
+    });
+    this.smtpPort = await this.listener.listen();
+  }
+}

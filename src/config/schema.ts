@@ -1,0 +1,169 @@
+// The configuration schema: every setting, its default, and the cross-checks between sections.
+import { z } from 'zod';
+import { parseDuration, parseRetrySchedule, parseSize } from './units.js';
+
+const duration = (fallback: string) =>
+  z
+    .union([z.string(), z.number()])
+    .default(fallback)
+    .transform((value, context) => {
+      const milliseconds = parseDuration(value);
+      if (milliseconds === undefined) {
+        context.addIssue({ code: 'custom', message: `not a duration: ${String(value)} (use e.g. 30s, 5m, 2h, 5d)` });
+        return z.NEVER;
+      }
+      return milliseconds;
+    });
+
+const size = (fallback: string) =>
+  z
+    .union([z.string(), z.number()])
+    .default(fallback)
+    .transform((value, context) => {
+      const bytes = parseSize(value);
+      if (bytes === undefined) {
+        context.addIssue({ code: 'custom', message: `not a size: ${String(value)} (use e.g. 512kb, 50mb, 4gb)` });
+        return z.NEVER;
+      }
+      return bytes;
+    });
+
+const hostPort = z.string().transform((value, context) => {
+  const match = /^(\[[^\]]+\]|[^:]+):(\d{1,5})$/.exec(value);
+  const port = Number(match?.[2]);
+  if (!match || port < 1 || port > 65535) {
+    context.addIssue({ code: 'custom', message: `not host:port: ${value}` });
+    return z.NEVER;
+  }
+  return { host: match[1]!.replace(/^\[|\]$/g, ''), port };
+});
+
+/** Mailstore ids become BullMQ queue names, which may not contain ':'. */
+const mailstoreId = z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'mailstore ids are letters, digits, _ . - (no ":")');
+
+const mailstore = z.strictObject({
+  endpoints: z.array(hostPort).min(1, 'a mailstore needs at least one endpoint'),
+  protocol: z.enum(['lmtp', 'smtp']).default('lmtp'),
+  concurrency: z.number().int().min(1).max(1000).default(10),
+  retry: z
+    .string()
+    .default('1m,5m*2,15m*4,1h')
+    .transform((value, context) => {
+      const intervals = parseRetrySchedule(value);
+      if (!intervals) {
+        context.addIssue({ code: 'custom', message: `not a retry schedule: ${value} (use e.g. 1m,5m*2,1h*3)` });
+        return z.NEVER;
+      }
+      return intervals;
+    }),
+  lifetime: duration('5d'),
+  timeouts: z
+    .strictObject({ connect: duration('10s'), greeting: duration('30s'), socket: duration('5m') })
+    .prefault({}),
+});
+
+const domain = z.strictObject({
+  mailstore: mailstoreId,
+  rejectUnknownUsers: z.boolean().default(true),
+});
+
+const sentinel = z.strictObject({ host: z.string().min(1), port: z.number().int().min(1).max(65535) });
+
+const redis = z
+  .strictObject({
+    url: z
+      .string()
+      .regex(/^(rediss?|unix):\/\//, 'a redis:// rediss:// or unix:// URL')
+      .optional(),
+    sentinels: z.array(sentinel).min(1).optional(),
+    sentinelName: z.string().default('mymaster'),
+    password: z.string().optional(),
+    durability: z.enum(['strict', 'relaxed']).default('strict'),
+    replicas: z.number().int().min(0).default(0),
+    replicaTimeout: duration('2s'),
+    prefix: z
+      .string()
+      .regex(/^[A-Za-z0-9_{}-]+$/, 'letters, digits, _ - { } only')
+      .default('hf'),
+    embedded: z
+      .strictObject({
+        dir: z.string().default('./var/redis'),
+        binary: z.string().default('redis-server'),
+        maxmemory: size('4gb'),
+      })
+      .prefault({}),
+  })
+  .refine((value) => !(value.url && value.sentinels), { message: 'give either url or sentinels, not both' });
+
+export const configSchema = z.strictObject({
+  listener: z
+    .strictObject({
+      host: z.string().default('0.0.0.0'),
+      port: z.number().int().min(0).max(65535).default(25),
+      hostname: z.string().min(1).default('localhost'),
+      tls: z.strictObject({ key: z.string().min(1), cert: z.string().min(1) }).optional(),
+    })
+    .prefault({}),
+  limits: z
+    .strictObject({
+      maxMessageSize: size('50mb'),
+      maxRecipients: z.number().int().min(1).default(1000),
+      connections: z
+        .strictObject({
+          total: z.number().int().min(1).default(1000),
+          perIp: z.number().int().min(1).default(20),
+        })
+        .prefault({}),
+      timeouts: z.strictObject({ socket: duration('5m'), enqueue: duration('5s') }).prefault({}),
+      redisMemoryHighWater: z.number().gt(0).max(1).default(0.9),
+    })
+    .prefault({}),
+  domains: z.record(z.string().min(1), domain).refine((value) => Object.keys(value).length > 0, {
+    message: 'at least one local domain is needed',
+  }),
+  routing: z
+    .strictObject({
+      users: z.record(z.string().min(3), mailstoreId).default({}),
+      file: z.string().optional(),
+    })
+    .prefault({}),
+  mailstores: z.record(mailstoreId, mailstore).refine((value) => Object.keys(value).length > 0, {
+    message: 'at least one mailstore is needed',
+  }),
+  redis: redis.prefault({}),
+  bounces: z
+    .strictObject({
+      smarthost: hostPort.optional(),
+      sender: z.string().optional(),
+    })
+    .prefault({}),
+  shutdown: z.strictObject({ grace: duration('30s') }).prefault({}),
+  log: z.strictObject({ level: z.enum(['trace', 'debug', 'info', 'warn', 'error']).default('info') }).prefault({}),
+});
+
+/**
+ * Checks that every mailstore named by a domain or a routing entry exists. It reads the raw
+ * input loosely, so it runs (and reports) even when other parts of the file are invalid.
+ */
+export function crossCheck(raw: unknown): string[] {
+  const section = (value: unknown, key: string): Record<string, unknown> => {
+    const child = typeof value === 'object' && value !== null ? (value as Record<string, unknown>)[key] : undefined;
+    return typeof child === 'object' && child !== null ? (child as Record<string, unknown>) : {};
+  };
+  const stores = new Set(Object.keys(section(raw, 'mailstores')));
+  const problems: string[] = [];
+  for (const [name, settings] of Object.entries(section(raw, 'domains'))) {
+    const store = section({ settings }, 'settings').mailstore;
+    if (typeof store === 'string' && !stores.has(store))
+      problems.push(`domains.${name}.mailstore: unknown mailstore "${store}"`);
+  }
+  for (const [address, store] of Object.entries(section(section(raw, 'routing'), 'users'))) {
+    if (typeof store === 'string' && !stores.has(store))
+      problems.push(`routing.users.${address}: unknown mailstore "${store}"`);
+  }
+  return problems;
+}
+
+export type Config = z.output<typeof configSchema>;
+export type MailstoreConfig = Config['mailstores'][string];
+export type Endpoint = MailstoreConfig['endpoints'][number];

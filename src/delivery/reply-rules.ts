@@ -1,0 +1,68 @@
+// The reply classification table: a mailstore's reply -> what Holdfast does with that recipient.
+
+export type ReplyAction = 'delivered' | 'transient' | 'permanent';
+
+export type ReplyCategory =
+  | 'accepted'
+  | 'user-unknown'
+  | 'mailbox-full'
+  | 'message-too-big'
+  | 'policy'
+  | 'service-unavailable'
+  | 'temporary'
+  | 'permanent'
+  | 'unrecognised';
+
+export interface ReplyRule {
+  pattern: RegExp;
+  action: ReplyAction;
+  category: ReplyCategory;
+}
+
+/**
+ * First match wins. The numeric code decides the action (RFC 5321: 2xx done, 4xx try again,
+ * 5xx permanent); the category says why, for logs, DSNs and the 5xx guard. A reply with no
+ * valid code is treated as transient: never bounce on something we could not read.
+ */
+export const REPLY_RULES: readonly ReplyRule[] = [
+  { pattern: /^2\d\d\b/, action: 'delivered', category: 'accepted' },
+  { pattern: /^421\b/, action: 'transient', category: 'service-unavailable' },
+  { pattern: /^4\d\d[ -]4\.2\.2\b/, action: 'transient', category: 'mailbox-full' },
+  {
+    pattern: /^4\d\d\b.*\b(over ?quota|quota exceeded|mailbox (is )?full)/i,
+    action: 'transient',
+    category: 'mailbox-full',
+  },
+  { pattern: /^4\d\d\b/, action: 'transient', category: 'temporary' },
+  { pattern: /^5\d\d[ -]5\.1\.[0-3]\b/, action: 'permanent', category: 'user-unknown' },
+  {
+    pattern:
+      /^5\d\d\b.*\b(user unknown|unknown user|no such user|mailbox not found|does not exist|mailbox unavailable)/i,
+    action: 'permanent',
+    category: 'user-unknown',
+  },
+  { pattern: /^5\d\d[ -]5\.2\.2\b/, action: 'permanent', category: 'mailbox-full' },
+  {
+    pattern: /^5\d\d\b.*\b(over ?quota|quota exceeded|mailbox (is )?full)/i,
+    action: 'permanent',
+    category: 'mailbox-full',
+  },
+  { pattern: /^5\d\d[ -]5\.(2\.3|3\.4)\b/, action: 'permanent', category: 'message-too-big' },
+  { pattern: /^5\d\d[ -]5\.7\.\d+\b/, action: 'permanent', category: 'policy' },
+  { pattern: /^5\d\d\b/, action: 'permanent', category: 'permanent' },
+];
+
+export interface Classification {
+  action: ReplyAction;
+  category: ReplyCategory;
+  /** Enhanced status code from the reply, or one derived from the basic code. */
+  status: string;
+}
+
+export function classifyReply(reply: string): Classification {
+  const text = reply.trim();
+  const rule = REPLY_RULES.find((candidate) => candidate.pattern.test(text));
+  if (!rule) return { action: 'transient', category: 'unrecognised', status: '4.0.0' };
+  const enhanced = /^\d{3}[ -]([245]\.\d{1,3}\.\d{1,3})\b/.exec(text)?.[1];
+  return { action: rule.action, category: rule.category, status: enhanced ?? `${text[0]}.0.0` };
+}

@@ -1,0 +1,68 @@
+// The holdfast command line: start the relay, check a config file.
+import { Command } from 'commander';
+import { loadConfigFile } from './config/load.js';
+import type { Config } from './config/schema.js';
+import { createLogger } from './observability/logger.js';
+import { App } from './app.js';
+
+/** sysexits.h EX_CONFIG: the configuration is wrong. */
+export const EXIT_CONFIG = 78;
+const DEFAULT_CONFIG = process.env.HOLDFAST_CONFIG ?? 'config/holdfast.yaml';
+
+function loadOrExit(path: string): Config {
+  const result = loadConfigFile(path);
+  if (result.ok) return result.config;
+  process.stderr.write(
+    `holdfast: invalid configuration in ${path}:\n${result.problems.map((problem) => `  - ${problem}`).join('\n')}\n`,
+  );
+  process.exit(EXIT_CONFIG);
+}
+
+async function start(path: string): Promise<void> {
+  const config = loadOrExit(path);
+  const logger = createLogger(config.log.level);
+  const app = new App(config, logger);
+  let stopping: Promise<void> | undefined;
+  const stop = (signal: string) => {
+    logger.info({ signal }, 'signal received');
+    stopping ??= app.stop().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        logger.error({ err: error }, 'error while stopping');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+  try {
+    await app.start();
+  } catch (error) {
+    logger.fatal({ err: error }, 'cannot start');
+    await app.stop().catch(() => undefined);
+    logger.flush();
+    process.exit(1);
+  }
+}
+
+const program = new Command()
+  .name('holdfast')
+  .description('Holdfast: a resilient inbound MX queueing relay')
+  .showHelpAfterError();
+
+program
+  .command('start')
+  .description('run the relay: SMTP listener and delivery workers')
+  .option('-c, --config <file>', 'configuration file', DEFAULT_CONFIG)
+  .action((options: { config: string }) => start(options.config));
+
+program
+  .command('check-config')
+  .description('validate a configuration file, list every problem, exit 78 if any')
+  .option('-c, --config <file>', 'configuration file', DEFAULT_CONFIG)
+  .action((options: { config: string }) => {
+    loadOrExit(options.config);
+    process.stdout.write(`${options.config}: ok\n`);
+  });
+
+await program.parseAsync(process.argv);

@@ -1,0 +1,73 @@
+// Runs one BullMQ worker per mailstore queue and carries out what the delivery code decides.
+import { DelayedError, UnrecoverableError, Worker, type Job } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { DeliveryJobData } from './job-data.js';
+import type { Keys } from './keys.js';
+import type { Spool } from './spool.js';
+import { errorBackoff } from './queues.js';
+
+/** What a delivery decided for its job; the consumer turns it into BullMQ state. */
+export type DeliveryOutcome =
+  | { kind: 'done' }
+  | { kind: 'retry'; at: number; data: DeliveryJobData }
+  | { kind: 'kept'; reason: string; data: DeliveryJobData };
+
+export type DeliverFunction = (data: DeliveryJobData, body: Buffer) => Promise<DeliveryOutcome>;
+
+export interface ConsumerOptions {
+  connection: Redis;
+  keys: Keys;
+  spool: Spool;
+  concurrency: number;
+  deliver: DeliverFunction;
+  /** Called when a job ends without a body (should not happen: logged loudly). */
+  onMissingBody: (data: DeliveryJobData) => void;
+  onError: (error: Error, data?: DeliveryJobData) => void;
+}
+
+/**
+ * Worker options from DESIGN.md: stalled jobs (a node died mid-delivery) are picked up again
+ * many times rather than failed after one stall; rate limit changes reach workers within 1 s.
+ */
+export function createConsumer(mailstore: string, options: ConsumerOptions): Worker<DeliveryJobData> {
+  const worker = new Worker<DeliveryJobData>(mailstore, (job, token) => runJob(job, token, options), {
+    connection: options.connection,
+    prefix: options.keys.bullmqPrefix,
+    concurrency: options.concurrency,
+    maxStalledCount: 1000,
+    stalledInterval: 30_000,
+    lockDuration: 60_000,
+    maximumRateLimitDelay: 1000,
+    settings: { backoffStrategy: (attemptsMade: number) => errorBackoff(attemptsMade) },
+  });
+  worker.on('error', (error) => options.onError(error));
+  worker.on('failed', (job, error) => {
+    if (!(error instanceof UnrecoverableError)) options.onError(error, job?.data);
+  });
+  return worker;
+}
+
+async function runJob(job: Job<DeliveryJobData>, token: string | undefined, options: ConsumerOptions): Promise<void> {
+  const { spool, deliver } = options;
+  const data = job.data;
+  // A job that ran to its end before a crash kept BullMQ from recording it: do not deliver twice.
+  if (!(await spool.isPending(data.queueId, data.mailstore))) return;
+  const body = await spool.readBody(data.queueId);
+  if (body === null) {
+    options.onMissingBody(data);
+    throw new UnrecoverableError(`message body ${data.queueId} is missing`);
+  }
+  const outcome = await deliver(data, body);
+  switch (outcome.kind) {
+    case 'done':
+      await spool.finish(data.queueId, data.mailstore);
+      return;
+    case 'retry':
+      await job.updateData(outcome.data);
+      await job.moveToDelayed(outcome.at, token);
+      throw new DelayedError();
+    case 'kept':
+      await job.updateData(outcome.data);
+      throw new UnrecoverableError(outcome.reason);
+  }
+}

@@ -1,0 +1,102 @@
+// Commits a received message, its body once and one job per mailstore, in one Redis transaction.
+import { Job, type IRedisTransaction } from 'bullmq';
+import type { ChainableCommander } from 'ioredis';
+import { HoldfastError, withTimeout } from '../errors.js';
+import { DELIVERY_JOB_NAME, type DeliveryJobData } from './job-data.js';
+import type { MailQueues } from './queues.js';
+import { DELIVERY_JOB_OPTIONS } from './queues.js';
+
+export interface IncomingMessage {
+  queueId: string;
+  sender: string;
+  /** Recipients grouped by the mailstore that holds their mailbox. */
+  recipientsByMailstore: ReadonlyMap<string, readonly string[]>;
+  body: Buffer;
+  receivedAt: number;
+  client: string;
+}
+
+export interface EnqueueOptions {
+  timeoutMs: number;
+  /** Replicas that must acknowledge the write (WAIT) before it counts as durable. */
+  replicas: number;
+  replicaTimeoutMs: number;
+}
+
+/**
+ * Resolves only when every command of the transaction committed (and, when configured, enough
+ * replicas have it). Any other outcome throws, and the SMTP edge answers 451.
+ */
+export async function enqueueMessage(
+  queues: MailQueues,
+  message: IncomingMessage,
+  options: EnqueueOptions,
+): Promise<void> {
+  const { keys } = queues;
+  const mailstores = [...message.recipientsByMailstore.keys()];
+  const firstQueue = queues.get(mailstores[0]!);
+  const client = await withTimeout(firstQueue.getBackend().client, options.timeoutMs, 'connecting to Redis');
+  // BullMQ's transaction is an ioredis MULTI underneath: our own commands join its job inserts.
+  const transaction = client.multi() as IRedisTransaction & Pick<ChainableCommander, 'set' | 'sadd'>;
+  transaction.hset(keys.message(message.queueId), {
+    sender: message.sender,
+    receivedAt: String(message.receivedAt),
+    size: String(message.body.length),
+    client: message.client,
+    mailstores: mailstores.join(','),
+  });
+  transaction.set(keys.body(message.queueId), message.body);
+  transaction.sadd(keys.pending(message.queueId), ...mailstores);
+  for (const mailstore of mailstores) {
+    const data: DeliveryJobData = {
+      queueId: message.queueId,
+      mailstore,
+      sender: message.sender,
+      recipients: [...message.recipientsByMailstore.get(mailstore)!],
+      failures: [],
+      receivedAt: message.receivedAt,
+      attempts: 0,
+      size: message.body.length,
+    };
+    const queue = queues.get(mailstore);
+    const job = new Job(
+      queue,
+      DELIVERY_JOB_NAME,
+      data,
+      { ...DELIVERY_JOB_OPTIONS, jobId: message.queueId },
+      message.queueId,
+    );
+    await job.addJob(transaction);
+  }
+  const results = await withTimeout(transaction.exec(), options.timeoutMs, 'committing the message');
+  const failed =
+    results === null ? ['transaction aborted'] : results.filter(([error]) => error).map(([error]) => String(error));
+  if (failed.length > 0) {
+    await discardPartialMessage(queues, message.queueId, mailstores);
+    throw new HoldfastError('REDIS_TRANSACTION_FAILED', failed.join('; '));
+  }
+  if (options.replicas > 0) {
+    const acknowledged = await withTimeout(
+      queues.connection.wait(options.replicas, options.replicaTimeoutMs),
+      options.replicaTimeoutMs + options.timeoutMs,
+      'waiting for replicas',
+    );
+    if (acknowledged < options.replicas) {
+      throw new HoldfastError('REDIS_REPLICAS_LAGGING', `${acknowledged} of ${options.replicas}`);
+    }
+  }
+}
+
+/**
+ * A transaction that reported an error may have committed some of its commands (Redis does not
+ * roll back). The sender gets 451 and will retry, so remove whatever did land; best effort.
+ */
+async function discardPartialMessage(queues: MailQueues, queueId: string, mailstores: string[]): Promise<void> {
+  const { keys } = queues;
+  try {
+    await Promise.all(mailstores.map((mailstore) => queues.get(mailstore).remove(queueId)));
+    await queues.connection.del(keys.message(queueId), keys.body(queueId), keys.pending(queueId));
+  } catch {
+    // Redis is failing; a leftover without jobs is never delivered, it only takes space.
+  }
+}

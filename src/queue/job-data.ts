@@ -1,0 +1,30 @@
+// The payload of a delivery job: one per (message, mailstore), carrying that store's recipients.
+
+export interface RecipientFailure {
+  recipient: string;
+  /** The reply that failed it, as the mailstore sent it, or Holdfast's own words for an expiry. */
+  reply: string;
+  /** Enhanced status code for the DSN, e.g. 5.1.1 or 4.4.7. */
+  status: string;
+  /** Where the reply came from (host:port), when a mailstore gave it. */
+  remote?: string;
+  action: 'failed';
+}
+
+export interface DeliveryJobData {
+  queueId: string;
+  mailstore: string;
+  /** Envelope sender, '' for the null sender <>. */
+  sender: string;
+  /** Recipients still to deliver. */
+  recipients: string[];
+  /** Recipients that failed permanently and still need their bounce sent. */
+  failures: RecipientFailure[];
+  /** When Holdfast answered 250, milliseconds since the epoch. */
+  receivedAt: number;
+  /** Delivery attempts made so far. */
+  attempts: number;
+  size: number;
+}
+
+export const DELIVERY_JOB_NAME = 'deliver';

@@ -1,0 +1,24 @@
+// Every Redis key name Holdfast uses, in one place (BullMQ's own keys live under bullmqPrefix).
+
+export interface Keys {
+  /** Prefix given to BullMQ: its keys are `<prefix>:q:<mailstore>:...`. */
+  readonly bullmqPrefix: string;
+  /** Hash: envelope and bookkeeping of one queued message. */
+  message(queueId: string): string;
+  /** String: the message bytes, stored once whatever the number of mailstores. */
+  body(queueId: string): string;
+  /** Set: the mailstores whose delivery job for this message has not ended yet. */
+  pending(queueId: string): string;
+  /** Hash: operator-managed routing table, recipient address -> mailstore id. */
+  readonly routes: string;
+}
+
+export function createKeys(prefix: string): Keys {
+  return {
+    bullmqPrefix: `${prefix}:q`,
+    message: (queueId) => `${prefix}:msg:${queueId}`,
+    body: (queueId) => `${prefix}:body:${queueId}`,
+    pending: (queueId) => `${prefix}:pending:${queueId}`,
+    routes: `${prefix}:routes`,
+  };
+}

@@ -1,0 +1,48 @@
+// Creates the ioredis connections: a fail-fast one for intake, a patient one for workers.
+import { Redis, type RedisOptions } from 'ioredis';
+import type { Config } from '../config/schema.js';
+
+export type ConnectionRole = 'intake' | 'worker' | 'control';
+
+export interface RedisTarget {
+  url?: string;
+  sentinels?: Array<{ host: string; port: number }>;
+  sentinelName?: string;
+  password?: string;
+}
+
+export function redisTarget(config: Config, embeddedUrl?: string): RedisTarget {
+  const { url, sentinels, sentinelName, password } = config.redis;
+  return { url: url ?? embeddedUrl, sentinels, sentinelName, password };
+}
+
+/**
+ * intake: no offline queue and a command timeout, so a dead or slow Redis turns into a 451 quickly.
+ * worker: BullMQ needs maxRetriesPerRequest null so blocking commands survive reconnects.
+ * control: bounded retries for admin and bookkeeping commands.
+ */
+export function createRedis(target: RedisTarget, role: ConnectionRole, commandTimeout: number): Redis {
+  const common: RedisOptions = {
+    connectionName: `holdfast-${role}`,
+    password: target.password,
+    connectTimeout: 5000,
+    retryStrategy: (times) => Math.min(times * 200, 2000),
+  };
+  const perRole: Record<ConnectionRole, RedisOptions> = {
+    intake: { enableOfflineQueue: false, maxRetriesPerRequest: 1, commandTimeout },
+    worker: { maxRetriesPerRequest: null },
+    control: { maxRetriesPerRequest: 2, commandTimeout },
+  };
+  const options = { ...common, ...perRole[role] };
+  let redis: Redis;
+  if (target.sentinels) {
+    redis = new Redis({ ...options, sentinels: target.sentinels, name: target.sentinelName ?? 'mymaster' });
+  } else if (target.url?.startsWith('unix://')) {
+    redis = new Redis({ ...options, path: target.url.slice('unix://'.length) });
+  } else {
+    redis = new Redis(target.url ?? 'redis://127.0.0.1:6379', options);
+  }
+  // Errors surface through the commands that fail; the event only needs a listener.
+  redis.on('error', () => undefined);
+  return redis;
+}

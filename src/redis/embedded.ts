@@ -1,0 +1,150 @@
+// Runs and supervises a local redis-server child with durable settings (the embedded default).
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Redis } from 'ioredis';
+import type { Logger } from '../observability/logger.js';
+import { EVENTS } from '../observability/events.js';
+
+export interface EmbeddedRedisOptions {
+  dir: string;
+  binary?: string;
+  /** TCP port on 127.0.0.1; when absent Redis listens on a unix socket only. */
+  port?: number;
+  maxmemory?: number;
+  logger?: Logger;
+  /** Restart the child when it dies unexpectedly (default true). */
+  supervise?: boolean;
+}
+
+export interface RedisLocation {
+  url: string;
+}
+
+/** The durable settings Holdfast's contract needs: AOF with an fsync per write, and no eviction. */
+export const DURABLE_REDIS_ARGUMENTS = [
+  '--appendonly',
+  'yes',
+  '--appendfsync',
+  'always',
+  '--maxmemory-policy',
+  'noeviction',
+  '--save',
+  '',
+  '--protected-mode',
+  'yes',
+];
+
+export class EmbeddedRedis {
+  private child: ChildProcess | undefined;
+  private stopping = false;
+  readonly location: RedisLocation;
+  readonly socketPath: string;
+
+  constructor(private readonly options: EmbeddedRedisOptions) {
+    this.socketPath = join(options.dir, 'redis.sock');
+    this.location = {
+      url: options.port !== undefined ? `redis://127.0.0.1:${options.port}` : `unix://${this.socketPath}`,
+    };
+  }
+
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
+
+  async start(): Promise<void> {
+    mkdirSync(this.options.dir, { recursive: true });
+    this.stopping = false;
+    this.spawnChild();
+    await this.waitUntilReady(15_000);
+    this.options.logger?.info(
+      { event: EVENTS.redisEmbeddedStarted, pid: this.child?.pid, ...this.location },
+      'embedded redis started',
+    );
+  }
+
+  /** Sends SIGTERM (Redis flushes the AOF and exits) and waits for the child to end. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    await this.signalAndWait('SIGTERM', 20_000);
+  }
+
+  /** For crash tests: SIGKILL, no chance to flush anything that was not already fsynced. */
+  async kill(): Promise<void> {
+    this.stopping = true;
+    await this.signalAndWait('SIGKILL', 5_000);
+  }
+
+  private async signalAndWait(signal: NodeJS.Signals, timeout: number): Promise<void> {
+    const child = this.child;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    child.kill(signal);
+    const ended = await Promise.race([exited.then(() => true), sleep(timeout).then(() => false)]);
+    if (!ended) {
+      child.kill('SIGKILL');
+      await exited;
+    }
+  }
+
+  private spawnChild(): void {
+    const { dir, port, maxmemory } = this.options;
+    const args = [
+      '--dir',
+      dir,
+      '--port',
+      String(port ?? 0),
+      '--bind',
+      '127.0.0.1',
+      ...(port === undefined ? ['--unixsocket', this.socketPath, '--unixsocketperm', '700'] : []),
+      ...DURABLE_REDIS_ARGUMENTS,
+      '--maxmemory',
+      String(maxmemory ?? 0),
+      '--logfile',
+      join(dir, 'redis.log'),
+      '--daemonize',
+      'no',
+    ];
+    const child = spawn(this.options.binary ?? 'redis-server', args, { stdio: 'ignore' });
+    this.child = child;
+    child.on('error', (error) => {
+      this.options.logger?.error({ event: EVENTS.redisEmbeddedExited, err: error }, 'cannot run redis-server');
+    });
+    child.on('exit', (code, signal) => {
+      if (this.stopping || this.child !== child) return;
+      this.options.logger?.error(
+        { event: EVENTS.redisEmbeddedExited, code, signal },
+        'embedded redis exited; restarting',
+      );
+      if (this.options.supervise !== false) {
+        setTimeout(() => {
+          if (!this.stopping) this.spawnChild();
+        }, 1000).unref();
+      }
+    });
+  }
+
+  private async waitUntilReady(timeout: number): Promise<void> {
+    const deadline = Date.now() + timeout;
+    let lastError: unknown;
+    while (Date.now() < deadline) {
+      if (this.child && (this.child.exitCode !== null || this.child.signalCode !== null)) {
+        throw new Error(`redis-server exited during start (see ${join(this.options.dir, 'redis.log')})`);
+      }
+      const probe = new Redis(this.location.url, { lazyConnect: true, maxRetriesPerRequest: 0, connectTimeout: 500 });
+      probe.on('error', () => undefined);
+      try {
+        await probe.connect();
+        // Redis answers LOADING while it replays the AOF; ready means PING works.
+        if ((await probe.ping()) === 'PONG') return;
+      } catch (error) {
+        lastError = error;
+      } finally {
+        probe.disconnect();
+      }
+      await sleep(50);
+    }
+    throw new Error(`redis-server did not become ready in ${timeout} ms: ${String(lastError)}`);
+  }
+}

@@ -1,0 +1,33 @@
+// Maps a recipient to the mailstore that holds its mailbox, or says why it cannot be accepted.
+import type { Config } from '../config/schema.js';
+
+export type Route = { kind: 'mailstore'; mailstore: string } | { kind: 'unknown-user' } | { kind: 'not-local' };
+
+export interface RouteLookup {
+  lookup(address: string): Promise<string | null>;
+}
+
+export class Router {
+  constructor(
+    private readonly config: Config,
+    private readonly table: RouteLookup,
+  ) {}
+
+  /**
+   * Order: the Redis table (operators change it live), then the config's user entries, then the
+   * domain's default mailstore unless the domain rejects unknown users. Addresses compare
+   * case-insensitively. A table entry naming a mailstore this node does not know is ignored.
+   */
+  async resolve(address: string): Promise<Route> {
+    const normalised = address.toLowerCase();
+    const domainName = normalised.slice(normalised.lastIndexOf('@') + 1);
+    const domain = this.config.domains[domainName];
+    if (!domain || !normalised.includes('@')) return { kind: 'not-local' };
+    const fromTable = await this.table.lookup(normalised);
+    if (fromTable && fromTable in this.config.mailstores) return { kind: 'mailstore', mailstore: fromTable };
+    const fromConfig = this.config.routing.users[normalised];
+    if (fromConfig) return { kind: 'mailstore', mailstore: fromConfig };
+    if (domain.rejectUnknownUsers) return { kind: 'unknown-user' };
+    return { kind: 'mailstore', mailstore: domain.mailstore };
+  }
+}

@@ -1,0 +1,30 @@
+// What the SMTP stage handlers share: config, router, intake queue access, limits and state.
+import type { Config } from '../config/schema.js';
+import type { Logger } from '../observability/logger.js';
+import type { Router } from '../routing/router.js';
+import type { IncomingMessage } from '../queue/enqueue.js';
+
+/** One mail transaction: opened at MAIL FROM, its recipients routed at RCPT. */
+export interface Transaction {
+  queueId: string;
+  sender: string;
+  recipientsByMailstore: Map<string, string[]>;
+  recipientCount: number;
+}
+
+export interface SmtpContext {
+  config: Config;
+  logger: Logger;
+  router: Router;
+  /** Commits the message durably or throws; the only way a message enters the queue. */
+  enqueue: (message: IncomingMessage) => Promise<void>;
+  /** True while Redis memory is above the high-water mark (cached, not a round trip). */
+  storageFull: () => boolean;
+  /** Set once shutdown begins: new connections and transactions get 421. */
+  draining: boolean;
+  transactions: Map<string, Transaction>;
+  connectionsByAddress: Map<string, number>;
+  openConnections: number;
+  /** Transactions between MAIL FROM and the DATA reply: shutdown waits for them. */
+  inFlight: number;
+}

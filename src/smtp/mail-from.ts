@@ -1,0 +1,23 @@
+// MAIL FROM stage: opens a transaction with its queue id, or refuses while storage is short.
+import type { SMTPServerAddress, SMTPServerSession } from 'smtp-server';
+import { EVENTS } from '../observability/events.js';
+import { newQueueId } from '../queue/queue-id.js';
+import { replyError } from './replies.js';
+import type { SmtpContext } from './context.js';
+
+export function onMailFrom(context: SmtpContext, address: SMTPServerAddress, session: SMTPServerSession): void {
+  if (context.draining) throw replyError('shuttingDown');
+  if (context.storageFull()) {
+    context.logger.warn(
+      { event: EVENTS.rejection, stage: 'mail', client: session.remoteAddress, reason: 'storage-full' },
+      'mail refused: redis memory above high-water mark',
+    );
+    throw replyError('storageFull');
+  }
+  context.transactions.set(session.id, {
+    queueId: newQueueId(),
+    sender: address.address,
+    recipientsByMailstore: new Map(),
+    recipientCount: 0,
+  });
+}

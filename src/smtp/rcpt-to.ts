@@ -1,0 +1,41 @@
+// RCPT TO stage: routes the recipient to its mailstore; unknown users and other domains are refused.
+import type { SMTPServerAddress, SMTPServerSession } from 'smtp-server';
+import { EVENTS } from '../observability/events.js';
+import { replyError } from './replies.js';
+import type { SmtpContext } from './context.js';
+
+export async function onRcptTo(
+  context: SmtpContext,
+  address: SMTPServerAddress,
+  session: SMTPServerSession,
+): Promise<void> {
+  const transaction = context.transactions.get(session.id);
+  if (!transaction) throw replyError('localError'); // smtp-server enforces MAIL before RCPT
+  if (transaction.recipientCount >= context.config.limits.maxRecipients) throw replyError('tooManyRecipients');
+  const recipient = address.address;
+  const log = context.logger.child({ queueId: transaction.queueId, client: session.remoteAddress, recipient });
+  let route;
+  try {
+    route = await context.router.resolve(recipient);
+  } catch (error) {
+    log.warn({ event: EVENTS.redisUnavailable, stage: 'rcpt', err: error }, 'routing lookup failed: 451');
+    throw replyError('localError');
+  }
+  switch (route.kind) {
+    case 'not-local':
+      log.info(
+        { event: EVENTS.rejection, stage: 'rcpt', reason: 'relay-denied' },
+        'recipient refused: not a local domain',
+      );
+      throw replyError('relayDenied');
+    case 'unknown-user':
+      log.info({ event: EVENTS.rejection, stage: 'rcpt', reason: 'user-unknown' }, 'recipient refused: unknown user');
+      throw replyError('userUnknown');
+    case 'mailstore': {
+      const recipients = transaction.recipientsByMailstore.get(route.mailstore) ?? [];
+      if (!recipients.includes(recipient)) recipients.push(recipient);
+      transaction.recipientsByMailstore.set(route.mailstore, recipients);
+      transaction.recipientCount++;
+    }
+  }
+}

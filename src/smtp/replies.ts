@@ -1,0 +1,31 @@
+// Every reply Holdfast's SMTP front gives of its own, with its RFC 5321/3463 codes.
+
+export const REPLIES = {
+  queued: { code: 250, status: '2.0.0', text: 'Ok: queued as %s' },
+  shuttingDown: { code: 421, status: '4.3.2', text: 'Service shutting down, try again later' },
+  tooManyConnections: { code: 421, status: '4.7.0', text: 'Too many connections, try again later' },
+  tooManyFromYou: { code: 421, status: '4.7.0', text: 'Too many connections from your address, try again later' },
+  localError: { code: 451, status: '4.3.0', text: 'Temporary local problem, try again later' },
+  storageFull: { code: 452, status: '4.3.1', text: 'Insufficient system storage, try again later' },
+  tooManyRecipients: { code: 452, status: '4.5.3', text: 'Too many recipients' },
+  userUnknown: { code: 550, status: '5.1.1', text: 'Recipient address rejected: User unknown' },
+  relayDenied: { code: 550, status: '5.7.1', text: 'Relay access denied' },
+} as const;
+
+export type ReplyName = keyof typeof REPLIES;
+
+export interface SmtpReplyError extends Error {
+  responseCode: number;
+}
+
+export function replyText(name: ReplyName, argument?: string): string {
+  const reply = REPLIES[name];
+  return `${reply.status} ${argument === undefined ? reply.text : reply.text.replace('%s', argument)}`;
+}
+
+/** An error smtp-server turns into this reply (its `responseCode` convention). */
+export function replyError(name: ReplyName, argument?: string): SmtpReplyError {
+  const error = new Error(replyText(name, argument)) as SmtpReplyError;
+  error.responseCode = REPLIES[name].code;
+  return error;
+}

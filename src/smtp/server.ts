@@ -1,0 +1,80 @@
+// The SMTP listener: smtp-server configured for an inbound MX, with Holdfast's stage handlers.
+import { readFileSync } from 'node:fs';
+import { SMTPServer, type SMTPServerOptions } from 'smtp-server';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { onClose, onConnect } from './connect.js';
+import { onData } from './data.js';
+import { onMailFrom } from './mail-from.js';
+import { onRcptTo } from './rcpt-to.js';
+import { useOwnEnhancedCodes } from './enhanced-codes.js';
+import type { SmtpContext } from './context.js';
+
+type Callback<T = void> = (error?: Error | null, result?: T) => void;
+
+/** Wraps a stage handler (sync or async) into smtp-server's callback style, once, here. */
+function hook<A extends unknown[], T>(handler: (...args: A) => T | Promise<T>) {
+  return (...args: [...A, Callback<T>]) => {
+    const callback = args.pop() as Callback<T>;
+    Promise.resolve()
+      .then(() => handler(...(args as unknown as A)))
+      .then(
+        (result) => callback(null, result),
+        (error: unknown) => callback(error as Error),
+      );
+  };
+}
+
+export class SmtpListener {
+  private readonly server: SMTPServer;
+
+  constructor(private readonly context: SmtpContext) {
+    useOwnEnhancedCodes();
+    const { listener, limits } = context.config;
+    const tls = listener.tls
+      ? { key: readFileSync(listener.tls.key), cert: readFileSync(listener.tls.cert), minVersion: 'TLSv1.2' as const }
+      : {};
+    const options: SMTPServerOptions = {
+      ...tls,
+      name: listener.hostname,
+      banner: 'Holdfast ESMTP',
+      size: limits.maxMessageSize,
+      rejectOversized: true,
+      hideENHANCEDSTATUSCODES: false,
+      hideDSN: true,
+      hideSTARTTLS: !listener.tls,
+      disabledCommands: ['AUTH'],
+      authOptional: true,
+      socketTimeout: limits.timeouts.socket,
+      closeTimeout: context.config.shutdown.grace,
+      logger: false,
+      onConnect: hook((session) => onConnect(context, session)),
+      onClose: (session) => onClose(context, session),
+      onMailFrom: hook((address, session) => onMailFrom(context, address, session)),
+      onRcptTo: hook((address, session) => onRcptTo(context, address, session)),
+      onData: hook((stream, session) => onData(context, stream, session)),
+    };
+    this.server = new SMTPServer(options);
+    this.server.on('error', (error) => context.logger.warn({ err: error }, 'smtp server error'));
+  }
+
+  async listen(): Promise<number> {
+    const { host, port } = this.context.config.listener;
+    await new Promise<void>((resolve, reject) => {
+      this.server.server.once('error', reject);
+      this.server.listen(port, host, () => resolve());
+    });
+    const address = this.server.server.address();
+    return typeof address === 'object' && address ? address.port : port;
+  }
+
+  /**
+   * Graceful stop: new connections and new transactions get 421 at once; transactions already
+   * in DATA finish (their 250 is only sent once committed); then the listener closes.
+   */
+  async drain(graceMs: number): Promise<void> {
+    this.context.draining = true;
+    const deadline = Date.now() + graceMs;
+    while (this.context.inFlight > 0 && Date.now() < deadline) await sleep(50);
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+}
