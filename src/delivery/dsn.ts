@@ -38,7 +38,7 @@ export function buildDsn(input: DsnInput): Buffer {
     '',
     expired
       ? 'Your message could not be delivered to one or more recipients before it expired.'
-      : 'Your message could not be delivered to one or more recipients. It is attached below.',
+      : 'Your message could not be delivered to one or more recipients. Its headers are attached below.',
     '',
     ...input.failures.map((failure) => `<${failure.recipient}>: ${oneLine(failure.reply)}`),
     '',

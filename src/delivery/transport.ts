@@ -93,7 +93,18 @@ export class EndpointClient {
   }
 }
 
+/**
+ * nodemailer reports refused recipients with their own reply; accepted ones only through
+ * `accepted`, and `response` is the reply to the last recipient (LMTP), which may be a refusal.
+ * An accepted recipient never inherits another recipient's reply.
+ */
 function repliesFromInfo(recipients: readonly string[], info: SendInfo): RecipientReply[] {
   const refused = new Map((info.rejectedErrors ?? []).map((entry) => [entry.recipient ?? '', entry.response ?? '']));
-  return recipients.map((recipient) => ({ recipient, reply: refused.get(recipient) ?? info.response }));
+  const accepted = new Set(info.accepted.map((entry) => (typeof entry === 'string' ? entry : entry.address)));
+  const acceptedReply = info.response.startsWith('2') ? info.response : '250 2.0.0 Ok';
+  return recipients.map((recipient) => {
+    const reply = refused.get(recipient) ?? (accepted.has(recipient) ? acceptedReply : undefined);
+    // Neither accepted nor refused: no answer for it, try again rather than guess.
+    return { recipient, reply: reply ?? '451 4.4.0 no reply for this recipient' };
+  });
 }

@@ -1,0 +1,52 @@
+// Starts a real redis-server for a test: its own free port and data dir, removed afterwards.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Redis } from 'ioredis';
+import { EmbeddedRedis } from '../../src/redis/embedded.js';
+import { freePort } from './ports.js';
+
+export interface TestRedis {
+  url: string;
+  port: number;
+  dir: string;
+  /** A plain client for assertions. */
+  client: Redis;
+  stop(): Promise<void>;
+  kill(): Promise<void>;
+  /** Starts redis-server again on the same port and data dir (it replays its AOF). */
+  restart(): Promise<void>;
+  cleanup(): Promise<void>;
+}
+
+export async function startTestRedis(options: { maxmemory?: number } = {}): Promise<TestRedis> {
+  const dir = mkdtempSync(join(tmpdir(), 'holdfast-redis-'));
+  const port = await freePort();
+  const make = () => new EmbeddedRedis({ dir, port, supervise: false, maxmemory: options.maxmemory });
+  let server = make();
+  await server.start();
+  const client = new Redis(server.location.url, { maxRetriesPerRequest: 1, retryStrategy: () => 100 });
+  client.on('error', () => undefined);
+  return {
+    url: server.location.url,
+    port,
+    dir,
+    client,
+    stop: () => server.stop(),
+    kill: () => server.kill(),
+    async restart() {
+      server = make();
+      await server.start();
+    },
+    async cleanup() {
+      client.disconnect();
+      await server.stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Every key whose name starts with the prefix (small test databases only). */
+export async function keysWithPrefix(client: Redis, pattern: string): Promise<string[]> {
+  return client.keys(pattern);
+}

@@ -1,0 +1,77 @@
+// Starts a real Holdfast App for a test, wired to a test Redis and fake mailstores, capturing its logs.
+import { App, type AppOptions } from '../../src/app.js';
+import { validateConfig } from '../../src/config/load.js';
+import type { Config } from '../../src/config/schema.js';
+import { createLogger } from '../../src/observability/logger.js';
+
+export interface LogRecord {
+  event?: string;
+  level: string;
+  msg: string;
+  queueId?: string;
+  mailstore?: string;
+  [field: string]: unknown;
+}
+
+export interface TestRelay {
+  app: App;
+  port: number;
+  config: Config;
+  logs: LogRecord[];
+  events(name: string): LogRecord[];
+  stop(): Promise<void>;
+}
+
+type Raw = Record<string, unknown>;
+
+/** Deep-merges plain objects; arrays and scalars in `override` replace. */
+export function merge(base: Raw, override: Raw): Raw {
+  const result: Raw = { ...base };
+  for (const [key, value] of Object.entries(override)) {
+    const current = result[key];
+    const bothObjects = [value, current].every((item) => typeof item === 'object' && item !== null && !Array.isArray(item));
+    result[key] = bothObjects ? merge(current as Raw, value as Raw) : value;
+  }
+  return result;
+}
+
+/**
+ * A config for tests: domain example.com on store1 (unknown users refused), alice on store1,
+ * bob on store2, one endpoint per store, fast retries. `overrides` is merged in.
+ */
+export function testConfig(redisUrl: string, storePorts: Record<string, number>, overrides: Raw = {}): Config {
+  const mailstores = Object.fromEntries(
+    Object.entries(storePorts).map(([id, port]) => [id, { endpoints: [`127.0.0.1:${port}`], retry: '1s', concurrency: 4 }]),
+  );
+  const raw = merge(
+    {
+      listener: { host: '127.0.0.1', port: 0, hostname: 'mx.test' },
+      limits: { timeouts: { enqueue: '2s' } },
+      domains: { 'example.com': { mailstore: Object.keys(storePorts)[0], rejectUnknownUsers: true } },
+      routing: { users: { 'alice@example.com': 'store1', 'bob@example.com': 'store2', 'carol@example.com': 'store1' } },
+      mailstores,
+      redis: { url: redisUrl, prefix: `hf${Math.random().toString(36).slice(2, 8)}` },
+      shutdown: { grace: '5s' },
+      log: { level: 'debug' },
+    },
+    overrides,
+  );
+  const result = validateConfig(raw, { baseDirectory: process.cwd() });
+  if (!result.ok) throw new Error(`test config invalid:\n${result.problems.join('\n')}`);
+  return result.config;
+}
+
+export async function startRelay(config: Config, options: AppOptions = {}): Promise<TestRelay> {
+  const logs: LogRecord[] = [];
+  const destination = { write: (line: string) => void logs.push(JSON.parse(line) as LogRecord) };
+  const app = new App(config, createLogger('debug', destination), options);
+  await app.start();
+  return {
+    app,
+    port: app.smtpPort,
+    config,
+    logs,
+    events: (name) => logs.filter((record) => record.event === name),
+    stop: () => app.stop(),
+  };
+}

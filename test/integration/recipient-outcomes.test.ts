@@ -1,0 +1,84 @@
+// Scenario: one LMTP transaction answers 250, 450 and 550 for three recipients.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { simpleParser } from 'mailparser';
+import { startTestRedis, type TestRedis } from '../helpers/redis-server.js';
+import { FakeMailstore } from '../helpers/mailstore.js';
+import { startRelay, testConfig, type TestRelay } from '../helpers/relay.js';
+import { queueIdOf, send } from '../helpers/smtp-client.js';
+import { waitFor } from '../helpers/wait.js';
+
+describe('per-recipient outcomes of an LMTP delivery', () => {
+  let redis: TestRedis;
+  let relay: TestRelay;
+  const store = new FakeMailstore('lmtp');
+  const smarthost = new FakeMailstore('smtp');
+  let deferredOnce = false;
+
+  beforeAll(async () => {
+    redis = await startTestRedis();
+    store.replyFor = (recipient) => {
+      if (recipient === 'carol@example.com') return '550 5.1.1 <carol@example.com>: User unknown';
+      if (recipient === 'bob@example.com' && !deferredOnce) {
+        deferredOnce = true;
+        return '450 4.2.0 Mailbox temporarily locked';
+      }
+      return '250';
+    };
+    const config = testConfig(
+      redis.url,
+      { store1: await store.start() },
+      {
+        routing: { users: { 'bob@example.com': 'store1' } },
+        bounces: { smarthost: `127.0.0.1:${await smarthost.start()}` },
+      },
+    );
+    relay = await startRelay(config);
+  });
+
+  afterAll(async () => {
+    await relay?.stop();
+    await Promise.all([store.stop(), smarthost.stop()]);
+    await redis?.cleanup();
+  });
+
+  it('delivers the 250, retries and then delivers the 450, and bounces the 550', async () => {
+    const reply = await send(relay.port, 'sender@remote.test', ['alice@example.com', 'bob@example.com', 'carol@example.com'], 'three');
+    const queueId = queueIdOf(reply);
+    await waitFor(() => store.delivered('bob@example.com').length === 1 && smarthost.messages.length === 1, 20_000);
+
+    expect(store.delivered('alice@example.com')).toHaveLength(1);
+    expect(store.delivered('carol@example.com')).toHaveLength(0);
+    // The retry carried only the deferred recipient.
+    expect(store.replies.map((entry) => entry.recipient)).toEqual([
+      'alice@example.com',
+      'bob@example.com',
+      'carol@example.com',
+      'bob@example.com',
+    ]);
+
+    const bounce = smarthost.messages[0]!;
+    expect(bounce.from).toBe('');
+    expect(bounce.to).toEqual(['sender@remote.test']);
+    const dsn = await simpleParser(bounce.body);
+    expect(dsn.headers.get('content-type')).toMatchObject({ value: 'multipart/report', params: { 'report-type': 'delivery-status' } });
+    // mailparser reads message/delivery-status as text: find that part in the raw report too.
+    const statusPart = /Content-Type: message\/delivery-status\r\n\r\n([\s\S]*?)\r\n--holdfast-/.exec(bounce.body);
+    expect(statusPart).not.toBeNull();
+    const statusText = statusPart![1]!;
+    expect(dsn.text).toContain('<carol@example.com>: 550 5.1.1');
+    expect(statusText).toContain('Final-Recipient: rfc822; carol@example.com');
+    expect(statusText).toContain('Status: 5.1.1');
+    expect(statusText).toContain('Diagnostic-Code: smtp; 550 5.1.1 <carol@example.com>: User unknown');
+    expect(statusText).not.toContain('alice@example.com');
+    const headers = dsn.attachments.find((part) => part.contentType === 'text/rfc822-headers');
+    expect(headers?.content.toString('utf8')).toContain('Subject: three');
+    expect(relay.events('Bounce')[0]).toMatchObject({ queueId, recipients: ['carol@example.com'] });
+  });
+
+  it('never sends a bounce to the null sender', async () => {
+    const before = smarthost.messages.length;
+    await send(relay.port, '', ['carol@example.com'], 'from null sender');
+    await waitFor(() => relay.events('BounceDiscarded').length === 1);
+    expect(smarthost.messages.length).toBe(before);
+  });
+});
