@@ -60,12 +60,12 @@ export class App {
     const mailstores = Object.keys(config.mailstores);
     if (this.options.delivery !== false) {
       const workerConnection = this.track(createRedis(target, 'worker', 0));
-      this.workerQueues = new MailQueues(workerConnection, keys, mailstores);
+      this.workerQueues = new MailQueues(workerConnection, keys, mailstores, this.redisError);
       this.startWorkers(workerConnection, control, keys);
     }
     if (this.options.intake !== false) {
       const intake = this.track(createRedis(target, 'intake', enqueueTimeout));
-      this.intakeQueues = new MailQueues(intake, keys, mailstores);
+      this.intakeQueues = new MailQueues(intake, keys, mailstores, this.redisError);
       this.memoryWatch = new MemoryWatch(control, config.limits.redisMemoryHighWater, logger);
       await this.memoryWatch.start();
       await this.startListener(intake, keys.routes);
@@ -87,6 +87,9 @@ export class App {
     await this.embedded?.stop();
     this.logger.info({ event: EVENTS.stopped }, 'stopped');
   }
+
+  private readonly redisError = (error: Error, mailstore: string) =>
+    this.logger.debug({ event: EVENTS.redisUnavailable, err: error, mailstore }, 'redis connection error');
 
   private track(connection: Redis): Redis {
     this.connections.push(connection);

@@ -29,16 +29,17 @@ export class MailQueues {
     readonly connection: Redis,
     readonly keys: Keys,
     mailstores: Iterable<string>,
+    onError: (error: Error, mailstore: string) => void,
   ) {
     for (const mailstore of mailstores) {
-      this.queues.set(
-        mailstore,
-        new Queue<DeliveryJobData>(mailstore, {
-          connection,
-          prefix: keys.bullmqPrefix,
-          defaultJobOptions: DELIVERY_JOB_OPTIONS,
-        }),
-      );
+      const queue = new Queue<DeliveryJobData>(mailstore, {
+        connection,
+        prefix: keys.bullmqPrefix,
+        defaultJobOptions: DELIVERY_JOB_OPTIONS,
+      });
+      // Connection errors surface here while Redis is away; the commands that fail say the rest.
+      queue.on('error', (error) => onError(error, mailstore));
+      this.queues.set(mailstore, queue);
     }
   }
 

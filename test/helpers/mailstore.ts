@@ -77,7 +77,8 @@ export class FakeMailstore {
     const server = this.server;
     this.server = undefined;
     if (!server) return;
-    for (const connection of (server as unknown as { connections: Set<{ close(): void }> }).connections) connection.close();
+    for (const connection of (server as unknown as { connections: Set<{ close(): void }> }).connections)
+      connection.close();
     await new Promise<void>((resolve) => server.close(() => resolve()));
   }
 }

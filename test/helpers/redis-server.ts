@@ -14,6 +14,9 @@ export interface TestRedis {
   client: Redis;
   stop(): Promise<void>;
   kill(): Promise<void>;
+  /** SIGSTOP: Redis keeps its connections but answers nothing (a hung or very slow server). */
+  pause(): void;
+  resume(): void;
   /** Starts redis-server again on the same port and data dir (it replays its AOF). */
   restart(): Promise<void>;
   cleanup(): Promise<void>;
@@ -34,6 +37,8 @@ export async function startTestRedis(options: { maxmemory?: number } = {}): Prom
     client,
     stop: () => server.stop(),
     kill: () => server.kill(),
+    pause: () => process.kill(server.pid!, 'SIGSTOP'),
+    resume: () => process.kill(server.pid!, 'SIGCONT'),
     async restart() {
       server = make();
       await server.start();

@@ -87,7 +87,9 @@ export function testMessage(subject: string, size = 0): string {
 export async function send(port: number, from: string, to: string[], subject: string): Promise<string> {
   const transport = nodemailer.createTransport({ host: '127.0.0.1', port, secure: false, ignoreTLS: true });
   try {
-    const info = (await transport.sendMail({ envelope: { from, to }, raw: testMessage(subject) })) as { response: string };
+    const info = (await transport.sendMail({ envelope: { from, to }, raw: testMessage(subject) })) as {
+      response: string;
+    };
     return info.response;
   } finally {
     transport.close();

@@ -42,7 +42,12 @@ describe('per-recipient outcomes of an LMTP delivery', () => {
   });
 
   it('delivers the 250, retries and then delivers the 450, and bounces the 550', async () => {
-    const reply = await send(relay.port, 'sender@remote.test', ['alice@example.com', 'bob@example.com', 'carol@example.com'], 'three');
+    const reply = await send(
+      relay.port,
+      'sender@remote.test',
+      ['alice@example.com', 'bob@example.com', 'carol@example.com'],
+      'three',
+    );
     const queueId = queueIdOf(reply);
     await waitFor(() => store.delivered('bob@example.com').length === 1 && smarthost.messages.length === 1, 20_000);
 
@@ -60,7 +65,10 @@ describe('per-recipient outcomes of an LMTP delivery', () => {
     expect(bounce.from).toBe('');
     expect(bounce.to).toEqual(['sender@remote.test']);
     const dsn = await simpleParser(bounce.body);
-    expect(dsn.headers.get('content-type')).toMatchObject({ value: 'multipart/report', params: { 'report-type': 'delivery-status' } });
+    expect(dsn.headers.get('content-type')).toMatchObject({
+      value: 'multipart/report',
+      params: { 'report-type': 'delivery-status' },
+    });
     // mailparser reads message/delivery-status as text: find that part in the raw report too.
     const statusPart = /Content-Type: message\/delivery-status\r\n\r\n([\s\S]*?)\r\n--holdfast-/.exec(bounce.body);
     expect(statusPart).not.toBeNull();

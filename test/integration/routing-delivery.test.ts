@@ -27,7 +27,9 @@ describe('routing and delivery to two mailstores', () => {
   it('delivers each user to the mailstore that holds the mailbox', async () => {
     await send(relay.port, 'sender@remote.test', ['alice@example.com'], 'for alice');
     await send(relay.port, 'sender@remote.test', ['bob@example.com'], 'for bob');
-    await waitFor(() => store1.delivered('alice@example.com').length === 1 && store2.delivered('bob@example.com').length === 1);
+    await waitFor(
+      () => store1.delivered('alice@example.com').length === 1 && store2.delivered('bob@example.com').length === 1,
+    );
     expect(store1.delivered('bob@example.com')).toHaveLength(0);
     expect(store2.delivered('alice@example.com')).toHaveLength(0);
     expect(store1.delivered('alice@example.com')[0]!.from).toBe('sender@remote.test');
@@ -36,7 +38,12 @@ describe('routing and delivery to two mailstores', () => {
   it('makes exactly one delivery per store for a message with recipients on both', async () => {
     const before1 = store1.messages.length;
     const before2 = store2.messages.length;
-    const reply = await send(relay.port, 'sender@remote.test', ['alice@example.com', 'carol@example.com', 'bob@example.com'], 'both');
+    const reply = await send(
+      relay.port,
+      'sender@remote.test',
+      ['alice@example.com', 'carol@example.com', 'bob@example.com'],
+      'both',
+    );
     const queueId = queueIdOf(reply);
     await waitFor(() => store1.messages.length === before1 + 1 && store2.messages.length === before2 + 1);
     const onStore1 = store1.messages.at(-1)!;
@@ -56,7 +63,12 @@ describe('routing and delivery to two mailstores', () => {
     expect(await redis.client.keys(`${prefix}:msg:*`)).toEqual([]);
     expect(await redis.client.keys(`${prefix}:pending:*`)).toEqual([]);
     expect(relay.events('Reception')).toHaveLength(3);
-    expect(relay.events('Delivery').map((record) => record.recipient).sort()).toEqual(
+    expect(
+      relay
+        .events('Delivery')
+        .map((record) => record.recipient)
+        .sort(),
+    ).toEqual(
       ['alice@example.com', 'alice@example.com', 'bob@example.com', 'bob@example.com', 'carol@example.com'].sort(),
     );
   });

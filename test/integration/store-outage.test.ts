@@ -1,0 +1,74 @@
+// Scenario: a mailstore refuses connections for a while, then comes back; and endpoint fall-through.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestRedis, type TestRedis } from '../helpers/redis-server.js';
+import { FakeMailstore } from '../helpers/mailstore.js';
+import { startRelay, testConfig, type TestRelay } from '../helpers/relay.js';
+import { queueIdOf, send } from '../helpers/smtp-client.js';
+import { freePort } from '../helpers/ports.js';
+import { waitFor } from '../helpers/wait.js';
+
+describe('a mailstore that refuses connections and comes back', () => {
+  let redis: TestRedis;
+  let relay: TestRelay;
+  const store = new FakeMailstore();
+
+  beforeAll(async () => {
+    redis = await startTestRedis();
+    const port = await store.start();
+    await store.stop();
+    relay = await startRelay(testConfig(redis.url, { store1: port }));
+  });
+
+  afterAll(async () => {
+    await relay?.stop();
+    await store.stop();
+    await redis?.cleanup();
+  });
+
+  it('keeps every message queued while the store is down and delivers all of them when it returns', async () => {
+    const queueIds: string[] = [];
+    for (let index = 0; index < 10; index++) {
+      queueIds.push(queueIdOf(await send(relay.port, 'sender@remote.test', ['alice@example.com'], `outage ${index}`)));
+    }
+    await waitFor(() => relay.events('Attempt').length >= 10, 10_000, 'failed attempts');
+    expect(store.messages).toHaveLength(0);
+    expect(relay.events('Bounce')).toHaveLength(0);
+    expect(relay.events('Expiration')).toHaveLength(0);
+
+    await store.start();
+    await waitFor(() => store.messages.length >= 10, 30_000, 'all delivered');
+    const deliveredIds = store.messages.map((message) => /id (\S+)/.exec(message.body)?.[1]).sort();
+    expect(deliveredIds).toEqual([...queueIds].sort());
+    expect(relay.events('Bounce')).toHaveLength(0);
+  });
+});
+
+describe('a mailstore with two endpoints whose primary does not answer', () => {
+  let redis: TestRedis;
+  let relay: TestRelay;
+  const secondary = new FakeMailstore();
+
+  beforeAll(async () => {
+    redis = await startTestRedis();
+    const deadPrimary = await freePort();
+    const config = testConfig(
+      redis.url,
+      { store1: 1 },
+      { mailstores: { store1: { endpoints: [`127.0.0.1:${deadPrimary}`, `127.0.0.1:${await secondary.start()}`] } } },
+    );
+    relay = await startRelay(config);
+  });
+
+  afterAll(async () => {
+    await relay?.stop();
+    await secondary.stop();
+    await redis?.cleanup();
+  });
+
+  it('falls through to the next endpoint within the same attempt', async () => {
+    await send(relay.port, 'sender@remote.test', ['alice@example.com'], 'fall through');
+    await waitFor(() => secondary.messages.length === 1);
+    expect(relay.events('TransientFailure')).toHaveLength(0);
+    expect(relay.events('Delivery')[0]).toMatchObject({ remote: `127.0.0.1:${secondary.port}`, attempt: 1 });
+  });
+});
