@@ -57,8 +57,11 @@ function applyEnvironment(raw: unknown, environment: NodeJS.ProcessEnv): unknown
     const value = environment[variable];
     if (value === undefined || value === '') continue;
     const [section, key] = path.split('.') as [string, string];
-    const target = (copy[section] ??= {}) as Record<string, unknown>;
-    target[key] = value;
+    const target = (copy[section] ??= {}) as unknown;
+    // A section that is not a mapping is reported by the schema; do not write into it.
+    if (typeof target === 'object' && target !== null && !Array.isArray(target)) {
+      (target as Record<string, unknown>)[key] = value;
+    }
   }
   return copy;
 }

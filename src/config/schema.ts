@@ -152,6 +152,11 @@ export function crossCheck(raw: unknown): string[] {
   };
   const stores = new Set(Object.keys(section(raw, 'mailstores')));
   const problems: string[] = [];
+  for (const store of stores) {
+    // zod reports a bad record key without its message: say what a valid id is.
+    if (!mailstoreId.safeParse(store).success)
+      problems.push(`mailstores.${store}: ids are letters, digits, _ . - (no ":")`);
+  }
   for (const [name, settings] of Object.entries(section(raw, 'domains'))) {
     const store = section({ settings }, 'settings').mailstore;
     if (typeof store === 'string' && !stores.has(store))

@@ -9,6 +9,7 @@ import { classifyReply } from './reply-rules.js';
 import type { AttemptResult, MailstoreClient } from './mailstore-client.js';
 import type { RecipientReply } from './transport.js';
 import { sendBounces } from './bounces.js';
+import { EXPIRED_STATUS } from './dsn.js';
 import type { BounceSender } from './bounce.js';
 
 export interface DeliveryContext {
@@ -98,7 +99,7 @@ function planRetries(
   const expired: RecipientFailure[] = transient.map(({ recipient, reply }) => ({
     recipient,
     reply: `message expired after ${days} days in queue; last reply: ${reply}`,
-    status: '4.4.7',
+    status: EXPIRED_STATUS,
     action: 'failed',
   }));
   log.warn({ event: EVENTS.expiration, recipients: job.recipients, ageMs: decision.ageMs }, 'message expired');

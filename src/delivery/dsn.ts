@@ -2,6 +2,9 @@
 import { randomBytes } from 'node:crypto';
 import type { RecipientFailure } from '../queue/job-data.js';
 
+/** RFC 3463 4.4.7: delivery time expired. Holdfast's own status for mail that outlived its lifetime. */
+export const EXPIRED_STATUS = '4.4.7';
+
 export interface DsnInput {
   reportingHost: string;
   from: string;
@@ -17,6 +20,7 @@ export interface DsnInput {
 
 /** The header block of a message: everything up to the first empty line. */
 export function headerBlock(message: Buffer): string {
+  if (message[0] === 0x0a || (message[0] === 0x0d && message[1] === 0x0a)) return ''; // no header section
   const crlf = message.indexOf('\r\n\r\n');
   const lf = message.indexOf('\n\n');
   const ends = [crlf, lf].filter((index) => index >= 0);
@@ -32,7 +36,7 @@ const oneLine = (value: string) => value.replace(/[\r\n]+/g, ' ').trim();
 
 export function buildDsn(input: DsnInput): Buffer {
   const boundary = `holdfast-${randomBytes(12).toString('hex')}`;
-  const expired = input.failures.some((failure) => failure.status.startsWith('4.'));
+  const expired = input.failures.some((failure) => failure.status === EXPIRED_STATUS);
   const human = [
     `This is the mail system at host ${input.reportingHost}.`,
     '',

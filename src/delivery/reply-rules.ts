@@ -64,5 +64,7 @@ export function classifyReply(reply: string): Classification {
   const rule = REPLY_RULES.find((candidate) => candidate.pattern.test(text));
   if (!rule) return { action: 'transient', category: 'unrecognised', status: '4.0.0' };
   const enhanced = /^\d{3}[ -]([245]\.\d{1,3}\.\d{1,3})\b/.exec(text)?.[1];
-  return { action: rule.action, category: rule.category, status: enhanced ?? `${text[0]}.0.0` };
+  // An enhanced code whose class contradicts the basic code ("550 4.2.2") is not believed.
+  const status = enhanced && enhanced[0] === text[0] ? enhanced : `${text[0]}.0.0`;
+  return { action: rule.action, category: rule.category, status };
 }

@@ -6,7 +6,7 @@ const ALPHABET = '0123456789BCDFGHJKLMNPQRSTVWXYZ'; // no vowels: ids never spel
 /** 9 characters of milliseconds since the epoch (base 31) then 8 random ones: e.g. "1KQ7ZD3TBX4H2MPV9". */
 export function newQueueId(now: number = Date.now()): string {
   let time = '';
-  let rest = now;
+  let rest = Math.floor(now);
   for (let index = 0; index < 9; index++) {
     time = ALPHABET[rest % ALPHABET.length]! + time;
     rest = Math.floor(rest / ALPHABET.length);

@@ -21,12 +21,13 @@ export class Router {
   async resolve(address: string): Promise<Route> {
     const normalised = address.toLowerCase();
     const domainName = normalised.slice(normalised.lastIndexOf('@') + 1);
-    const domain = this.config.domains[domainName];
-    if (!domain || !normalised.includes('@')) return { kind: 'not-local' };
+    // Object.hasOwn: a domain called "constructor" must not find Object.prototype's.
+    const { domains, mailstores, routing } = this.config;
+    if (!normalised.includes('@') || !Object.hasOwn(domains, domainName)) return { kind: 'not-local' };
+    const domain = domains[domainName]!;
     const fromTable = await this.table.lookup(normalised);
-    if (fromTable && fromTable in this.config.mailstores) return { kind: 'mailstore', mailstore: fromTable };
-    const fromConfig = this.config.routing.users[normalised];
-    if (fromConfig) return { kind: 'mailstore', mailstore: fromConfig };
+    if (fromTable && Object.hasOwn(mailstores, fromTable)) return { kind: 'mailstore', mailstore: fromTable };
+    if (Object.hasOwn(routing.users, normalised)) return { kind: 'mailstore', mailstore: routing.users[normalised]! };
     if (domain.rejectUnknownUsers) return { kind: 'unknown-user' };
     return { kind: 'mailstore', mailstore: domain.mailstore };
   }

@@ -152,6 +152,12 @@ describe('validateConfig', () => {
       expect(config.redis.password).toBe('from-env');
     });
 
+    it('reports a section that is not a mapping instead of crashing on its override', () => {
+      const environment = { HOLDFAST_REDIS_URL: 'redis://env:6379' };
+      const problems = problemsOf(validateConfig({ ...MINIMAL, redis: 'x' }, { baseDirectory: '/', environment }));
+      expect(problems).toContainEqual(expect.stringMatching(/^redis: /));
+    });
+
     it('creates the redis section when the file has none', () => {
       const environment = { HOLDFAST_REDIS_URL: 'redis://env:6379' };
       const config = validConfig(validateConfig(MINIMAL, { baseDirectory: '/', environment }));
@@ -230,7 +236,8 @@ describe('loadConfigFile', () => {
       /^limits\.maxMessageSize: not a size: huge/,
       /^mailstores\.store1\.endpoints\.0: not host:port: no-port$/,
       /^mailstores\.store1\.retry: not a retry schedule: 1m,,5m/,
-      /^mailstores\.bad:id: /,
+      /^mailstores\.bad:id: Invalid key/,
+      /^mailstores\.bad:id: ids are letters, digits, _ \. - \(no ":"\)$/,
       /^\(top level\): .*"surprise"/,
       /^domains\.example\.com\.mailstore: unknown mailstore "nowhere"$/,
     ];

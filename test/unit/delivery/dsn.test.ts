@@ -148,6 +148,10 @@ describe('buildDsn', () => {
 });
 
 describe('headerBlock', () => {
+  it('returns no headers for a message that starts with the empty line', () => {
+    expect(headerBlock(Buffer.from('\r\nbody\r\n'))).toBe('');
+  });
+
   it('returns the headers of a CRLF message up to the empty line', () => {
     const message = Buffer.from('Subject: a\r\nFrom: b@example.org\r\n\r\nbody\r\n\r\nmore\r\n');
     expect(headerBlock(message)).toBe('Subject: a\r\nFrom: b@example.org');
@@ -175,5 +179,15 @@ describe('headerBlock', () => {
   it('returns at most 256 KiB of headers', () => {
     const message = Buffer.from(`X-Long: ${'x'.repeat(300 * 1024)}\r\n\r\nbody`);
     expect(headerBlock(message)).toHaveLength(256 * 1024);
+  });
+});
+
+describe('buildDsn wording', () => {
+  it('does not call a permanent refusal with an odd status an expiry', async () => {
+    const failures = [
+      { recipient: 'bob@example.com', reply: '550 4.2.2 full', status: '4.2.2', action: 'failed' as const },
+    ];
+    const parsed = await simpleParser(buildDsn(dsnInput({ failures })));
+    expect(parsed.text).not.toContain('expired');
   });
 });

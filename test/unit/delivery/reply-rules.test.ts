@@ -51,3 +51,9 @@ describe('classifyReply', () => {
     });
   });
 });
+
+describe('classifyReply with a contradicting enhanced code', () => {
+  it('derives the status from the basic code when the enhanced class disagrees', () => {
+    expect(classifyReply('550 4.2.2 full')).toMatchObject({ action: 'permanent', status: '5.0.0' });
+  });
+});
