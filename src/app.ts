@@ -48,7 +48,17 @@ export class App {
     private readonly options: AppOptions = {},
   ) {}
 
+  /** Starts everything, or stops what did start and rethrows. */
   async start(): Promise<void> {
+    try {
+      await this.startAll();
+    } catch (error) {
+      await this.stop().catch(() => undefined);
+      throw error;
+    }
+  }
+
+  private async startAll(): Promise<void> {
     const { config, logger } = this;
     logger.info({ event: EVENTS.starting, mailstores: Object.keys(config.mailstores) }, 'starting');
     const embeddedUrl = await this.startEmbeddedRedisIfNeeded();

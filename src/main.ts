@@ -39,7 +39,6 @@ async function start(path: string): Promise<void> {
     await app.start();
   } catch (error) {
     logger.fatal({ err: error }, 'cannot start');
-    await app.stop().catch(() => undefined);
     logger.flush();
     process.exit(1);
   }

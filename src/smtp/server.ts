@@ -45,7 +45,8 @@ export class SmtpListener {
       disabledCommands: ['AUTH'],
       authOptional: true,
       socketTimeout: limits.timeouts.socket,
-      closeTimeout: context.config.shutdown.grace,
+      // drain() waits for transactions itself; then idle sessions get 421 after this last second.
+      closeTimeout: 1000,
       logger: false,
       onConnect: hook((session) => onConnect(context, session)),
       onClose: (session) => onClose(context, session),
@@ -68,13 +69,15 @@ export class SmtpListener {
   }
 
   /**
-   * Graceful stop: new connections and new transactions get 421 at once; transactions already
-   * in DATA finish (their 250 is only sent once committed); then the listener closes.
+   * Graceful stop: new connections and new transactions get 421 at once, while transactions
+   * already open (after MAIL FROM) may finish within the grace period (their 250 is only sent
+   * once committed); then idle sessions get 421 and the listener closes.
    */
   async drain(graceMs: number): Promise<void> {
     this.context.draining = true;
     const deadline = Date.now() + graceMs;
-    while (this.context.inFlight > 0 && Date.now() < deadline) await sleep(50);
+    const busy = () => this.context.inFlight > 0 || this.context.transactions.size > 0;
+    while (busy() && Date.now() < deadline) await sleep(50);
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
 }

@@ -1,0 +1,132 @@
+// Scenario: the SMTP front's replies to good and bad input, its extensions, TLS and shutdown.
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { connect as tlsConnect } from 'node:tls';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestRedis, type TestRedis } from '../helpers/redis-server.js';
+import { FakeMailstore } from '../helpers/mailstore.js';
+import { startRelay, testConfig, type TestRelay } from '../helpers/relay.js';
+import { SmtpDialog, queueIdOf, sendRaw, testMessage } from '../helpers/smtp-client.js';
+import { waitFor } from '../helpers/wait.js';
+
+describe('the SMTP front', () => {
+  let redis: TestRedis;
+  let relay: TestRelay;
+  let certificates: string;
+  const store = new FakeMailstore();
+
+  beforeAll(async () => {
+    redis = await startTestRedis();
+    certificates = mkdtempSync(join(tmpdir(), 'holdfast-tls-'));
+    execFileSync('openssl', [
+      'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=mx.test',
+      '-keyout', join(certificates, 'key.pem'), '-out', join(certificates, 'cert.pem'),
+    ], { stdio: 'ignore' }); // prettier-ignore
+    const config = testConfig(
+      redis.url,
+      { store1: await store.start() },
+      {
+        listener: { tls: { key: join(certificates, 'key.pem'), cert: join(certificates, 'cert.pem') } },
+        limits: { maxMessageSize: '20kb', maxRecipients: 3 },
+      },
+    );
+    relay = await startRelay(config);
+  });
+
+  afterAll(async () => {
+    await relay?.stop();
+    await store.stop();
+    await redis?.cleanup();
+    rmSync(certificates, { recursive: true, force: true });
+  });
+
+  it('advertises PIPELINING, SIZE, 8BITMIME, SMTPUTF8, ENHANCEDSTATUSCODES and STARTTLS', async () => {
+    const { dialog, greeting } = await SmtpDialog.open(relay.port);
+    expect(greeting).toMatch(/^220 mx\.test /);
+    const ehlo = await dialog.command('EHLO client.test');
+    for (const extension of ['PIPELINING', 'SIZE 20480', '8BITMIME', 'SMTPUTF8', 'ENHANCEDSTATUSCODES', 'STARTTLS']) {
+      expect(ehlo.split('\r\n')).toContainEqual(expect.stringMatching(new RegExp(`^250[- ]${extension}$`)));
+    }
+    expect(ehlo).not.toContain('AUTH');
+    dialog.close();
+  });
+
+  it('answers 250 2.0.0 with the queue id, which the Received header carries', async () => {
+    const replies = await sendRaw(relay.port, 'sender@remote.test', ['alice@example.com'], testMessage('queued'));
+    const final = replies.at(-1)!;
+    expect(final).toMatch(/^250 2\.0\.0 Ok: queued as [0-9A-Z]{17}$/);
+    const queueId = queueIdOf(final);
+    await waitFor(() => store.messages.some((message) => message.body.includes(queueId)));
+    const body = store.messages.find((message) => message.body.includes(queueId))!.body;
+    expect(body).toMatch(
+      new RegExp(
+        `^Received: from client\\.test \\(.*\\[127\\.0\\.0\\.1\\]\\)\\r\\n\\tby mx\\.test \\(Holdfast\\) with ESMTP id ${queueId}\\r\\n\\tfor <alice@example\\.com>; `,
+      ),
+    );
+  });
+
+  it('refuses a non-local domain with 550 5.7.1: never an open relay', async () => {
+    const replies = await sendRaw(relay.port, 'sender@remote.test', ['someone@elsewhere.test'], testMessage('relay'));
+    expect(replies[2]).toMatch(/^550 5\.7\.1 /);
+    expect(replies[3]).toMatch(/^503 5\.5\.1 /); // DATA without any accepted recipient
+  });
+
+  it('refuses an unknown user of a validating domain with 550 5.1.1', async () => {
+    const replies = await sendRaw(
+      relay.port,
+      'sender@remote.test',
+      ['nobody@example.com', 'alice@example.com'],
+      testMessage('unknown'),
+    );
+    expect(replies[2]).toMatch(/^550 5\.1\.1 /);
+    expect(replies[3]).toMatch(/^250 /);
+    expect(replies.at(-1)).toMatch(/^250 2\.0\.0 /);
+  });
+
+  it('refuses recipients over the limit with 452 4.5.3', async () => {
+    const to = ['alice@example.com', 'carol@example.com', 'alice@example.com', 'carol@example.com'];
+    const { dialog } = await SmtpDialog.open(relay.port);
+    await dialog.command('EHLO client.test');
+    await dialog.command('MAIL FROM:<sender@remote.test>');
+    const replies = [];
+    for (const recipient of to) replies.push(await dialog.command(`RCPT TO:<${recipient}>`));
+    dialog.close();
+    expect(replies.slice(0, 3).every((reply) => reply.startsWith('250'))).toBe(true);
+    expect(replies[3]).toMatch(/^452 4\.5\.3 /);
+  });
+
+  it('refuses an oversize message with 552 and stores nothing', async () => {
+    const before = relay.events('Reception').length;
+    const replies = await sendRaw(relay.port, 'sender@remote.test', ['alice@example.com'], testMessage('big', 40_000));
+    expect(replies.at(-1)).toMatch(/^552 5\.3\.4 /);
+    expect(relay.events('Reception')).toHaveLength(before);
+  });
+
+  it('leaves nothing behind when the client disconnects in the middle of DATA', async () => {
+    const before = await redis.client.dbsize();
+    const { dialog } = await SmtpDialog.open(relay.port);
+    await dialog.command('EHLO client.test');
+    await dialog.command('MAIL FROM:<sender@remote.test>');
+    await dialog.command('RCPT TO:<alice@example.com>');
+    expect(await dialog.command('DATA')).toMatch(/^354/);
+    dialog.write('Subject: cut short\r\n\r\nhalf a mess');
+    dialog.close();
+    await waitFor(() => relay.events('ReceptionFailed').some((record) => record.reason === 'disconnected'));
+    expect(await redis.client.dbsize()).toBe(before);
+  });
+
+  it('upgrades to TLS with STARTTLS using the configured certificate', async () => {
+    const { dialog } = await SmtpDialog.open(relay.port);
+    await dialog.command('EHLO client.test');
+    expect(await dialog.command('STARTTLS')).toMatch(/^220 /);
+    const socket = (dialog as unknown as { socket: import('node:net').Socket }).socket;
+    socket.removeAllListeners('data');
+    const secure = tlsConnect({ socket, rejectUnauthorized: false, servername: 'mx.test' });
+    await new Promise<void>((resolve, reject) => secure.once('secureConnect', resolve).once('error', reject));
+    expect(secure.getPeerCertificate().subject.CN).toBe('mx.test');
+    expect(['TLSv1.2', 'TLSv1.3']).toContain(secure.getProtocol());
+    secure.destroy();
+  });
+});
