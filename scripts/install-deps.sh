@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Installs what Holdfast and its tests need on Debian/Ubuntu, only what is missing: redis-server
+# (the queue), and for the tests and benchmarks swaks, openssl, dovecot-lmtpd and postfix's smtp-source.
+set -euo pipefail
+
+want=()
+command -v redis-server >/dev/null || want+=(redis-server)
+command -v openssl >/dev/null || want+=(openssl)
+if [ "${1:-}" = "--test" ]; then
+  command -v swaks >/dev/null || want+=(swaks)
+  [ -x /usr/sbin/smtp-source ] || want+=(postfix)
+  [ -x /usr/lib/dovecot/lmtp ] || want+=(dovecot-lmtpd)
+fi
+if [ ${#want[@]} -gt 0 ]; then
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  echo "installing: ${want[*]}"
+  $sudo apt-get update -qq
+  # Debian starts packaged daemons on install; Holdfast runs its own instances, so keep them off.
+  DEBIAN_FRONTEND=noninteractive RUNLEVEL=1 $sudo apt-get install -y -qq --no-install-recommends "${want[@]}" >/dev/null
+fi
+
+major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
+if [ "$major" -lt 20 ]; then
+  echo "Holdfast needs Node.js 20 or newer (found: $(node --version 2>/dev/null || echo none))." >&2
+  exit 1
+fi
