@@ -6,7 +6,8 @@
 // does not apply to this platform and skip it. Run after `npm install`: node scripts/complete-lockfile.mjs
 import { readFileSync, writeFileSync } from 'node:fs';
 
-const PLATFORM = /-(darwin|linux|win32|freebsd|android|openbsd|sunos|aix)-(arm64|x64|arm|ia32|ppc64|s390x|riscv64|loong64|mips64el)(?:-(?:gnu|musl|msvc|gnueabihf))?$/;
+const PLATFORM =
+  /-(darwin|linux|win32|freebsd|android|openbsd|sunos|aix)-(arm64|x64|arm|ia32|ppc64|s390x|riscv64|loong64|mips64el)(?:-(?:gnu|musl|msvc|gnueabihf))?$/;
 const lock = JSON.parse(readFileSync('package-lock.json', 'utf8'));
 const packages = {};
 let added = 0;
