@@ -23,4 +23,4 @@ for (const [path, entry] of Object.entries(lock.packages)) {
 }
 lock.packages = packages;
 writeFileSync('package-lock.json', `${JSON.stringify(lock, null, 2)}\n`);
-console.log(`added ${added} platform entries`);
+process.stdout.write(`added ${added} platform entries\n`);
