@@ -9,7 +9,7 @@ import { createRedis, redisTarget } from './redis/connections.js';
 import { findDurabilityProblems } from './redis/durability.js';
 import { MemoryWatch } from './redis/memory-watch.js';
 import { HoldfastError } from './errors.js';
-import { createKeys } from './queue/keys.js';
+import { createKeys, type Keys } from './queue/keys.js';
 import { MailQueues } from './queue/queues.js';
 import { enqueueMessage } from './queue/enqueue.js';
 import { Spool } from './queue/spool.js';
@@ -78,7 +78,7 @@ export class App {
       this.intakeQueues = new MailQueues(intake, keys, mailstores, this.redisError);
       this.memoryWatch = new MemoryWatch(control, config.limits.redisMemoryHighWater, logger);
       await this.memoryWatch.start();
-      await this.startListener(intake, keys.routes);
+      await this.startListener(intake, keys);
     }
     logger.info({ event: EVENTS.ready, smtpPort: this.smtpPort }, 'ready');
   }
@@ -134,7 +134,7 @@ export class App {
     );
   }
 
-  private startWorkers(connection: Redis, control: Redis, keys: ReturnType<typeof createKeys>): void {
+  private startWorkers(connection: Redis, control: Redis, keys: Keys): void {
     const { config, logger } = this;
     const spool = new Spool(control, keys, config.limits.timeouts.enqueue);
     const bounceSender = createBounceSender(config);
@@ -156,6 +156,8 @@ export class App {
         keys,
         spool,
         concurrency: store.concurrency,
+        lockDuration: config.workers.lockDuration,
+        stalledInterval: config.workers.stalledInterval,
         deliver,
         onMissingBody: (data) =>
           logger.error({ event: EVENTS.jobError, queueId: data.queueId, mailstore: id }, 'message body missing'),
@@ -166,11 +168,11 @@ export class App {
     }
   }
 
-  private async startListener(intake: Redis, routesKey: string): Promise<void> {
+  private async startListener(intake: Redis, keys: Keys): Promise<void> {
     const { config, logger } = this;
     const queues = this.intakeQueues!;
     const memoryWatch = this.memoryWatch!;
-    const router = new Router(config, new RouteTable(intake, routesKey, config.limits.timeouts.enqueue));
+    const router = new Router(config, new RouteTable(intake, keys, config.limits.timeouts.enqueue));
     const enqueueOptions = {
       timeoutMs: config.limits.timeouts.enqueue,
       replicas: config.redis.replicas,

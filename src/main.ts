@@ -4,6 +4,7 @@ import { loadConfigFile } from './config/load.js';
 import type { Config } from './config/schema.js';
 import { createLogger } from './observability/logger.js';
 import { App } from './app.js';
+import { registerRouteCommands } from './cli/route.js';
 
 /** sysexits.h EX_CONFIG: the configuration is wrong. */
 export const EXIT_CONFIG = 78;
@@ -63,5 +64,7 @@ program
     loadOrExit(options.config);
     process.stdout.write(`${options.config}: ok\n`);
   });
+
+registerRouteCommands(program, loadOrExit, DEFAULT_CONFIG);
 
 await program.parseAsync(process.argv);

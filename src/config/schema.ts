@@ -138,6 +138,7 @@ export const configSchema = z.strictObject({
     })
     .prefault({}),
   shutdown: z.strictObject({ grace: duration('30s') }).prefault({}),
+  workers: z.strictObject({ lockDuration: duration('30s'), stalledInterval: duration('15s') }).prefault({}),
   log: z.strictObject({ level: z.enum(['trace', 'debug', 'info', 'warn', 'error']).default('info') }).prefault({}),
 });
 

@@ -19,6 +19,10 @@ export interface ConsumerOptions {
   keys: Keys;
   spool: Spool;
   concurrency: number;
+  /** A job whose worker stopped renewing its lock for this long is taken over by another worker. */
+  lockDuration: number;
+  /** How often workers look for such stalled jobs. */
+  stalledInterval: number;
   deliver: DeliverFunction;
   /** Called when a job ends without a body (should not happen: logged loudly). */
   onMissingBody: (data: DeliveryJobData) => void;
@@ -26,8 +30,9 @@ export interface ConsumerOptions {
 }
 
 /**
- * Worker options from DESIGN.md: stalled jobs (a node died mid-delivery) are picked up again
- * many times rather than failed after one stall; rate limit changes reach workers within 1 s.
+ * Worker options from DESIGN.md: stalled jobs (a node died mid-delivery, or Redis restarted while
+ * a job was active) are picked up again many times rather than failed after one stall, once their
+ * lock has expired; rate limit changes reach workers within 1 s.
  */
 export function createConsumer(mailstore: string, options: ConsumerOptions): Worker<DeliveryJobData> {
   const worker = new Worker<DeliveryJobData>(mailstore, (job, token) => runJob(job, token, options), {
@@ -35,8 +40,8 @@ export function createConsumer(mailstore: string, options: ConsumerOptions): Wor
     prefix: options.keys.bullmqPrefix,
     concurrency: options.concurrency,
     maxStalledCount: 1000,
-    stalledInterval: 30_000,
-    lockDuration: 60_000,
+    stalledInterval: options.stalledInterval,
+    lockDuration: options.lockDuration,
     maximumRateLimitDelay: 1000,
     settings: { backoffStrategy: (attemptsMade: number) => errorBackoff(attemptsMade) },
   });

@@ -11,6 +11,8 @@ export interface Keys {
   pending(queueId: string): string;
   /** Hash: operator-managed routing table, recipient address -> mailstore id. */
   readonly routes: string;
+  /** Hash: scratch copy of the routing table during a bulk replace, renamed over `routes`. */
+  readonly routesLoading: string;
 }
 
 export function createKeys(prefix: string): Keys {
@@ -20,5 +22,6 @@ export function createKeys(prefix: string): Keys {
     body: (queueId) => `${prefix}:body:${queueId}`,
     pending: (queueId) => `${prefix}:pending:${queueId}`,
     routes: `${prefix}:routes`,
+    routesLoading: `${prefix}:routes:loading`,
   };
 }

@@ -18,6 +18,11 @@ export interface EmbeddedRedisOptions {
   supervise?: boolean;
 }
 
+/** Where the managed redis-server listens: a unix socket in its data directory. */
+export function embeddedSocketPath(dir: string): string {
+  return join(dir, 'redis.sock');
+}
+
 export interface RedisLocation {
   url: string;
 }
@@ -43,7 +48,7 @@ export class EmbeddedRedis {
   readonly socketPath: string;
 
   constructor(private readonly options: EmbeddedRedisOptions) {
-    this.socketPath = join(options.dir, 'redis.sock');
+    this.socketPath = embeddedSocketPath(options.dir);
     this.location = {
       url: options.port !== undefined ? `redis://127.0.0.1:${options.port}` : `unix://${this.socketPath}`,
     };

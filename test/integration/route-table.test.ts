@@ -1,0 +1,103 @@
+// Scenario: operators change routing through the Redis table with the holdfast route command.
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { stringify } from 'yaml';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestRedis, type TestRedis } from '../helpers/redis-server.js';
+import { FakeMailstore } from '../helpers/mailstore.js';
+import { startRelay, testConfig, type TestRelay } from '../helpers/relay.js';
+import { sendRaw, send, testMessage } from '../helpers/smtp-client.js';
+import { waitFor } from '../helpers/wait.js';
+
+const execute = promisify(execFile);
+
+describe('the routing table in Redis', () => {
+  let redis: TestRedis;
+  let relay: TestRelay;
+  let directory: string;
+  let configFile: string;
+  const store1 = new FakeMailstore();
+  const store2 = new FakeMailstore();
+
+  /** Runs the real holdfast binary; resolves with its exit code and output. */
+  const holdfast = (...args: string[]) =>
+    execute('node', ['bin/holdfast.js', ...args, '--config', configFile]).then(
+      ({ stdout }) => ({ code: 0, stdout, stderr: '' }),
+      (error: { code: number; stdout: string; stderr: string }) => error,
+    );
+
+  beforeAll(async () => {
+    redis = await startTestRedis();
+    directory = mkdtempSync(join(tmpdir(), 'holdfast-routes-'));
+    const ports = { store1: await store1.start(), store2: await store2.start() };
+    relay = await startRelay(testConfig(redis.url, ports));
+    const { config } = relay;
+    configFile = join(directory, 'holdfast.yaml');
+    writeFileSync(
+      configFile,
+      stringify({
+        domains: { 'example.com': { mailstore: 'store1' } },
+        mailstores: {
+          store1: { endpoints: [`127.0.0.1:${ports.store1}`] },
+          store2: { endpoints: [`127.0.0.1:${ports.store2}`] },
+        },
+        routing: { users: { 'alice@example.com': 'store1' } },
+        redis: { url: redis.url, prefix: config.redis.prefix },
+      }),
+    );
+  });
+
+  afterAll(async () => {
+    await relay?.stop();
+    await Promise.all([store1.stop(), store2.stop()]);
+    await redis?.cleanup();
+    rmSync(directory, { recursive: true, force: true });
+  });
+
+  it('accepts a user once an operator imports a routing file that names them', async () => {
+    const before = await sendRaw(relay.port, 'sender@remote.test', ['dave@example.com'], testMessage('before'));
+    expect(before[2]).toMatch(/^550 5\.1\.1 /);
+
+    const file = join(directory, 'routes.csv');
+    writeFileSync(file, '# moved users\ndave@example.com,store2\nerin@example.com,store1\n');
+    const imported = await holdfast('route', 'import', file);
+    expect(imported).toMatchObject({ code: 0, stdout: 'loaded 2 entries; the table now holds 2\n' });
+
+    await send(relay.port, 'sender@remote.test', ['dave@example.com'], 'after import');
+    await waitFor(() => store2.delivered('dave@example.com').length === 1);
+  });
+
+  it('lets a table entry move a user that the config file places elsewhere', async () => {
+    expect((await holdfast('route', 'set', 'Alice@Example.com', 'store2')).code).toBe(0);
+    expect((await holdfast('route', 'get', 'alice@example.com')).stdout).toBe(
+      'alice@example.com -> store2   table: store2   config: store1\n',
+    );
+    await send(relay.port, 'sender@remote.test', ['alice@example.com'], 'moved alice');
+    await waitFor(() => store2.delivered('alice@example.com').length === 1);
+    expect(store1.delivered('alice@example.com')).toHaveLength(0);
+  });
+
+  it('refuses a whole import with a bad line, loading none of it, and exits 65', async () => {
+    const file = join(directory, 'bad.csv');
+    writeFileSync(file, 'frank@example.com,store1\nnot a line at all here\ngina@example.com,nowhere\n');
+    const result = await holdfast('route', 'import', file, '--replace');
+    expect(result.code).toBe(65);
+    expect(result.stderr).toContain(`${file}:2: expected "address,mailstore"`);
+    expect(result.stderr).toContain('gina@example.com: unknown mailstore "nowhere"');
+    expect(await redis.client.hget(`${relay.config.redis.prefix}:routes`, 'frank@example.com')).toBeNull();
+  });
+
+  it('replaces the whole table atomically with --replace', async () => {
+    const file = join(directory, 'replacement.csv');
+    writeFileSync(file, 'henry@example.com,store2\n');
+    expect((await holdfast('route', 'import', file, '--replace')).stdout).toBe(
+      'loaded 1 entries; the table now holds 1\n',
+    );
+    expect(await redis.client.hgetall(`${relay.config.redis.prefix}:routes`)).toEqual({
+      'henry@example.com': 'store2',
+    });
+  });
+});
