@@ -130,3 +130,37 @@ describe('the SMTP front', () => {
     secure.destroy();
   });
 });
+
+describe('connection limits', () => {
+  let redis: TestRedis;
+  let relay: TestRelay;
+
+  beforeAll(async () => {
+    redis = await startTestRedis();
+    relay = await startRelay(
+      testConfig(redis.url, { store1: 1 }, { limits: { connections: { perIp: 2, total: 10 } } }),
+    );
+  });
+
+  afterAll(async () => {
+    await relay?.stop();
+    await redis?.cleanup();
+  });
+
+  it('answers 421 4.7.0 to a client over its per-address limit, and lets it in again once one closes', async () => {
+    const first = await SmtpDialog.open(relay.port);
+    const second = await SmtpDialog.open(relay.port);
+    expect(second.greeting).toMatch(/^220 /);
+    const third = await SmtpDialog.open(relay.port);
+    expect(third.greeting).toMatch(/^421 4\.7\.0 /);
+    third.dialog.close();
+    await first.dialog.command('QUIT');
+    first.dialog.close();
+    await waitFor(async () => {
+      const again = await SmtpDialog.open(relay.port);
+      again.dialog.close();
+      return again.greeting.startsWith('220');
+    });
+    second.dialog.close();
+  });
+});

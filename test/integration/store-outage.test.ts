@@ -1,4 +1,5 @@
 // Scenario: a mailstore refuses connections for a while, then comes back; and endpoint fall-through.
+import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestRedis, type TestRedis } from '../helpers/redis-server.js';
 import { FakeMailstore } from '../helpers/mailstore.js';
@@ -70,5 +71,38 @@ describe('a mailstore with two endpoints whose primary does not answer', () => {
     await waitFor(() => secondary.messages.length === 1);
     expect(relay.events('TransientFailure')).toHaveLength(0);
     expect(relay.events('Delivery')[0]).toMatchObject({ remote: `127.0.0.1:${secondary.port}`, attempt: 1 });
+  });
+});
+
+describe('a mailstore that accepts connections but never greets', () => {
+  let redis: TestRedis;
+  let relay: TestRelay;
+  let silent: Server;
+  const sockets: Socket[] = [];
+
+  beforeAll(async () => {
+    redis = await startTestRedis();
+    silent = createServer((socket) => sockets.push(socket)); // accepts, then says nothing
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const port = (silent.address() as AddressInfo).port;
+    const timeouts = { connect: '1s', greeting: '1s', socket: '2s' };
+    relay = await startRelay(testConfig(redis.url, { store1: port }, { mailstores: { store1: { timeouts } } }));
+  });
+
+  afterAll(async () => {
+    await relay?.stop();
+    for (const socket of sockets) socket.destroy();
+    await new Promise((resolve) => silent.close(resolve));
+    await redis?.cleanup();
+  });
+
+  it('gives up on the greeting after its timeout and defers the message without bouncing it', async () => {
+    await send(relay.port, 'sender@remote.test', ['alice@example.com'], 'silent store');
+    await waitFor(() => relay.events('Attempt').length >= 1, 10_000, 'an attempt');
+    const attempt = relay.events('Attempt')[0]!;
+    expect(attempt.reply).toMatch(/greeting|timeout/i);
+    expect(attempt.elapsedMs).toBeLessThan(5000);
+    expect(relay.events('TransientFailure').length).toBeGreaterThan(0);
+    expect(relay.events('Bounce')).toHaveLength(0);
   });
 });
