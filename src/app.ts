@@ -48,6 +48,11 @@ export class App {
     private readonly options: AppOptions = {},
   ) {}
 
+  /** PID of the managed redis-server, when Holdfast runs its own. */
+  get embeddedRedisPid(): number | undefined {
+    return this.embedded?.pid;
+  }
+
   /** Starts everything, or stops what did start and rethrows. */
   async start(): Promise<void> {
     try {

@@ -41,7 +41,11 @@ export function merge(base: Raw, override: Raw): Raw {
  * A config for tests: domain example.com on store1 (unknown users refused), alice on store1,
  * bob on store2 (when there is one), one endpoint per store, fast retries. `overrides` is merged in.
  */
-export function testConfig(redisUrl: string, storePorts: Record<string, number>, overrides: Raw = {}): Config {
+export function testConfig(
+  redisUrl: string | undefined,
+  storePorts: Record<string, number>,
+  overrides: Raw = {},
+): Config {
   const mailstores = Object.fromEntries(
     Object.entries(storePorts).map(([id, port]) => [
       id,
@@ -62,7 +66,10 @@ export function testConfig(redisUrl: string, storePorts: Record<string, number>,
       domains: { 'example.com': { mailstore: Object.keys(storePorts)[0], rejectUnknownUsers: true } },
       routing: { users },
       mailstores,
-      redis: { url: redisUrl, prefix: `hf${Math.random().toString(36).slice(2, 8)}` },
+      redis: {
+        ...(redisUrl === undefined ? {} : { url: redisUrl }),
+        prefix: `hf${Math.random().toString(36).slice(2, 8)}`,
+      },
       shutdown: { grace: '5s' },
       log: { level: 'debug' },
     },

@@ -6,6 +6,7 @@ import { FakeMailstore } from '../helpers/mailstore.js';
 import { startRelay, testConfig, type TestRelay } from '../helpers/relay.js';
 import { queueIdOf, send } from '../helpers/smtp-client.js';
 import { waitFor } from '../helpers/wait.js';
+import { freePort } from '../helpers/ports.js';
 
 describe('per-recipient outcomes of an LMTP delivery', () => {
   let redis: TestRedis;
@@ -88,5 +89,41 @@ describe('per-recipient outcomes of an LMTP delivery', () => {
     await send(relay.port, '', ['carol@example.com'], 'from null sender');
     await waitFor(() => relay.events('BounceDiscarded').length === 1);
     expect(smarthost.messages.length).toBe(before);
+  });
+});
+
+describe('a message that outlives its lifetime', () => {
+  let redis: TestRedis;
+  let relay: TestRelay;
+  const smarthost = new FakeMailstore('smtp');
+
+  beforeAll(async () => {
+    redis = await startTestRedis();
+    const config = testConfig(
+      redis.url,
+      { store1: await freePort() }, // nothing listens there: every attempt fails
+      {
+        mailstores: { store1: { lifetime: '3s', retry: '1s' } },
+        bounces: { smarthost: `127.0.0.1:${await smarthost.start()}` },
+      },
+    );
+    relay = await startRelay(config);
+  });
+
+  afterAll(async () => {
+    await relay?.stop();
+    await smarthost.stop();
+    await redis?.cleanup();
+  });
+
+  it('is retried until its lifetime ends, then expires with a 5.4.7 DSN and leaves no keys', async () => {
+    const queueId = queueIdOf(await send(relay.port, 'sender@remote.test', ['alice@example.com'], 'too late'));
+    await waitFor(() => smarthost.messages.length === 1, 15_000, 'the expiry DSN');
+    expect(relay.events('Attempt').length).toBeGreaterThanOrEqual(2);
+    expect(relay.events('Expiration')[0]).toMatchObject({ queueId, recipients: ['alice@example.com'] });
+    const dsn = smarthost.messages[0]!.body;
+    expect(dsn).toContain('Status: 5.4.7');
+    expect(dsn).toMatch(/Diagnostic-Code: smtp; message expired after 0\.0 days in queue; last reply: .*ECONNREFUSED/);
+    await waitFor(async () => (await redis.client.keys(`*${queueId}*`)).every((key) => key.includes(':q:')));
   });
 });

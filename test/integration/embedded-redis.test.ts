@@ -1,0 +1,64 @@
+// Scenario: with no Redis configured, Holdfast runs, supervises and stops its own redis-server.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FakeMailstore } from '../helpers/mailstore.js';
+import { startRelay, testConfig, type TestRelay } from '../helpers/relay.js';
+import { send } from '../helpers/smtp-client.js';
+import { waitFor } from '../helpers/wait.js';
+
+const isRunning = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+describe('the managed local Redis', () => {
+  let directory: string;
+  let relay: TestRelay;
+  const store = new FakeMailstore();
+
+  beforeAll(async () => {
+    directory = mkdtempSync(join(tmpdir(), 'holdfast-embedded-'));
+    // No Redis URL: Holdfast runs its own, with its data in the temp dir.
+    const config = testConfig(
+      undefined,
+      { store1: await store.start() },
+      { redis: { embedded: { dir: join(directory, 'redis') } } },
+    );
+    relay = await startRelay(config);
+  });
+
+  afterAll(async () => {
+    await store.stop();
+    rmSync(directory, { recursive: true, force: true });
+  });
+
+  it('starts a durable redis-server, restarts it when it dies, and stops it on exit', async () => {
+    expect(relay.events('RedisEmbeddedStarted')[0]).toMatchObject({
+      url: `unix://${join(directory, 'redis', 'redis.sock')}`,
+    });
+    await send(relay.port, 'sender@remote.test', ['alice@example.com'], 'before the crash');
+
+    const firstPid = relay.app.embeddedRedisPid!;
+    process.kill(firstPid, 'SIGKILL');
+    await waitFor(() => relay.events('RedisEmbeddedExited').length === 1);
+    await waitFor(
+      () => relay.app.embeddedRedisPid !== firstPid && isRunning(relay.app.embeddedRedisPid!),
+      10_000,
+      'restart',
+    );
+    await waitFor(async () =>
+      (await send(relay.port, 'sender@remote.test', ['alice@example.com'], 'after').catch(() => '')).startsWith('250'),
+    );
+    await waitFor(() => store.messages.length === 2);
+
+    const secondPid = relay.app.embeddedRedisPid!;
+    await relay.stop();
+    expect(isRunning(secondPid)).toBe(false);
+  });
+});
