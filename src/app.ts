@@ -1,4 +1,5 @@
 // The one place where Holdfast is wired together: Redis, queues, SMTP intake and delivery workers.
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Redis } from 'ioredis';
 import type { Worker } from 'bullmq';
 import type { Config } from './config/schema.js';
@@ -92,7 +93,7 @@ export class App {
   async stop(): Promise<void> {
     this.logger.info({ event: EVENTS.stopping }, 'stopping');
     await this.listener?.drain(this.config.shutdown.grace);
-    await Promise.all(this.workers.map((worker) => worker.close()));
+    await this.closeWorkers(this.config.shutdown.grace);
     for (const client of this.clients.values()) client.close();
     this.closeBounces?.();
     this.memoryWatch?.stop();
@@ -101,6 +102,20 @@ export class App {
     await Promise.all(this.connections.map((connection) => connection.quit().catch(() => connection.disconnect())));
     await this.embedded?.stop();
     this.logger.info({ event: EVENTS.stopped }, 'stopped');
+  }
+
+  /**
+   * Lets the workers finish the attempts they are in, for at most the grace period; then closes
+   * them forcibly. A job cut off that way is not lost: its lock expires and a worker (here after
+   * a restart, or on another node) takes it over.
+   */
+  private async closeWorkers(graceMs: number): Promise<void> {
+    const graceOver = new AbortController();
+    const closed = Promise.all(this.workers.map((worker) => worker.close()));
+    const timeout = sleep(graceMs, false, { signal: graceOver.signal }).catch(() => false);
+    const inTime = await Promise.race([closed.then(() => true), timeout]);
+    graceOver.abort();
+    if (!inTime) await Promise.all(this.workers.map((worker) => worker.close(true)));
   }
 
   private readonly redisError = (error: Error, mailstore: string) =>

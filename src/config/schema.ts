@@ -2,31 +2,23 @@
 import { z } from 'zod';
 import { parseDuration, parseRetrySchedule, parseSize } from './units.js';
 
-const duration = (fallback: string) =>
-  z
-    .union([z.string(), z.number()])
-    .default(fallback)
-    .transform((value, context) => {
-      const milliseconds = parseDuration(value);
-      if (milliseconds === undefined) {
-        context.addIssue({ code: 'custom', message: `not a duration: ${String(value)} (use e.g. 30s, 5m, 2h, 5d)` });
-        return z.NEVER;
-      }
-      return milliseconds;
-    });
+/** A value written in human units ("30s", "50mb"), parsed into a number with a helpful error. */
+const humanUnit =
+  (parse: (value: string | number) => number | undefined, what: string, examples: string) => (fallback: string) =>
+    z
+      .union([z.string(), z.number()])
+      .default(fallback)
+      .transform((value, context) => {
+        const parsed = parse(value);
+        if (parsed === undefined) {
+          context.addIssue({ code: 'custom', message: `not a ${what}: ${String(value)} (use e.g. ${examples})` });
+          return z.NEVER;
+        }
+        return parsed;
+      });
 
-const size = (fallback: string) =>
-  z
-    .union([z.string(), z.number()])
-    .default(fallback)
-    .transform((value, context) => {
-      const bytes = parseSize(value);
-      if (bytes === undefined) {
-        context.addIssue({ code: 'custom', message: `not a size: ${String(value)} (use e.g. 512kb, 50mb, 4gb)` });
-        return z.NEVER;
-      }
-      return bytes;
-    });
+const duration = humanUnit(parseDuration, 'duration', '30s, 5m, 2h, 5d');
+const size = humanUnit(parseSize, 'size', '512kb, 50mb, 4gb');
 
 const hostPort = z.string().transform((value, context) => {
   const match = /^(\[[^\]]+\]|[^:]+):(\d{1,5})$/.exec(value);
