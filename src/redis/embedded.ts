@@ -1,6 +1,6 @@
 // Runs and supervises a local redis-server child with durable settings (the embedded default).
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
@@ -58,9 +58,15 @@ export class EmbeddedRedis {
     return this.child?.pid;
   }
 
+  private get pidFile(): string {
+    return join(this.options.dir, 'redis.pid');
+  }
+
   async start(): Promise<void> {
     mkdirSync(this.options.dir, { recursive: true });
+    await this.stopLeftover();
     this.stopping = false;
+    process.on('exit', this.stopOnExit);
     this.spawnChild();
     await this.waitUntilReady(15_000);
     this.options.logger?.info(
@@ -72,12 +78,41 @@ export class EmbeddedRedis {
   /** Sends SIGTERM (Redis flushes the AOF and exits) and waits for the child to end. */
   async stop(): Promise<void> {
     this.stopping = true;
+    process.off('exit', this.stopOnExit);
     await this.signalAndWait('SIGTERM', 20_000);
+  }
+
+  /** If Holdfast exits without stop() (an uncaught error), its Redis must not live on alone. */
+  private readonly stopOnExit = () => {
+    this.stopping = true;
+    this.child?.kill('SIGTERM');
+  };
+
+  /**
+   * A redis-server left running on this data directory (Holdfast was SIGKILLed) would share the
+   * append-only file with a new one. Stop it first; with appendfsync always it has lost nothing.
+   */
+  private async stopLeftover(): Promise<void> {
+    let pid: number;
+    try {
+      pid = Number(readFileSync(this.pidFile, 'utf8').trim());
+      if (!readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('redis-server')) return;
+    } catch {
+      return; // no pid file, or no such process
+    }
+    this.options.logger?.warn(
+      { event: EVENTS.redisEmbeddedExited, pid },
+      'stopping a redis-server left on this data directory',
+    );
+    process.kill(pid, 'SIGTERM');
+    const deadline = Date.now() + 20_000;
+    while (Date.now() < deadline && existsSync(`/proc/${pid}`)) await sleep(50);
   }
 
   /** For crash tests: SIGKILL, no chance to flush anything that was not already fsynced. */
   async kill(): Promise<void> {
     this.stopping = true;
+    process.off('exit', this.stopOnExit);
     await this.signalAndWait('SIGKILL', 5_000);
   }
 
@@ -110,6 +145,8 @@ export class EmbeddedRedis {
       join(dir, 'redis.log'),
       '--daemonize',
       'no',
+      '--pidfile',
+      this.pidFile,
     ];
     const child = spawn(this.options.binary ?? 'redis-server', args, { stdio: 'ignore' });
     this.child = child;

@@ -2,7 +2,9 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { EmbeddedRedis } from '../../src/redis/embedded.js';
 import { FakeMailstore } from '../helpers/mailstore.js';
 import { startRelay, testConfig, type TestRelay } from '../helpers/relay.js';
 import { send } from '../helpers/smtp-client.js';
@@ -60,5 +62,34 @@ describe('the managed local Redis', () => {
     const secondPid = relay.app.embeddedRedisPid!;
     await relay.stop();
     expect(isRunning(secondPid)).toBe(false);
+  });
+});
+
+describe('a redis-server left running on the data directory', () => {
+  let directory: string;
+  beforeAll(() => {
+    directory = mkdtempSync(join(tmpdir(), 'holdfast-leftover-'));
+  });
+  afterAll(() => rmSync(directory, { recursive: true, force: true }));
+
+  it('is stopped before a new one starts on the same append-only file, and keeps its data', async () => {
+    const leftover = new EmbeddedRedis({ dir: directory, supervise: false });
+    await leftover.start();
+    const oldPid = leftover.pid!;
+    const client = new Redis(leftover.location.url);
+    await client.set('survives', 'yes');
+    client.disconnect();
+
+    const fresh = new EmbeddedRedis({ dir: directory, supervise: false });
+    await fresh.start();
+    try {
+      expect(isRunning(oldPid)).toBe(false);
+      expect(fresh.pid).not.toBe(oldPid);
+      const reader = new Redis(fresh.location.url);
+      expect(await reader.get('survives')).toBe('yes');
+      reader.disconnect();
+    } finally {
+      await fresh.stop();
+    }
   });
 });
