@@ -55,6 +55,17 @@ function recordAttempt(job: DeliveryJobData, result: AttemptResult, log: Logger,
     );
     return job.recipients.map((recipient) => ({ recipient, reply }));
   }
+  log.info(
+    {
+      event: EVENTS.attempt,
+      attempt: job.attempts,
+      recipients: job.recipients,
+      remote: result.remote,
+      replies: result.replies,
+      elapsedMs,
+    },
+    'attempt answered',
+  );
   const transient: RecipientReply[] = [];
   for (const { recipient, reply } of result.replies) {
     const { action, category, status } = classifyReply(reply);
@@ -68,7 +79,7 @@ function recordAttempt(job: DeliveryJobData, result: AttemptResult, log: Logger,
         transient.push({ recipient, reply });
         break;
       case 'permanent':
-        log.info({ event: EVENTS.attempt, ...record, permanent: true }, 'refused permanently');
+        log.info({ event: EVENTS.permanentFailure, ...record }, 'refused permanently');
         job.failures.push({ recipient, reply, status, remote: result.remote, action: 'failed' });
         break;
     }

@@ -18,6 +18,7 @@ export const EVENTS = {
   attempt: 'Attempt',
   delivery: 'Delivery',
   transientFailure: 'TransientFailure',
+  permanentFailure: 'PermanentFailure',
   bounce: 'Bounce',
   bounceDiscarded: 'BounceDiscarded',
   bounceHeld: 'BounceHeld',

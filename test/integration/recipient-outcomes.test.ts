@@ -82,6 +82,17 @@ describe('per-recipient outcomes of an LMTP delivery', () => {
     const headers = dsn.attachments.find((part) => part.contentType === 'text/rfc822-headers');
     expect(headers?.content.toString('utf8')).toContain('Subject: three');
     expect(relay.events('Bounce')[0]).toMatchObject({ queueId, recipients: ['carol@example.com'] });
+    const [first, second] = relay.events('Attempt');
+    expect(first).toMatchObject({ queueId, mailstore: 'store1', attempt: 1 });
+    expect(first!.replies).toEqual([
+      { recipient: 'alice@example.com', reply: expect.stringMatching(/^250/) as string },
+      { recipient: 'bob@example.com', reply: '450 4.2.0 Mailbox temporarily locked' },
+      { recipient: 'carol@example.com', reply: '550 5.1.1 <carol@example.com>: User unknown' },
+    ]);
+    expect(second).toMatchObject({ queueId, attempt: 2, recipients: ['bob@example.com'] });
+    expect(relay.events('PermanentFailure')).toMatchObject([
+      { recipient: 'carol@example.com', category: 'user-unknown' },
+    ]);
   });
 
   it('never sends a bounce to the null sender', async () => {
