@@ -21,6 +21,9 @@ import { SmtpListener } from './smtp/server.js';
 import { MailstoreClient } from './delivery/mailstore-client.js';
 import { createDeliverer } from './delivery/deliver.js';
 import { createBounceSender } from './delivery/bounce.js';
+import { MailstoreControls } from './queue/mailstore-controls.js';
+import { MailstoreAdmin } from './admin/mailstores.js';
+import { PolicyEnforcer } from './admin/policy-enforcer.js';
 
 export interface AppOptions {
   /** Run the SMTP listener (default true). */
@@ -42,6 +45,10 @@ export class App {
   private listener: SmtpListener | undefined;
   private memoryWatch: MemoryWatch | undefined;
   private closeBounces: (() => void) | undefined;
+  private controlQueues: MailQueues | undefined;
+  private enforcer: PolicyEnforcer | undefined;
+  /** Operator operations on mailstores (hold, release, status); set once started. */
+  mailstoreAdmin: MailstoreAdmin | undefined;
 
   constructor(
     readonly config: Config,
@@ -74,6 +81,7 @@ export class App {
     await this.checkDurability(control);
     const keys = createKeys(config.redis.prefix);
     const mailstores = Object.keys(config.mailstores);
+    await this.startPolicy(control, keys, mailstores);
     if (this.options.delivery !== false) {
       const workerConnection = this.track(createRedis(target, 'worker', 0));
       this.workerQueues = new MailQueues(workerConnection, keys, mailstores, this.redisError);
@@ -97,6 +105,8 @@ export class App {
     for (const client of this.clients.values()) client.close();
     this.closeBounces?.();
     this.memoryWatch?.stop();
+    await this.enforcer?.stop();
+    await this.controlQueues?.close();
     await this.intakeQueues?.close();
     await this.workerQueues?.close();
     await Promise.all(this.connections.map((connection) => connection.quit().catch(() => connection.disconnect())));
@@ -116,6 +126,16 @@ export class App {
     const inTime = await Promise.race([closed.then(() => true), timeout]);
     graceOver.abort();
     if (!inTime) await Promise.all(this.workers.map((worker) => worker.close(true)));
+  }
+
+  /** Mailstore states are enforced before any worker starts taking jobs. */
+  private async startPolicy(control: Redis, keys: Keys, mailstores: string[]): Promise<void> {
+    const now = this.options.now ?? Date.now;
+    this.controlQueues = new MailQueues(control, keys, mailstores, this.redisError);
+    const controls = new MailstoreControls(control, keys, this.controlQueues, this.config.limits.timeouts.enqueue);
+    this.mailstoreAdmin = new MailstoreAdmin(this.config, controls, this.logger, now);
+    this.enforcer = new PolicyEnforcer(mailstores, controls, this.mailstoreAdmin, this.logger, now);
+    await this.enforcer.start();
   }
 
   private readonly redisError = (error: Error, mailstore: string) =>

@@ -5,6 +5,7 @@ import type { Config } from './config/schema.js';
 import { createLogger } from './observability/logger.js';
 import { App } from './app.js';
 import { registerRouteCommands } from './cli/route.js';
+import { registerMailstoreCommands } from './cli/mailstores.js';
 
 /** sysexits.h EX_CONFIG: the configuration is wrong. */
 export const EXIT_CONFIG = 78;
@@ -66,5 +67,6 @@ program
   });
 
 registerRouteCommands(program, loadOrExit, DEFAULT_CONFIG);
+registerMailstoreCommands(program, loadOrExit, DEFAULT_CONFIG);
 
 await program.parseAsync(process.argv);

@@ -25,6 +25,7 @@ export const EVENTS = {
   bounceSendFailed: 'BounceSendFailed',
   expiration: 'Expiration',
   jobError: 'JobError',
+  mailstoreState: 'MailstoreState',
 } as const;
 
 export type EventName = (typeof EVENTS)[keyof typeof EVENTS];

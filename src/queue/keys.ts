@@ -11,6 +11,10 @@ export interface Keys {
   pending(queueId: string): string;
   /** Hash: operator-managed routing table, recipient address -> mailstore id. */
   readonly routes: string;
+  /** String (JSON): the mailstore's policy state (open, held ...), obeyed by every node. */
+  mailstoreState(mailstore: string): string;
+  /** Stream: the audit trail of state changes and operator actions, newest last. */
+  readonly audit: string;
   /** Hash: scratch copy of the routing table during a bulk replace, renamed over `routes`. */
   readonly routesLoading: string;
 }
@@ -21,6 +25,8 @@ export function createKeys(prefix: string): Keys {
     message: (queueId) => `${prefix}:msg:${queueId}`,
     body: (queueId) => `${prefix}:body:${queueId}`,
     pending: (queueId) => `${prefix}:pending:${queueId}`,
+    mailstoreState: (mailstore) => `${prefix}:store:${mailstore}`,
+    audit: `${prefix}:audit`,
     routes: `${prefix}:routes`,
     routesLoading: `${prefix}:routes:loading`,
   };

@@ -1,18 +1,14 @@
 // Scenario: operators change routing through the Redis table with the holdfast route command.
-import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
-import { stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestRedis, type TestRedis } from '../helpers/redis-server.js';
 import { FakeMailstore } from '../helpers/mailstore.js';
 import { startRelay, testConfig, type TestRelay } from '../helpers/relay.js';
 import { sendRaw, send, testMessage } from '../helpers/smtp-client.js';
 import { waitFor } from '../helpers/wait.js';
-
-const execute = promisify(execFile);
+import { holdfastCli, writeCliConfig } from '../helpers/cli.js';
 
 describe('the routing table in Redis', () => {
   let redis: TestRedis;
@@ -22,32 +18,15 @@ describe('the routing table in Redis', () => {
   const store1 = new FakeMailstore();
   const store2 = new FakeMailstore();
 
-  /** Runs the real holdfast binary; resolves with its exit code and output. */
-  const holdfast = (...args: string[]) =>
-    execute('node', ['bin/holdfast.js', ...args, '--config', configFile]).then(
-      ({ stdout }) => ({ code: 0, stdout, stderr: '' }),
-      (error: { code: number; stdout: string; stderr: string }) => error,
-    );
+  let holdfast: (...args: string[]) => ReturnType<typeof holdfastCli>;
 
   beforeAll(async () => {
     redis = await startTestRedis();
     directory = mkdtempSync(join(tmpdir(), 'holdfast-routes-'));
     const ports = { store1: await store1.start(), store2: await store2.start() };
     relay = await startRelay(testConfig(redis.url, ports));
-    const { config } = relay;
-    configFile = join(directory, 'holdfast.yaml');
-    writeFileSync(
-      configFile,
-      stringify({
-        domains: { 'example.com': { mailstore: 'store1' } },
-        mailstores: {
-          store1: { endpoints: [`127.0.0.1:${ports.store1}`] },
-          store2: { endpoints: [`127.0.0.1:${ports.store2}`] },
-        },
-        routing: { users: { 'alice@example.com': 'store1' } },
-        redis: { url: redis.url, prefix: config.redis.prefix },
-      }),
-    );
+    configFile = writeCliConfig(directory, relay.config);
+    holdfast = (...args) => holdfastCli(configFile, ...args);
   });
 
   afterAll(async () => {

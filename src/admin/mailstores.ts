@@ -1,0 +1,64 @@
+// Operator operations on mailstores (hold, release, status, audit), shared by the CLI and the HTTP API.
+import type { Config } from '../config/schema.js';
+import type { Logger } from '../observability/logger.js';
+import { EVENTS } from '../observability/events.js';
+import type { MailstoreControls, QueueCounts } from '../queue/mailstore-controls.js';
+import { decide, type AuditEntry, type MailstoreCommand, type MailstoreState } from '../policy/mailstore-state.js';
+
+export class MailstoreAdminError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'MailstoreAdminError';
+  }
+}
+
+export interface MailstoreStatus {
+  mailstore: string;
+  state: MailstoreState;
+  counts: QueueCounts;
+}
+
+export class MailstoreAdmin {
+  constructor(
+    private readonly config: Config,
+    private readonly controls: MailstoreControls,
+    private readonly logger: Logger,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  async hold(mailstore: string, options: { reason: string; by: string; until?: number }): Promise<MailstoreState> {
+    return this.command(mailstore, { kind: 'hold', ...options });
+  }
+
+  async release(mailstore: string, options: { by: string; reason?: string }): Promise<MailstoreState> {
+    return this.command(mailstore, { kind: 'release', ...options });
+  }
+
+  async status(): Promise<MailstoreStatus[]> {
+    return Promise.all(
+      Object.keys(this.config.mailstores).map(async (mailstore) => ({
+        mailstore,
+        state: await this.controls.read(mailstore),
+        counts: await this.controls.counts(mailstore),
+      })),
+    );
+  }
+
+  async audit(limit: number): Promise<AuditEntry[]> {
+    return this.controls.auditTrail(limit);
+  }
+
+  /** Decides with the pure state machine, then stores, audits, logs and enforces the result. */
+  async command(mailstore: string, command: MailstoreCommand): Promise<MailstoreState> {
+    if (!Object.hasOwn(this.config.mailstores, mailstore))
+      throw new MailstoreAdminError(`unknown mailstore "${mailstore}"`);
+    const decision = decide(mailstore, await this.controls.read(mailstore), command, this.now());
+    if (!decision.ok) throw new MailstoreAdminError(decision.problem);
+    await this.controls.apply(mailstore, decision.state, decision.audit);
+    this.logger.warn(
+      { event: EVENTS.mailstoreState, ...decision.audit },
+      `mailstore ${decision.audit.from} -> ${decision.audit.to}`,
+    );
+    return decision.state;
+  }
+}

@@ -1,0 +1,43 @@
+// Runs the real holdfast binary against a test relay, through a config file naming its Redis.
+import { execFile } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { stringify } from 'yaml';
+import type { Config } from '../../src/config/schema.js';
+
+const execute = promisify(execFile);
+
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Writes a config file for operator commands: the relay's mailstores, domains and Redis. */
+export function writeCliConfig(directory: string, relayConfig: Config): string {
+  const file = join(directory, 'holdfast-cli.yaml');
+  const mailstores = Object.fromEntries(
+    Object.entries(relayConfig.mailstores).map(([id, store]) => [
+      id,
+      { endpoints: store.endpoints.map((e) => `${e.host}:${e.port}`) },
+    ]),
+  );
+  writeFileSync(
+    file,
+    stringify({
+      domains: relayConfig.domains,
+      mailstores,
+      routing: { users: relayConfig.routing.users },
+      redis: { url: relayConfig.redis.url, prefix: relayConfig.redis.prefix },
+    }),
+  );
+  return file;
+}
+
+export function holdfastCli(configFile: string, ...args: string[]): Promise<CliResult> {
+  return execute('node', ['bin/holdfast.js', ...args, '--config', configFile]).then(
+    ({ stdout, stderr }) => ({ code: 0, stdout, stderr }),
+    (error: CliResult) => error,
+  );
+}
