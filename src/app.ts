@@ -47,6 +47,7 @@ export class App {
   private closeBounces: (() => void) | undefined;
   private controlQueues: MailQueues | undefined;
   private enforcer: PolicyEnforcer | undefined;
+  private controls: MailstoreControls | undefined;
   /** Operator operations on mailstores (hold, release, status); set once started. */
   mailstoreAdmin: MailstoreAdmin | undefined;
 
@@ -133,6 +134,7 @@ export class App {
     const now = this.options.now ?? Date.now;
     this.controlQueues = new MailQueues(control, keys, mailstores, this.redisError);
     const controls = new MailstoreControls(control, keys, this.controlQueues, this.config.limits.timeouts.enqueue);
+    this.controls = controls;
     this.mailstoreAdmin = new MailstoreAdmin(this.config, controls, this.logger, now);
     this.enforcer = new PolicyEnforcer(mailstores, controls, this.mailstoreAdmin, this.logger, now);
     await this.enforcer.start();
@@ -189,6 +191,7 @@ export class App {
       bounceSender,
       now: this.options.now ?? Date.now,
       random: this.options.random ?? Math.random,
+      pausedIntervals: (mailstore, now) => this.controls!.pausedIntervals(mailstore, now),
     });
     for (const [id, store] of Object.entries(config.mailstores)) {
       const worker = createConsumer(id, {
@@ -224,6 +227,7 @@ export class App {
       router,
       enqueue: (message) => enqueueMessage(queues, message, enqueueOptions),
       storageFull: () => memoryWatch.aboveHighWater,
+      now: this.options.now ?? Date.now,
       draining: false,
       transactions: new Map(),
       connectionsByAddress: new Map(),

@@ -52,9 +52,15 @@ export class MailstoreAdmin {
   async command(mailstore: string, command: MailstoreCommand): Promise<MailstoreState> {
     if (!Object.hasOwn(this.config.mailstores, mailstore))
       throw new MailstoreAdminError(`unknown mailstore "${mailstore}"`);
-    const decision = decide(mailstore, await this.controls.read(mailstore), command, this.now());
+    const previous = await this.controls.read(mailstore);
+    const decision = decide(mailstore, previous, command, this.now());
     if (!decision.ok) throw new MailstoreAdminError(decision.problem);
-    await this.controls.apply(mailstore, decision.state, decision.audit);
+    // Leaving a held state ends an interval that does not count toward messages' lifetimes.
+    const endedPause =
+      previous.kind !== 'open' && decision.state.kind === 'open'
+        ? { from: previous.since, to: decision.audit.at }
+        : undefined;
+    await this.controls.apply(mailstore, decision.state, decision.audit, endedPause);
     this.logger.warn(
       { event: EVENTS.mailstoreState, ...decision.audit },
       `mailstore ${decision.audit.from} -> ${decision.audit.to}`,

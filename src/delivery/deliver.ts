@@ -5,6 +5,7 @@ import { EVENTS } from '../observability/events.js';
 import type { DeliveryJobData, RecipientFailure } from '../queue/job-data.js';
 import type { DeliverFunction, DeliveryOutcome } from '../queue/consume.js';
 import { decideRetry } from '../policy/retry.js';
+import { pausedDuring, type PausedInterval } from '../policy/lifetime.js';
 import { classifyReply } from './reply-rules.js';
 import type { AttemptResult, MailstoreClient } from './mailstore-client.js';
 import type { RecipientReply } from './transport.js';
@@ -19,6 +20,8 @@ export interface DeliveryContext {
   bounceSender: BounceSender | undefined;
   now: () => number;
   random: () => number;
+  /** When the mailstore was held: that time does not count toward a message's lifetime. */
+  pausedIntervals: (mailstore: string, now: number) => Promise<PausedInterval[]>;
 }
 
 /** How long to wait before trying again to send a bounce the smarthost did not take. */
@@ -38,7 +41,7 @@ export function createDeliverer(context: DeliveryContext): DeliverFunction {
       const result = await client.deliver(job.sender, job.recipients, body);
       const elapsedMs = Math.round(performance.now() - started);
       const transient = recordAttempt(job, result, log, elapsedMs);
-      retryAt = planRetries(context, job, transient, log);
+      retryAt = await planRetries(context, job, transient, log);
     }
     const bounced = await sendBounces(context, job, body, log);
     return nextStep(job, retryAt, bounced, context.now());
@@ -87,18 +90,23 @@ function recordAttempt(job: DeliveryJobData, result: AttemptResult, log: Logger,
   return transient;
 }
 
-/** Keeps the deferred recipients on the job and picks the next attempt, or expires them. */
-function planRetries(
+/**
+ * Keeps the deferred recipients on the job and picks the next attempt, or expires them. Time the
+ * mailstore spent held since the message arrived does not count toward its lifetime.
+ */
+async function planRetries(
   context: DeliveryContext,
   job: DeliveryJobData,
   transient: RecipientReply[],
   log: Logger,
-): number | undefined {
+): Promise<number | undefined> {
   job.recipients = transient.map((entry) => entry.recipient);
   if (transient.length === 0) return undefined;
   const store = context.config.mailstores[job.mailstore]!;
   const policy = { schedule: store.retry, lifetimeMs: store.lifetime, jitter: JITTER };
-  const decision = decideRetry(policy, job.receivedAt, job.attempts, context.now(), context.random);
+  const now = context.now();
+  const pausedMs = pausedDuring(await context.pausedIntervals(job.mailstore, now), job.receivedAt, now);
+  const decision = decideRetry(policy, job.receivedAt, job.attempts, now, context.random, pausedMs);
   if (decision.kind === 'retry') {
     log.info(
       { event: EVENTS.transientFailure, recipients: job.recipients, retryAt: new Date(decision.at).toISOString() },
@@ -107,20 +115,25 @@ function planRetries(
     return decision.at;
   }
   const days = (decision.ageMs / 86_400_000).toFixed(1);
+  const held =
+    pausedMs > 0 ? ` (${(pausedMs / 86_400_000).toFixed(1)} of them with the mailstore held, not counted)` : '';
   const expired: RecipientFailure[] = transient.map(({ recipient, reply }) => ({
     recipient,
-    reply: `message expired after ${days} days in queue; last reply: ${reply}`,
+    reply: `message expired after ${days} days in queue${held}; last reply: ${reply}`,
     status: EXPIRED_STATUS,
     action: 'failed',
   }));
-  log.warn({ event: EVENTS.expiration, recipients: job.recipients, ageMs: decision.ageMs }, 'message expired');
+  log.warn(
+    { event: EVENTS.expiration, recipients: job.recipients, ageMs: decision.ageMs, pausedMs },
+    'message expired',
+  );
   job.failures.push(...expired);
   job.recipients = [];
   return undefined;
 }
 
 function nextStep(job: DeliveryJobData, retryAt: number | undefined, bounced: boolean, now: number): DeliveryOutcome {
-  if (job.recipients.length > 0) return { kind: 'retry', at: retryAt ?? now, data: job };
+  if (job.recipients.length > 0) return { kind: 'retry', delayMs: Math.max(0, (retryAt ?? now) - now), data: job };
   if (job.failures.length === 0) return { kind: 'done' };
   if (!bounced) {
     return {
@@ -129,5 +142,5 @@ function nextStep(job: DeliveryJobData, retryAt: number | undefined, bounced: bo
       data: job,
     };
   }
-  return { kind: 'retry', at: now + BOUNCE_RETRY_MS, data: job };
+  return { kind: 'retry', delayMs: BOUNCE_RETRY_MS, data: job };
 }

@@ -25,6 +25,8 @@ export type RetryDecision = { kind: 'retry'; at: number } | { kind: 'expired'; a
 /**
  * After a failed attempt: expired when the lifetime has run out, otherwise retry at the next
  * scheduled time, but never later than the end of the lifetime (one last try before expiring).
+ * Time the mailstore spent held (`pausedMs` since the message arrived) does not count: the
+ * lifetime is extended by it, so an outage never expires mail by itself.
  */
 export function decideRetry(
   policy: RetryPolicy,
@@ -32,8 +34,9 @@ export function decideRetry(
   attemptsMade: number,
   now: number,
   random: () => number,
+  pausedMs = 0,
 ): RetryDecision {
-  const expiresAt = receivedAt + policy.lifetimeMs;
+  const expiresAt = receivedAt + policy.lifetimeMs + pausedMs;
   if (now >= expiresAt) return { kind: 'expired', ageMs: now - receivedAt };
   return { kind: 'retry', at: Math.min(now + retryDelay(policy, attemptsMade, random), expiresAt) };
 }

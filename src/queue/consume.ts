@@ -9,7 +9,7 @@ import { errorBackoff } from './queues.js';
 /** What a delivery decided for its job; the consumer turns it into BullMQ state. */
 export type DeliveryOutcome =
   | { kind: 'done' }
-  | { kind: 'retry'; at: number; data: DeliveryJobData }
+  | { kind: 'retry'; delayMs: number; data: DeliveryJobData }
   | { kind: 'kept'; reason: string; data: DeliveryJobData };
 
 export type DeliverFunction = (data: DeliveryJobData, body: Buffer) => Promise<DeliveryOutcome>;
@@ -69,7 +69,8 @@ async function runJob(job: Job<DeliveryJobData>, token: string | undefined, opti
       return;
     case 'retry':
       await job.updateData(outcome.data);
-      await job.moveToDelayed(outcome.at, token);
+      // Delays are relative: the policy clock may be injected, BullMQ's is the real one.
+      await job.moveToDelayed(Date.now() + outcome.delayMs, token);
       throw new DelayedError();
     case 'kept':
       await job.updateData(outcome.data);

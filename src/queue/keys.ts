@@ -13,6 +13,8 @@ export interface Keys {
   readonly routes: string;
   /** String (JSON): the mailstore's policy state (open, held ...), obeyed by every node. */
   mailstoreState(mailstore: string): string;
+  /** List (JSON): the intervals during which the mailstore was held, oldest first, capped. */
+  mailstorePauses(mailstore: string): string;
   /** Stream: the audit trail of state changes and operator actions, newest last. */
   readonly audit: string;
   /** Hash: scratch copy of the routing table during a bulk replace, renamed over `routes`. */
@@ -26,6 +28,7 @@ export function createKeys(prefix: string): Keys {
     body: (queueId) => `${prefix}:body:${queueId}`,
     pending: (queueId) => `${prefix}:pending:${queueId}`,
     mailstoreState: (mailstore) => `${prefix}:store:${mailstore}`,
+    mailstorePauses: (mailstore) => `${prefix}:store:${mailstore}:pauses`,
     audit: `${prefix}:audit`,
     routes: `${prefix}:routes`,
     routesLoading: `${prefix}:routes:loading`,

@@ -2,8 +2,12 @@
 import type { Redis } from 'ioredis';
 import { withTimeout, HoldfastError } from '../errors.js';
 import { OPEN, deliveriesAllowed, type AuditEntry, type MailstoreState } from '../policy/mailstore-state.js';
+import type { PausedInterval } from '../policy/lifetime.js';
 import type { Keys } from './keys.js';
 import type { MailQueues } from './queues.js';
+
+/** Held intervals kept per mailstore: far more than any lifetime sees. */
+const PAUSES_KEPT = 1000;
 
 /** The audit trail keeps about this many entries (XADD MAXLEN ~). */
 const AUDIT_LENGTH = 100_000;
@@ -33,10 +37,17 @@ export class MailstoreControls {
     return raw === null ? OPEN : (JSON.parse(raw) as MailstoreState);
   }
 
-  /** Stores the new state and its audit entry in one transaction, then makes the queue obey it. */
-  async apply(mailstore: string, state: MailstoreState, audit: AuditEntry): Promise<void> {
+  /**
+   * Stores the new state and its audit entry in one transaction, with the interval the store was
+   * held when this ends one, then makes the queue obey it.
+   */
+  async apply(mailstore: string, state: MailstoreState, audit: AuditEntry, endedPause?: PausedInterval): Promise<void> {
     const transaction = this.redis.multi();
     transaction.set(this.keys.mailstoreState(mailstore), JSON.stringify(state));
+    if (endedPause) {
+      transaction.rpush(this.keys.mailstorePauses(mailstore), JSON.stringify(endedPause));
+      transaction.ltrim(this.keys.mailstorePauses(mailstore), -PAUSES_KEPT, -1);
+    }
     transaction.xadd(this.keys.audit, 'MAXLEN', '~', String(AUDIT_LENGTH), '*', 'entry', JSON.stringify(audit));
     const results = await withTimeout(transaction.exec(), this.timeoutMs, 'storing a mailstore state');
     const failed = (results ?? [[new Error('transaction aborted'), null]]).filter(([error]) => error);
@@ -56,6 +67,21 @@ export class MailstoreControls {
     const shouldPause = !deliveriesAllowed(state);
     if (shouldPause && !paused) await withTimeout(queue.pause(), this.timeoutMs, 'pausing a queue');
     if (!shouldPause && paused) await withTimeout(queue.resume(), this.timeoutMs, 'resuming a queue');
+  }
+
+  /** Every interval the store was held, the current one (if held now) ending at `now`. */
+  async pausedIntervals(mailstore: string, now: number): Promise<PausedInterval[]> {
+    const [raw, state] = await Promise.all([
+      withTimeout(
+        this.redis.lrange(this.keys.mailstorePauses(mailstore), 0, -1),
+        this.timeoutMs,
+        'reading held intervals',
+      ),
+      this.read(mailstore),
+    ]);
+    const intervals = raw.map((entry) => JSON.parse(entry) as PausedInterval);
+    if (state.kind !== 'open') intervals.push({ from: state.since, to: now });
+    return intervals;
   }
 
   async counts(mailstore: string): Promise<QueueCounts> {

@@ -55,7 +55,7 @@ export async function onData(
         sender: transaction.sender,
         recipientsByMailstore: transaction.recipientsByMailstore,
         body,
-        receivedAt: Date.now(),
+        receivedAt: context.now(),
         client: session.remoteAddress,
       });
     } catch (error) {
