@@ -22,7 +22,7 @@ import { MailstoreClient } from './delivery/mailstore-client.js';
 import { createDeliverer } from './delivery/deliver.js';
 import { createBounceSender } from './delivery/bounce.js';
 import { MailstoreControls } from './queue/mailstore-controls.js';
-import { MailstoreAdmin } from './admin/mailstores.js';
+import { MailstoreAdmin, MailstoreAdminError } from './admin/mailstores.js';
 import { PolicyEnforcer } from './admin/policy-enforcer.js';
 
 export interface AppOptions {
@@ -192,6 +192,19 @@ export class App {
       now: this.options.now ?? Date.now,
       random: this.options.random ?? Math.random,
       pausedIntervals: (mailstore, now) => this.controls!.pausedIntervals(mailstore, now),
+      guardSettings: (mailstore) => {
+        const { enabled, threshold, ratio, window } = config.mailstores[mailstore]!.guard;
+        return { enabled, threshold, ratio, windowMs: window };
+      },
+      guardEpisodes: (mailstore) => this.controls!.guardEpisodes(mailstore),
+      recordOutcomes: (mailstore, outcomes, now, windowMs) =>
+        this.controls!.recordOutcomes(mailstore, outcomes, now, windowMs),
+      guard: async (mailstore, reason) => {
+        // Another node, or an operator's hold, may have stopped the store first: that is enough.
+        await this.mailstoreAdmin!.command(mailstore, { kind: 'guard', reason }).catch((error: unknown) => {
+          if (!(error instanceof MailstoreAdminError)) throw error;
+        });
+      },
     });
     for (const [id, store] of Object.entries(config.mailstores)) {
       const worker = createConsumer(id, {

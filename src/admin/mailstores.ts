@@ -2,7 +2,7 @@
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../observability/logger.js';
 import { EVENTS } from '../observability/events.js';
-import type { MailstoreControls, QueueCounts } from '../queue/mailstore-controls.js';
+import type { MailstoreControls, QueueCounts, StateEffects } from '../queue/mailstore-controls.js';
 import { decide, type AuditEntry, type MailstoreCommand, type MailstoreState } from '../policy/mailstore-state.js';
 
 export class MailstoreAdminError extends Error {
@@ -34,6 +34,11 @@ export class MailstoreAdmin {
     return this.command(mailstore, { kind: 'release', ...options });
   }
 
+  /** Ends a guard by bouncing the recipients it kept (one command, audited). */
+  async confirmBounces(mailstore: string, options: { by: string; reason?: string }): Promise<MailstoreState> {
+    return this.command(mailstore, { kind: 'confirm-bounces', ...options });
+  }
+
   async status(): Promise<MailstoreStatus[]> {
     return Promise.all(
       Object.keys(this.config.mailstores).map(async (mailstore) => ({
@@ -52,19 +57,21 @@ export class MailstoreAdmin {
   async command(mailstore: string, command: MailstoreCommand): Promise<MailstoreState> {
     if (!Object.hasOwn(this.config.mailstores, mailstore))
       throw new MailstoreAdminError(`unknown mailstore "${mailstore}"`);
-    const previous = await this.controls.read(mailstore);
+    const { state: previous, version } = await this.controls.readVersioned(mailstore);
     const decision = decide(mailstore, previous, command, this.now());
     if (!decision.ok) throw new MailstoreAdminError(decision.problem);
-    // Leaving a held state ends an interval that does not count toward messages' lifetimes.
-    const endedPause =
-      previous.kind !== 'open' && decision.state.kind === 'open'
-        ? { from: previous.since, to: decision.audit.at }
-        : undefined;
-    await this.controls.apply(mailstore, decision.state, decision.audit, endedPause);
-    this.logger.warn(
-      { event: EVENTS.mailstoreState, ...decision.audit },
-      `mailstore ${decision.audit.from} -> ${decision.audit.to}`,
-    );
+    const { state, audit, verdict } = decision;
+    const effects: StateEffects = {};
+    // Leaving a held or guarded state ends an interval that does not count toward lifetimes.
+    if (previous.kind !== 'open' && state.kind === 'open') effects.endedPause = { from: previous.since, to: audit.at };
+    if (state.kind === 'guarded') effects.guardStarted = { from: audit.at };
+    if (previous.kind === 'guarded' && verdict) effects.guardEnded = { from: previous.since, to: audit.at, verdict };
+    if (!(await this.controls.apply(mailstore, version, state, audit, effects))) {
+      throw new MailstoreAdminError(`mailstore ${mailstore} changed state meanwhile; try again`);
+    }
+    // A guard is alert-worthy: a store answered "user unknown" for users it holds.
+    const level = audit.action === 'guard' ? 'error' : 'warn';
+    this.logger[level]({ event: EVENTS.mailstoreState, ...audit }, `mailstore ${audit.from} -> ${audit.to}`);
     return decision.state;
   }
 }

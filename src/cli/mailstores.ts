@@ -38,10 +38,11 @@ async function withAdmin<T>(context: OperatorContext<Options>, run: (admin: Mail
 
 function statusTable(statuses: MailstoreStatus[]): string {
   const rows = statuses.map(({ mailstore, state, counts }) => {
+    const until = state.kind === 'held' && state.until ? ` until ${new Date(state.until).toISOString()}` : '';
     const detail =
-      state.kind === 'held'
-        ? `${state.reason} (by ${state.by} since ${new Date(state.since).toISOString()}${state.until ? ` until ${new Date(state.until).toISOString()}` : ''})`
-        : '';
+      state.kind === 'open'
+        ? ''
+        : `${state.reason} (by ${state.by} since ${new Date(state.since).toISOString()}${until})`;
     return [mailstore, state.kind, counts.waiting, counts.delayed, counts.active, counts.failed, detail];
   });
   const header = ['MAILSTORE', 'STATE', 'WAITING', 'DEFERRED', 'ACTIVE', 'FAILED', 'DETAIL'];
@@ -86,6 +87,19 @@ export function registerMailstoreCommands(program: Command, loadConfig: ConfigLo
         const { reason, by } = context.options;
         await withAdmin(context, (admin) => admin.release(mailstore, { by: operatorName(by), reason }));
         return `${mailstore} released`;
+      }),
+    );
+  program
+    .command('confirm-bounces <mailstore>')
+    .description('end a guard by bouncing the recipients it kept (release retries them instead)')
+    .option('-r, --reason <text>', 'why (kept in the audit trail)')
+    .option('--by <name>', 'who decides (default: your login)')
+    .option('-c, --config <file>', 'configuration file', defaultConfig)
+    .action(
+      action(async (context, mailstore = '') => {
+        const { reason, by } = context.options;
+        await withAdmin(context, (admin) => admin.confirmBounces(mailstore, { by: operatorName(by), reason }));
+        return `${mailstore}: bounces confirmed, delivery resumed`;
       }),
     );
   program

@@ -49,6 +49,14 @@ const mailstore = z.strictObject({
       return intervals;
     }),
   lifetime: duration('5d'),
+  guard: z
+    .strictObject({
+      enabled: z.boolean().default(true),
+      threshold: z.number().int().min(1).default(5),
+      ratio: z.number().gt(0).max(1).default(0.5),
+      window: duration('10m'),
+    })
+    .prefault({}),
   timeouts: z
     .strictObject({ connect: duration('10s'), greeting: duration('30s'), socket: duration('5m') })
     .prefault({}),

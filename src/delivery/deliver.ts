@@ -6,14 +6,15 @@ import type { DeliveryJobData, RecipientFailure } from '../queue/job-data.js';
 import type { DeliverFunction, DeliveryOutcome } from '../queue/consume.js';
 import { decideRetry } from '../policy/retry.js';
 import { pausedDuring, type PausedInterval } from '../policy/lifetime.js';
-import { classifyReply } from './reply-rules.js';
-import type { AttemptResult, MailstoreClient } from './mailstore-client.js';
+import type { MailstoreClient } from './mailstore-client.js';
+import { recordAttempt } from './attempt-outcome.js';
+import { settleSuspects, suspectWakeAt, watchForBurst, type GuardContext } from './suspects.js';
 import type { RecipientReply } from './transport.js';
 import { sendBounces } from './bounces.js';
 import { EXPIRED_STATUS } from './dsn.js';
 import type { BounceSender } from './bounce.js';
 
-export interface DeliveryContext {
+export interface DeliveryContext extends GuardContext {
   config: Config;
   logger: Logger;
   clients: ReadonlyMap<string, MailstoreClient>;
@@ -31,7 +32,14 @@ const JITTER = 0.2;
 export function createDeliverer(context: DeliveryContext): DeliverFunction {
   return async (data, body) => {
     const log = context.logger.child({ queueId: data.queueId, mailstore: data.mailstore });
-    const job: DeliveryJobData = { ...data, recipients: [...data.recipients], failures: [...data.failures] };
+    const job: DeliveryJobData = {
+      ...data,
+      recipients: [...data.recipients],
+      failures: [...data.failures],
+      suspects: [...(data.suspects ?? [])],
+    };
+    const guard = context.guardSettings(job.mailstore);
+    await settleSuspects(context, job, log);
     let retryAt: number | undefined;
     if (job.recipients.length > 0) {
       const client = context.clients.get(job.mailstore);
@@ -40,54 +48,13 @@ export function createDeliverer(context: DeliveryContext): DeliverFunction {
       const started = performance.now();
       const result = await client.deliver(job.sender, job.recipients, body);
       const elapsedMs = Math.round(performance.now() - started);
-      const transient = recordAttempt(job, result, log, elapsedMs);
+      const { transient, outcomes } = recordAttempt(job, result, log, { elapsedMs, guard, now: context.now() });
+      await watchForBurst(context, job.mailstore, outcomes, log);
       retryAt = await planRetries(context, job, transient, log);
     }
     const bounced = await sendBounces(context, job, body, log);
-    return nextStep(job, retryAt, bounced, context.now());
+    return nextStep(job, { retryAt, wakeAt: suspectWakeAt(job, guard.windowMs) }, bounced, context.now());
   };
-}
-
-/** Applies the replies of one attempt to the job; returns the recipients to try again. */
-function recordAttempt(job: DeliveryJobData, result: AttemptResult, log: Logger, elapsedMs: number): RecipientReply[] {
-  if (result.kind === 'unreachable') {
-    const reply = result.errors.map((entry) => `${entry.remote}: ${entry.error}`).join('; ');
-    log.warn(
-      { event: EVENTS.attempt, attempt: job.attempts, recipients: job.recipients, reply, elapsedMs },
-      'mailstore unreachable',
-    );
-    return job.recipients.map((recipient) => ({ recipient, reply }));
-  }
-  log.info(
-    {
-      event: EVENTS.attempt,
-      attempt: job.attempts,
-      recipients: job.recipients,
-      remote: result.remote,
-      replies: result.replies,
-      elapsedMs,
-    },
-    'attempt answered',
-  );
-  const transient: RecipientReply[] = [];
-  for (const { recipient, reply } of result.replies) {
-    const { action, category, status } = classifyReply(reply);
-    const record = { attempt: job.attempts, recipient, reply, remote: result.remote, category, elapsedMs };
-    switch (action) {
-      case 'delivered':
-        log.info({ event: EVENTS.delivery, ...record }, 'delivered');
-        break;
-      case 'transient':
-        log.info({ event: EVENTS.transientFailure, ...record }, 'deferred');
-        transient.push({ recipient, reply });
-        break;
-      case 'permanent':
-        log.info({ event: EVENTS.permanentFailure, ...record }, 'refused permanently');
-        job.failures.push({ recipient, reply, status, remote: result.remote, action: 'failed' });
-        break;
-    }
-  }
-  return transient;
 }
 
 /**
@@ -132,8 +99,21 @@ async function planRetries(
   return undefined;
 }
 
-function nextStep(job: DeliveryJobData, retryAt: number | undefined, bounced: boolean, now: number): DeliveryOutcome {
-  if (job.recipients.length > 0) return { kind: 'retry', delayMs: Math.max(0, (retryAt ?? now) - now), data: job };
+/**
+ * The job's next step: run again for deferred recipients (at their retry time) and for suspects
+ * (when their guard window ends), keep it for the operator, retry a bounce, or done.
+ */
+function nextStep(
+  job: DeliveryJobData,
+  times: { retryAt: number | undefined; wakeAt: number | undefined },
+  bounced: boolean,
+  now: number,
+): DeliveryOutcome {
+  const runAgainAt = [job.recipients.length > 0 ? (times.retryAt ?? now) : undefined, times.wakeAt].filter(
+    (time): time is number => time !== undefined,
+  );
+  if (runAgainAt.length > 0)
+    return { kind: 'retry', delayMs: Math.max(1000, Math.min(...runAgainAt) - now), data: job };
   if (job.failures.length === 0) return { kind: 'done' };
   if (!bounced) {
     return {

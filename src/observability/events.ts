@@ -26,6 +26,7 @@ export const EVENTS = {
   expiration: 'Expiration',
   jobError: 'JobError',
   mailstoreState: 'MailstoreState',
+  suspectSettled: 'SuspectSettled',
 } as const;
 
 export type EventName = (typeof EVENTS)[keyof typeof EVENTS];

@@ -1,17 +1,26 @@
 // The per-mailstore state machine: decides transitions from commands; never touches Redis or BullMQ.
 
 export type MailstoreState =
-  { kind: 'open' } | { kind: 'held'; reason: string; by: string; since: number; until?: number };
+  | { kind: 'open' }
+  | { kind: 'held'; reason: string; by: string; since: number; until?: number }
+  /** Held by Holdfast itself after a burst of 5xx "user unknown": its mail waits for an operator. */
+  | { kind: 'guarded'; reason: string; by: string; since: number };
 
 export type StateKind = MailstoreState['kind'];
 
+/** What the operator decided about the recipients a guard kept: try them again, or bounce them. */
+export type GuardVerdict = 'retry' | 'confirm';
+
 export type MailstoreCommand =
-  { kind: 'hold'; reason: string; by: string; until?: number } | { kind: 'release'; by: string; reason?: string };
+  | { kind: 'hold'; reason: string; by: string; until?: number }
+  | { kind: 'release'; by: string; reason?: string }
+  | { kind: 'guard'; reason: string }
+  | { kind: 'confirm-bounces'; by: string; reason?: string };
 
 export interface AuditEntry {
   at: number;
   mailstore: string;
-  action: 'hold' | 'release';
+  action: 'hold' | 'release' | 'guard' | 'confirm-bounces';
   by: string;
   reason: string;
   from: StateKind;
@@ -19,7 +28,8 @@ export interface AuditEntry {
   until?: number;
 }
 
-export type Decision = { ok: true; state: MailstoreState; audit: AuditEntry } | { ok: false; problem: string };
+export type Decision =
+  { ok: true; state: MailstoreState; audit: AuditEntry; verdict?: GuardVerdict } | { ok: false; problem: string };
 
 export const OPEN: MailstoreState = { kind: 'open' };
 
@@ -27,6 +37,15 @@ export const OPEN: MailstoreState = { kind: 'open' };
 export const SYSTEM_ACTOR = 'holdfast';
 
 export function decide(mailstore: string, state: MailstoreState, command: MailstoreCommand, now: number): Decision {
+  const audit = (action: AuditEntry['action'], by: string, reason: string, to: MailstoreState): AuditEntry => ({
+    at: now,
+    mailstore,
+    action,
+    by,
+    reason,
+    from: state.kind,
+    to: to.kind,
+  });
   switch (command.kind) {
     case 'hold': {
       if (command.reason.trim() === '') return { ok: false, problem: 'a hold needs a reason' };
@@ -39,13 +58,28 @@ export function decide(mailstore: string, state: MailstoreState, command: Mailst
         since: now,
         until: command.until,
       };
-      const audit = entry(mailstore, 'hold', command.by, command.reason, state, held, now);
-      return { ok: true, state: held, audit: command.until === undefined ? audit : { ...audit, until: command.until } };
+      const entry = audit('hold', command.by, command.reason, held);
+      return { ok: true, state: held, audit: command.until === undefined ? entry : { ...entry, until: command.until } };
     }
     case 'release': {
       if (state.kind === 'open') return { ok: false, problem: `mailstore ${mailstore} is not held` };
-      const reason = command.reason ?? 'released by an operator';
-      return { ok: true, state: OPEN, audit: entry(mailstore, 'release', command.by, reason, state, OPEN, now) };
+      const reason =
+        command.reason ??
+        (state.kind === 'guarded' ? 'released: retry the kept recipients' : 'released by an operator');
+      const verdict = state.kind === 'guarded' ? 'retry' : undefined;
+      return { ok: true, state: OPEN, audit: audit('release', command.by, reason, OPEN), verdict };
+    }
+    case 'guard': {
+      // An operator's hold outranks the guard: the store is already stopped, and the operator decides.
+      if (state.kind !== 'open') return { ok: false, problem: `mailstore ${mailstore} is already ${state.kind}` };
+      const guarded: MailstoreState = { kind: 'guarded', reason: command.reason, by: SYSTEM_ACTOR, since: now };
+      return { ok: true, state: guarded, audit: audit('guard', SYSTEM_ACTOR, command.reason, guarded) };
+    }
+    case 'confirm-bounces': {
+      if (state.kind !== 'guarded')
+        return { ok: false, problem: `mailstore ${mailstore} is not guarded: no bounces wait for confirmation` };
+      const reason = command.reason ?? 'the operator confirmed the bounces';
+      return { ok: true, state: OPEN, audit: audit('confirm-bounces', command.by, reason, OPEN), verdict: 'confirm' };
     }
   }
 }
@@ -58,16 +92,4 @@ export function deliveriesAllowed(state: MailstoreState): boolean {
 /** A hold given an end time lifts itself then (the only way a hold ends without an operator). */
 export function holdHasExpired(state: MailstoreState, now: number): boolean {
   return state.kind === 'held' && state.until !== undefined && state.until <= now;
-}
-
-function entry(
-  mailstore: string,
-  action: AuditEntry['action'],
-  by: string,
-  reason: string,
-  from: MailstoreState,
-  to: MailstoreState,
-  at: number,
-): AuditEntry {
-  return { at, mailstore, action, by, reason, from: from.kind, to: to.kind };
 }

@@ -11,6 +11,11 @@ export interface RecipientFailure {
   action: 'failed';
 }
 
+/** A recipient the store called unknown, kept until the 5xx guard has had its say. */
+export interface SuspectFailure extends RecipientFailure {
+  recordedAt: number;
+}
+
 export interface DeliveryJobData {
   queueId: string;
   mailstore: string;
@@ -20,6 +25,8 @@ export interface DeliveryJobData {
   recipients: string[];
   /** Recipients that failed permanently and still need their bounce sent. */
   failures: RecipientFailure[];
+  /** Recipients refused as unknown users, not bounced while the 5xx guard may still trip (absent on old jobs). */
+  suspects?: SuspectFailure[];
   /** When Holdfast answered 250, milliseconds since the epoch. */
   receivedAt: number;
   /** Delivery attempts made so far. */

@@ -15,6 +15,10 @@ export interface Keys {
   mailstoreState(mailstore: string): string;
   /** List (JSON): the intervals during which the mailstore was held, oldest first, capped. */
   mailstorePauses(mailstore: string): string;
+  /** List (JSON): the store's guard episodes (start, end, the operator's verdict), capped. */
+  mailstoreGuards(mailstore: string): string;
+  /** Sorted sets (score = time): recent recipient outcomes, all and "user unknown", for the 5xx guard. */
+  mailstoreOutcomes(mailstore: string, kind: 'all' | 'user-unknown'): string;
   /** Stream: the audit trail of state changes and operator actions, newest last. */
   readonly audit: string;
   /** Hash: scratch copy of the routing table during a bulk replace, renamed over `routes`. */
@@ -29,6 +33,8 @@ export function createKeys(prefix: string): Keys {
     pending: (queueId) => `${prefix}:pending:${queueId}`,
     mailstoreState: (mailstore) => `${prefix}:store:${mailstore}`,
     mailstorePauses: (mailstore) => `${prefix}:store:${mailstore}:pauses`,
+    mailstoreGuards: (mailstore) => `${prefix}:store:${mailstore}:guards`,
+    mailstoreOutcomes: (mailstore, kind) => `${prefix}:store:${mailstore}:outcomes:${kind}`,
     audit: `${prefix}:audit`,
     routes: `${prefix}:routes`,
     routesLoading: `${prefix}:routes:loading`,

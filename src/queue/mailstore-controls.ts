@@ -1,13 +1,41 @@
 // Carries out mailstore policy in Redis: stores each state, appends the audit trail, pauses queues.
 import type { Redis } from 'ioredis';
-import { withTimeout, HoldfastError } from '../errors.js';
+import { withTimeout } from '../errors.js';
 import { OPEN, deliveriesAllowed, type AuditEntry, type MailstoreState } from '../policy/mailstore-state.js';
 import type { PausedInterval } from '../policy/lifetime.js';
+import type { GuardEpisode, OutcomeCounts } from '../policy/guard.js';
 import type { Keys } from './keys.js';
 import type { MailQueues } from './queues.js';
 
-/** Held intervals kept per mailstore: far more than any lifetime sees. */
-const PAUSES_KEPT = 1000;
+/** Held intervals and guard episodes kept per mailstore: far more than any lifetime sees. */
+const KEPT = 1000;
+
+/** Compare-and-set of a mailstore state with everything stored alongside it; 1 when applied. */
+const APPLY_SCRIPT = `
+if (redis.call('GET', KEYS[1]) or '') ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[2])
+if ARGV[4] ~= '' then
+  redis.call('RPUSH', KEYS[3], ARGV[4])
+  redis.call('LTRIM', KEYS[3], -tonumber(ARGV[7]), -1)
+end
+if ARGV[5] ~= '' then
+  redis.call('RPUSH', KEYS[4], ARGV[5])
+  redis.call('LTRIM', KEYS[4], -tonumber(ARGV[7]), -1)
+end
+if ARGV[6] ~= '' then
+  if redis.call('LLEN', KEYS[4]) > 0 then redis.call('LSET', KEYS[4], -1, ARGV[6]) end
+  -- the operator has judged that burst: the next guard counts from zero
+  redis.call('DEL', KEYS[5], KEYS[6])
+end
+redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[8], '*', 'entry', ARGV[3])
+return 1`;
+
+/** What a state change begins or ends, stored with it. */
+export interface StateEffects {
+  endedPause?: PausedInterval;
+  guardStarted?: GuardEpisode;
+  guardEnded?: GuardEpisode;
+}
 
 /** The audit trail keeps about this many entries (XADD MAXLEN ~). */
 const AUDIT_LENGTH = 100_000;
@@ -37,23 +65,57 @@ export class MailstoreControls {
     return raw === null ? OPEN : (JSON.parse(raw) as MailstoreState);
   }
 
+  /** The state and its stored form, which `apply` compares to detect a concurrent change. */
+  async readVersioned(mailstore: string): Promise<{ state: MailstoreState; version: string }> {
+    const raw = await withTimeout(
+      this.redis.get(this.keys.mailstoreState(mailstore)),
+      this.timeoutMs,
+      'reading a mailstore state',
+    );
+    return { state: raw === null ? OPEN : (JSON.parse(raw) as MailstoreState), version: raw ?? '' };
+  }
+
   /**
-   * Stores the new state and its audit entry in one transaction, with the interval the store was
-   * held when this ends one, then makes the queue obey it.
+   * Stores the new state, its audit entry and what the change ends or begins (a held interval, a
+   * guard episode) atomically, only if the state is still the one read as `version` (two nodes
+   * guarding at once make one change, not two). Then makes the queue obey it. False: changed meanwhile.
    */
-  async apply(mailstore: string, state: MailstoreState, audit: AuditEntry, endedPause?: PausedInterval): Promise<void> {
-    const transaction = this.redis.multi();
-    transaction.set(this.keys.mailstoreState(mailstore), JSON.stringify(state));
-    if (endedPause) {
-      transaction.rpush(this.keys.mailstorePauses(mailstore), JSON.stringify(endedPause));
-      transaction.ltrim(this.keys.mailstorePauses(mailstore), -PAUSES_KEPT, -1);
-    }
-    transaction.xadd(this.keys.audit, 'MAXLEN', '~', String(AUDIT_LENGTH), '*', 'entry', JSON.stringify(audit));
-    const results = await withTimeout(transaction.exec(), this.timeoutMs, 'storing a mailstore state');
-    const failed = (results ?? [[new Error('transaction aborted'), null]]).filter(([error]) => error);
-    if (failed.length > 0)
-      throw new HoldfastError('REDIS_TRANSACTION_FAILED', failed.map(([error]) => String(error)).join('; '));
+  async apply(
+    mailstore: string,
+    version: string,
+    state: MailstoreState,
+    audit: AuditEntry,
+    effects: StateEffects = {},
+  ): Promise<boolean> {
+    const keys = [
+      this.keys.mailstoreState(mailstore),
+      this.keys.audit,
+      this.keys.mailstorePauses(mailstore),
+      this.keys.mailstoreGuards(mailstore),
+      this.keys.mailstoreOutcomes(mailstore, 'all'),
+      this.keys.mailstoreOutcomes(mailstore, 'user-unknown'),
+    ];
+    const json = (value: unknown) => (value === undefined ? '' : JSON.stringify(value));
+    const argv = [
+      version,
+      json(state),
+      json(audit),
+      json(effects.endedPause),
+      json(effects.guardStarted),
+      json(effects.guardEnded),
+    ];
+    const applied = await withTimeout(
+      this.redis.eval(APPLY_SCRIPT, keys.length, ...keys, ...argv, String(KEPT), String(AUDIT_LENGTH)),
+      this.timeoutMs,
+      'storing a mailstore state',
+    );
+    if (applied !== 1) return false;
     await this.enforce(mailstore, state);
+    // A release means "deliver now": mail waiting for its next retry (or for its suspects' guard
+    // window) is due at once instead of at its scheduled time, within the store's concurrency.
+    if (effects.endedPause)
+      await withTimeout(this.queues.get(mailstore).promoteJobs(), this.timeoutMs, 'promoting jobs');
+    return true;
   }
 
   /**
@@ -82,6 +144,39 @@ export class MailstoreControls {
     const intervals = raw.map((entry) => JSON.parse(entry) as PausedInterval);
     if (state.kind !== 'open') intervals.push({ from: state.since, to: now });
     return intervals;
+  }
+
+  async guardEpisodes(mailstore: string): Promise<GuardEpisode[]> {
+    const raw = await withTimeout(
+      this.redis.lrange(this.keys.mailstoreGuards(mailstore), 0, -1),
+      this.timeoutMs,
+      'reading guard episodes',
+    );
+    return raw.map((entry) => JSON.parse(entry) as GuardEpisode);
+  }
+
+  /**
+   * Adds one attempt's recipient outcomes to the store's sliding window (shared by every node)
+   * and returns the counts within the window.
+   */
+  async recordOutcomes(
+    mailstore: string,
+    outcomes: OutcomeCounts,
+    now: number,
+    windowMs: number,
+  ): Promise<OutcomeCounts> {
+    const all = this.keys.mailstoreOutcomes(mailstore, 'all');
+    const unknown = this.keys.mailstoreOutcomes(mailstore, 'user-unknown');
+    const member = (index: number) => `${now}:${Math.random().toString(36).slice(2)}:${index}`;
+    const transaction = this.redis.multi();
+    for (let index = 0; index < outcomes.total; index++) transaction.zadd(all, now, member(index));
+    for (let index = 0; index < outcomes.userUnknown; index++) transaction.zadd(unknown, now, member(index));
+    for (const key of [all, unknown])
+      transaction.zremrangebyscore(key, '-inf', now - windowMs).pexpire(key, windowMs * 2);
+    transaction.zcard(all).zcard(unknown);
+    const results = await withTimeout(transaction.exec(), this.timeoutMs, 'recording outcomes');
+    const counts = (results ?? []).slice(-2).map(([error, value]) => (error ? 0 : Number(value)));
+    return { total: counts[0] ?? 0, userUnknown: counts[1] ?? 0 };
   }
 
   async counts(mailstore: string): Promise<QueueCounts> {

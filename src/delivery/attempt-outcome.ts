@@ -1,0 +1,72 @@
+// Applies the replies of one delivery attempt to its job: delivered, deferred, failed or suspect.
+import type { Logger } from '../observability/logger.js';
+import { EVENTS } from '../observability/events.js';
+import type { DeliveryJobData } from '../queue/job-data.js';
+import type { GuardSettings, OutcomeCounts } from '../policy/guard.js';
+import { classifyReply } from './reply-rules.js';
+import type { AttemptResult } from './mailstore-client.js';
+import type { RecipientReply } from './transport.js';
+import { isSuspect } from './suspects.js';
+
+export interface AttemptFacts {
+  elapsedMs: number;
+  guard: GuardSettings;
+  now: number;
+}
+
+/**
+ * Returns the recipients to try again, and the outcomes the 5xx guard counts. A "user unknown"
+ * waits as a suspect instead of failing at once while the guard is on.
+ */
+export function recordAttempt(
+  job: DeliveryJobData,
+  result: AttemptResult,
+  log: Logger,
+  { elapsedMs, guard, now }: AttemptFacts,
+): { transient: RecipientReply[]; outcomes: OutcomeCounts } {
+  if (result.kind === 'unreachable') {
+    const reply = result.errors.map((entry) => `${entry.remote}: ${entry.error}`).join('; ');
+    log.warn(
+      { event: EVENTS.attempt, attempt: job.attempts, recipients: job.recipients, reply, elapsedMs },
+      'mailstore unreachable',
+    );
+    return {
+      transient: job.recipients.map((recipient) => ({ recipient, reply })),
+      outcomes: { total: 0, userUnknown: 0 },
+    };
+  }
+  const { remote, replies } = result;
+  log.info(
+    { event: EVENTS.attempt, attempt: job.attempts, recipients: job.recipients, remote, replies, elapsedMs },
+    'attempt answered',
+  );
+  const transient: RecipientReply[] = [];
+  let userUnknown = 0;
+  for (const { recipient, reply } of replies) {
+    const classification = classifyReply(reply);
+    const { action, category, status } = classification;
+    const record = { attempt: job.attempts, recipient, reply, remote, category, elapsedMs };
+    if (category === 'user-unknown') userUnknown++;
+    switch (action) {
+      case 'delivered':
+        log.info({ event: EVENTS.delivery, ...record }, 'delivered');
+        break;
+      case 'transient':
+        log.info({ event: EVENTS.transientFailure, ...record }, 'deferred');
+        transient.push({ recipient, reply });
+        break;
+      case 'permanent': {
+        const failure = { recipient, reply, status, remote, action: 'failed' as const };
+        const suspect = isSuspect(classification, guard);
+        log.info(
+          { event: EVENTS.permanentFailure, ...record, suspect },
+          suspect ? 'refused as unknown: held back' : 'refused permanently',
+        );
+        if (suspect) (job.suspects ??= []).push({ ...failure, recordedAt: now });
+        else job.failures.push(failure);
+        break;
+      }
+    }
+  }
+  return { transient, outcomes: { total: replies.length, userUnknown } };
+}

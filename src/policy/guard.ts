@@ -1,0 +1,52 @@
+// Pure decisions of the 5xx guard: when a burst of "user unknown" means the store is sick, not the users.
+import type { GuardVerdict } from './mailstore-state.js';
+
+export interface GuardSettings {
+  enabled: boolean;
+  /** This many "user unknown" recipients within the window guard the store... */
+  threshold: number;
+  /** ...and so does this share of all recipient outcomes, once `threshold` outcomes were seen. */
+  ratio: number;
+  windowMs: number;
+}
+
+export interface OutcomeCounts {
+  userUnknown: number;
+  total: number;
+}
+
+export function shouldGuard(counts: OutcomeCounts, settings: GuardSettings): boolean {
+  if (!settings.enabled || counts.userUnknown === 0) return false;
+  if (counts.userUnknown >= settings.threshold) return true;
+  return counts.total >= settings.threshold && counts.userUnknown / counts.total >= settings.ratio;
+}
+
+/** A period during which the store was guarded; `verdict` once the operator ended it. */
+export interface GuardEpisode {
+  from: number;
+  to?: number;
+  verdict?: GuardVerdict;
+}
+
+/**
+ * What happens to a recipient the store called unknown at `recordedAt` (a suspect):
+ * - the first guard that was still going on then, or began later, concerns it: it waits while
+ *   that guard lasts, then is tried again ("release") or bounced ("confirm-bounces");
+ * - otherwise it waits one window (a burst may still be building), then bounces: it was a lone
+ *   unknown user, not a sick store.
+ */
+export function suspectFate(
+  recordedAt: number,
+  now: number,
+  windowMs: number,
+  episodes: readonly GuardEpisode[],
+): 'wait' | 'retry' | 'bounce' {
+  const episode = episodes.find(
+    (candidate) => (candidate.to === undefined || candidate.to >= recordedAt) && candidate.from <= now,
+  );
+  if (episode) {
+    if (episode.verdict === undefined) return 'wait';
+    return episode.verdict === 'confirm' ? 'bounce' : 'retry';
+  }
+  return now < recordedAt + windowMs ? 'wait' : 'bounce';
+}
