@@ -23,6 +23,7 @@ import { createDeliverer } from './delivery/deliver.js';
 import { createBounceSender } from './delivery/bounce.js';
 import { MailstoreControls } from './queue/mailstore-controls.js';
 import { MailstoreAdmin, MailstoreAdminError } from './admin/mailstores.js';
+import type { MailstoreCommand } from './policy/mailstore-state.js';
 import { PolicyEnforcer } from './admin/policy-enforcer.js';
 
 export interface AppOptions {
@@ -129,6 +130,13 @@ export class App {
     if (!inTime) await Promise.all(this.workers.map((worker) => worker.close(true)));
   }
 
+  /** A state change Holdfast makes by itself: another node or an operator may have been first, which is enough. */
+  private async automaticCommand(mailstore: string, command: MailstoreCommand): Promise<void> {
+    await this.mailstoreAdmin!.command(mailstore, command).catch((error: unknown) => {
+      if (!(error instanceof MailstoreAdminError)) throw error;
+    });
+  }
+
   /** Mailstore states are enforced before any worker starts taking jobs. */
   private async startPolicy(control: Redis, keys: Keys, mailstores: string[]): Promise<void> {
     const now = this.options.now ?? Date.now;
@@ -136,7 +144,16 @@ export class App {
     const controls = new MailstoreControls(control, keys, this.controlQueues, this.config.limits.timeouts.enqueue);
     this.controls = controls;
     this.mailstoreAdmin = new MailstoreAdmin(this.config, controls, this.logger, now);
-    this.enforcer = new PolicyEnforcer(mailstores, controls, this.mailstoreAdmin, this.logger, now);
+    this.enforcer = new PolicyEnforcer({
+      mailstores,
+      controls,
+      admin: this.mailstoreAdmin,
+      logger: this.logger,
+      now,
+      // Only nodes that deliver have clients; a node without one reports the probe as failed.
+      probe: async (mailstore) => (await this.clients.get(mailstore)?.probe()) ?? false,
+      maxProbeIntervalMs: (mailstore) => this.config.mailstores[mailstore]!.trip.maxProbeInterval,
+    });
     await this.enforcer.start();
   }
 
@@ -197,14 +214,16 @@ export class App {
         return { enabled, threshold, ratio, windowMs: window };
       },
       guardEpisodes: (mailstore) => this.controls!.guardEpisodes(mailstore),
+      tripSettings: (mailstore) => {
+        const { enabled, failures, probeInterval } = config.mailstores[mailstore]!.trip;
+        return { enabled, failures, probeIntervalMs: probeInterval };
+      },
+      recordHealth: (mailstore, healthy) => this.controls!.recordHealth(mailstore, healthy),
+      trip: (mailstore, reason, probeIntervalMs) =>
+        this.automaticCommand(mailstore, { kind: 'trip', reason, probeIntervalMs }),
       recordOutcomes: (mailstore, outcomes, now, windowMs) =>
         this.controls!.recordOutcomes(mailstore, outcomes, now, windowMs),
-      guard: async (mailstore, reason) => {
-        // Another node, or an operator's hold, may have stopped the store first: that is enough.
-        await this.mailstoreAdmin!.command(mailstore, { kind: 'guard', reason }).catch((error: unknown) => {
-          if (!(error instanceof MailstoreAdminError)) throw error;
-        });
-      },
+      guard: (mailstore, reason) => this.automaticCommand(mailstore, { kind: 'guard', reason }),
     });
     for (const [id, store] of Object.entries(config.mailstores)) {
       const worker = createConsumer(id, {

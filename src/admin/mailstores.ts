@@ -69,8 +69,8 @@ export class MailstoreAdmin {
     if (!(await this.controls.apply(mailstore, version, state, audit, effects))) {
       throw new MailstoreAdminError(`mailstore ${mailstore} changed state meanwhile; try again`);
     }
-    // A guard is alert-worthy: a store answered "user unknown" for users it holds.
-    const level = audit.action === 'guard' ? 'error' : 'warn';
+    // A guard or a trip is alert-worthy: Holdfast stopped a store by itself.
+    const level = audit.action === 'guard' || audit.action === 'trip' ? 'error' : 'warn';
     this.logger[level]({ event: EVENTS.mailstoreState, ...audit }, `mailstore ${audit.from} -> ${audit.to}`);
     return decision.state;
   }

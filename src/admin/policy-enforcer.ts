@@ -1,28 +1,33 @@
-// Every few seconds on every node: lifts holds whose end time has come, and keeps queues obeying states.
+// Every few seconds on every node: lifts holds whose end time has come, probes tripped stores, keeps queues obeying states.
 import type { Logger } from '../observability/logger.js';
 import { EVENTS } from '../observability/events.js';
-import { SYSTEM_ACTOR, holdHasExpired } from '../policy/mailstore-state.js';
-import type { MailstoreAdmin } from './mailstores.js';
+import { SYSTEM_ACTOR, holdHasExpired, probeIsDue } from '../policy/mailstore-state.js';
+import { MailstoreAdminError, type MailstoreAdmin } from './mailstores.js';
 import type { MailstoreControls } from '../queue/mailstore-controls.js';
+
+export interface EnforcerOptions {
+  mailstores: readonly string[];
+  controls: MailstoreControls;
+  admin: MailstoreAdmin;
+  logger: Logger;
+  now: () => number;
+  /** Does the store answer (connect, greeting, LHLO)? */
+  probe: (mailstore: string) => Promise<boolean>;
+  maxProbeIntervalMs: (mailstore: string) => number;
+  intervalMs?: number;
+}
 
 export class PolicyEnforcer {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
 
-  constructor(
-    private readonly mailstores: readonly string[],
-    private readonly controls: MailstoreControls,
-    private readonly admin: MailstoreAdmin,
-    private readonly logger: Logger,
-    private readonly now: () => number,
-    private readonly intervalMs = 2000,
-  ) {}
+  constructor(private readonly options: EnforcerOptions) {}
 
   async start(): Promise<void> {
     await this.tick();
     this.timer = setInterval(() => {
       this.running ??= this.tick().finally(() => (this.running = undefined));
-    }, this.intervalMs);
+    }, this.options.intervalMs ?? 2000);
     this.timer.unref();
   }
 
@@ -32,20 +37,40 @@ export class PolicyEnforcer {
   }
 
   async tick(): Promise<void> {
-    for (const mailstore of this.mailstores) {
+    const { mailstores, controls, admin, logger, now } = this.options;
+    for (const mailstore of mailstores) {
       try {
-        const state = await this.controls.read(mailstore);
-        if (holdHasExpired(state, this.now())) {
+        const state = await controls.read(mailstore);
+        if (holdHasExpired(state, now())) {
           // Another node may lift it first: then release finds it open and says so; harmless.
-          await this.admin
-            .release(mailstore, { by: SYSTEM_ACTOR, reason: 'hold reached its end time' })
-            .catch(() => undefined);
+          await admin.release(mailstore, { by: SYSTEM_ACTOR, reason: 'hold reached its end time' }).catch(ignoreRaces);
           continue;
         }
-        await this.controls.enforce(mailstore, state);
+        if (probeIsDue(state, now())) await this.probe(mailstore);
+        await controls.enforce(mailstore, state);
       } catch (error) {
-        this.logger.warn({ event: EVENTS.redisUnavailable, err: error, mailstore }, 'cannot check the mailstore state');
+        logger.warn({ event: EVENTS.redisUnavailable, err: error, mailstore }, 'cannot check the mailstore state');
       }
     }
   }
+
+  /** One node claims the due probe (compare-and-set), probes, and reopens the store if it answered. */
+  private async probe(mailstore: string): Promise<void> {
+    const { admin, controls, logger } = this.options;
+    const claimed = await admin
+      .command(mailstore, { kind: 'claim-probe', maxProbeIntervalMs: this.options.maxProbeIntervalMs(mailstore) })
+      .then(() => true, ignoreRaces);
+    if (!claimed) return;
+    const answered = await this.options.probe(mailstore);
+    logger.info({ event: EVENTS.probe, mailstore, answered }, answered ? 'probe answered' : 'probe failed');
+    if (!answered) return;
+    await controls.recordHealth(mailstore, true);
+    await admin.command(mailstore, { kind: 'probe-succeeded' }).catch(ignoreRaces);
+  }
+}
+
+/** A state change another node (or an operator) made first is not an error here. */
+function ignoreRaces(error: unknown): false {
+  if (error instanceof MailstoreAdminError) return false;
+  throw error;
 }

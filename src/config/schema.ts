@@ -49,6 +49,14 @@ const mailstore = z.strictObject({
       return intervals;
     }),
   lifetime: duration('5d'),
+  trip: z
+    .strictObject({
+      enabled: z.boolean().default(true),
+      failures: z.number().int().min(1).default(5),
+      probeInterval: duration('30s'),
+      maxProbeInterval: duration('10m'),
+    })
+    .prefault({}),
   guard: z
     .strictObject({
       enabled: z.boolean().default(true),

@@ -8,13 +8,14 @@ import { decideRetry } from '../policy/retry.js';
 import { pausedDuring, type PausedInterval } from '../policy/lifetime.js';
 import type { MailstoreClient } from './mailstore-client.js';
 import { recordAttempt } from './attempt-outcome.js';
+import { watchForTrip, type TripContext } from './trip.js';
 import { settleSuspects, suspectWakeAt, watchForBurst, type GuardContext } from './suspects.js';
 import type { RecipientReply } from './transport.js';
 import { sendBounces } from './bounces.js';
 import { EXPIRED_STATUS } from './dsn.js';
 import type { BounceSender } from './bounce.js';
 
-export interface DeliveryContext extends GuardContext {
+export interface DeliveryContext extends GuardContext, TripContext {
   config: Config;
   logger: Logger;
   clients: ReadonlyMap<string, MailstoreClient>;
@@ -50,6 +51,7 @@ export function createDeliverer(context: DeliveryContext): DeliverFunction {
       const elapsedMs = Math.round(performance.now() - started);
       const { transient, outcomes } = recordAttempt(job, result, log, { elapsedMs, guard, now: context.now() });
       await watchForBurst(context, job.mailstore, outcomes, log);
+      await watchForTrip(context, job.mailstore, result, log);
       retryAt = await planRetries(context, job, transient, log);
     }
     const bounced = await sendBounces(context, job, body, log);

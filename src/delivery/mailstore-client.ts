@@ -28,6 +28,12 @@ export class MailstoreClient {
     return { kind: 'unreachable', errors };
   }
 
+  /** True when any endpoint answers a connection, its greeting and LHLO/EHLO. */
+  async probe(): Promise<boolean> {
+    for (const endpoint of this.endpoints) if (await endpoint.probe()) return true;
+    return false;
+  }
+
   close(): void {
     for (const endpoint of this.endpoints) endpoint.close();
   }

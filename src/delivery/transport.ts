@@ -62,6 +62,15 @@ export class EndpointClient {
     }
   }
 
+  /** Connects, reads the greeting, says LHLO/EHLO and quits: does the endpoint answer? */
+  async probe(): Promise<boolean> {
+    try {
+      return await this.transport.verify();
+    } catch {
+      return false;
+    }
+  }
+
   close(): void {
     this.transport.close();
   }

@@ -27,6 +27,7 @@ export const EVENTS = {
   jobError: 'JobError',
   mailstoreState: 'MailstoreState',
   suspectSettled: 'SuspectSettled',
+  probe: 'Probe',
 } as const;
 
 export type EventName = (typeof EVENTS)[keyof typeof EVENTS];

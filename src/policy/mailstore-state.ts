@@ -4,7 +4,9 @@ export type MailstoreState =
   | { kind: 'open' }
   | { kind: 'held'; reason: string; by: string; since: number; until?: number }
   /** Held by Holdfast itself after a burst of 5xx "user unknown": its mail waits for an operator. */
-  | { kind: 'guarded'; reason: string; by: string; since: number };
+  | { kind: 'guarded'; reason: string; by: string; since: number }
+  /** Held by Holdfast itself after consecutive failures; probed at growing intervals. */
+  | { kind: 'tripped'; reason: string; by: string; since: number; nextProbeAt: number; probeIntervalMs: number };
 
 export type StateKind = MailstoreState['kind'];
 
@@ -15,12 +17,16 @@ export type MailstoreCommand =
   | { kind: 'hold'; reason: string; by: string; until?: number }
   | { kind: 'release'; by: string; reason?: string }
   | { kind: 'guard'; reason: string }
+  | { kind: 'trip'; reason: string; probeIntervalMs: number }
+  /** A probe of a tripped store is due: claim it, and push the next one back (doubling, capped). */
+  | { kind: 'claim-probe'; maxProbeIntervalMs: number }
+  | { kind: 'probe-succeeded' }
   | { kind: 'confirm-bounces'; by: string; reason?: string };
 
 export interface AuditEntry {
   at: number;
   mailstore: string;
-  action: 'hold' | 'release' | 'guard' | 'confirm-bounces';
+  action: 'hold' | 'release' | 'guard' | 'confirm-bounces' | 'trip' | 'probe' | 'recover';
   by: string;
   reason: string;
   from: StateKind;
@@ -75,6 +81,28 @@ export function decide(mailstore: string, state: MailstoreState, command: Mailst
       const guarded: MailstoreState = { kind: 'guarded', reason: command.reason, by: SYSTEM_ACTOR, since: now };
       return { ok: true, state: guarded, audit: audit('guard', SYSTEM_ACTOR, command.reason, guarded) };
     }
+    case 'trip': {
+      if (state.kind !== 'open') return { ok: false, problem: `mailstore ${mailstore} is already ${state.kind}` };
+      const tripped: MailstoreState = {
+        kind: 'tripped',
+        reason: command.reason,
+        by: SYSTEM_ACTOR,
+        since: now,
+        nextProbeAt: now + command.probeIntervalMs,
+        probeIntervalMs: command.probeIntervalMs,
+      };
+      return { ok: true, state: tripped, audit: audit('trip', SYSTEM_ACTOR, command.reason, tripped) };
+    }
+    case 'claim-probe': {
+      if (state.kind !== 'tripped' || state.nextProbeAt > now) return { ok: false, problem: 'no probe is due' };
+      const probeIntervalMs = Math.min(state.probeIntervalMs * 2, command.maxProbeIntervalMs);
+      const next: MailstoreState = { ...state, nextProbeAt: now + probeIntervalMs, probeIntervalMs };
+      return { ok: true, state: next, audit: audit('probe', SYSTEM_ACTOR, 'probing the tripped store', next) };
+    }
+    case 'probe-succeeded': {
+      if (state.kind !== 'tripped') return { ok: false, problem: `mailstore ${mailstore} is not tripped` };
+      return { ok: true, state: OPEN, audit: audit('recover', SYSTEM_ACTOR, 'a probe succeeded', OPEN) };
+    }
     case 'confirm-bounces': {
       if (state.kind !== 'guarded')
         return { ok: false, problem: `mailstore ${mailstore} is not guarded: no bounces wait for confirmation` };
@@ -92,4 +120,9 @@ export function deliveriesAllowed(state: MailstoreState): boolean {
 /** A hold given an end time lifts itself then (the only way a hold ends without an operator). */
 export function holdHasExpired(state: MailstoreState, now: number): boolean {
   return state.kind === 'held' && state.until !== undefined && state.until <= now;
+}
+
+/** A tripped store whose next probe is due. */
+export function probeIsDue(state: MailstoreState, now: number): boolean {
+  return state.kind === 'tripped' && state.nextProbeAt <= now;
 }

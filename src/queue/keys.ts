@@ -19,6 +19,8 @@ export interface Keys {
   mailstoreGuards(mailstore: string): string;
   /** Sorted sets (score = time): recent recipient outcomes, all and "user unknown", for the 5xx guard. */
   mailstoreOutcomes(mailstore: string, kind: 'all' | 'user-unknown'): string;
+  /** String (counter): consecutive failed attempts on the mailstore, for the automatic trip. */
+  mailstoreFailures(mailstore: string): string;
   /** Stream: the audit trail of state changes and operator actions, newest last. */
   readonly audit: string;
   /** Hash: scratch copy of the routing table during a bulk replace, renamed over `routes`. */
@@ -35,6 +37,7 @@ export function createKeys(prefix: string): Keys {
     mailstorePauses: (mailstore) => `${prefix}:store:${mailstore}:pauses`,
     mailstoreGuards: (mailstore) => `${prefix}:store:${mailstore}:guards`,
     mailstoreOutcomes: (mailstore, kind) => `${prefix}:store:${mailstore}:outcomes:${kind}`,
+    mailstoreFailures: (mailstore) => `${prefix}:store:${mailstore}:failures`,
     audit: `${prefix}:audit`,
     routes: `${prefix}:routes`,
     routesLoading: `${prefix}:routes:loading`,

@@ -179,6 +179,13 @@ export class MailstoreControls {
     return { total: counts[0] ?? 0, userUnknown: counts[1] ?? 0 };
   }
 
+  /** Counts consecutive failed attempts (any node); a healthy attempt resets it. Returns the count. */
+  async recordHealth(mailstore: string, healthy: boolean): Promise<number> {
+    const key = this.keys.mailstoreFailures(mailstore);
+    const count = healthy ? this.redis.del(key).then(() => 0) : this.redis.incr(key);
+    return withTimeout(count, this.timeoutMs, 'counting failures');
+  }
+
   async counts(mailstore: string): Promise<QueueCounts> {
     const queue = this.queues.get(mailstore);
     const counts = await withTimeout(

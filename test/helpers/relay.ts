@@ -49,7 +49,12 @@ export function testConfig(
   const mailstores = Object.fromEntries(
     Object.entries(storePorts).map(([id, port]) => [
       id,
-      { endpoints: [`127.0.0.1:${port}`], retry: '1s', concurrency: 4 },
+      {
+        endpoints: [`127.0.0.1:${port}`],
+        retry: '1s',
+        concurrency: 4,
+        trip: { probeInterval: '1s', maxProbeInterval: '2s' },
+      },
     ]),
   );
   const users = Object.fromEntries(

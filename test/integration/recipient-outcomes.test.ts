@@ -116,7 +116,7 @@ describe('a message that outlives its lifetime', () => {
       redis.url,
       { store1: await freePort() }, // nothing listens there: every attempt fails
       {
-        mailstores: { store1: { lifetime: '3s', retry: '1s' } },
+        mailstores: { store1: { lifetime: '3s', retry: '1s', trip: { enabled: false } } },
         bounces: { smarthost: `127.0.0.1:${await smarthost.start()}` },
       },
     );

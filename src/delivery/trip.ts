@@ -1,0 +1,46 @@
+// The automatic trip on the delivery side: consecutive failed attempts stop a store's deliveries at once.
+import type { Logger } from '../observability/logger.js';
+import { EVENTS } from '../observability/events.js';
+import type { AttemptResult } from './mailstore-client.js';
+import { classifyReply } from './reply-rules.js';
+
+export interface TripSettings {
+  enabled: boolean;
+  /** Consecutive failed attempts (any node) that trip the store. */
+  failures: number;
+  probeIntervalMs: number;
+}
+
+export interface TripContext {
+  tripSettings: (mailstore: string) => TripSettings;
+  recordHealth: (mailstore: string, healthy: boolean) => Promise<number>;
+  trip: (mailstore: string, reason: string, probeIntervalMs: number) => Promise<void>;
+}
+
+/**
+ * A failed attempt: no endpoint answered (refused, timed out), or the store deferred every
+ * recipient (4xx). An attempt that delivered or refused anyone (5xx) shows a working store.
+ */
+export function attemptFailed(result: AttemptResult): boolean {
+  if (result.kind === 'unreachable') return true;
+  return result.replies.every(({ reply }) => classifyReply(reply).action === 'transient');
+}
+
+export async function watchForTrip(
+  context: TripContext,
+  mailstore: string,
+  result: AttemptResult,
+  log: Logger,
+): Promise<void> {
+  const settings = context.tripSettings(mailstore);
+  if (!settings.enabled) return;
+  const failed = attemptFailed(result);
+  try {
+    const consecutive = await context.recordHealth(mailstore, !failed);
+    if (!failed || consecutive < settings.failures) return;
+    await context.trip(mailstore, `${consecutive} consecutive failed attempts`, settings.probeIntervalMs);
+  } catch (error) {
+    // Without the count the mail is still retried on its schedule; the next attempt counts again.
+    log.warn({ event: EVENTS.jobError, err: error }, 'cannot update the trip counter');
+  }
+}

@@ -1,0 +1,61 @@
+// Scenario: a mailstore refuses connections; Holdfast trips it, probes it, and reopens it when it answers.
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestRedis, type TestRedis } from '../helpers/redis-server.js';
+import { FakeMailstore } from '../helpers/mailstore.js';
+import { startRelay, testConfig, type TestRelay } from '../helpers/relay.js';
+import { send } from '../helpers/smtp-client.js';
+import { waitFor } from '../helpers/wait.js';
+
+describe('the automatic trip', () => {
+  let redis: TestRedis;
+  let relay: TestRelay;
+  const store1 = new FakeMailstore();
+  const store2 = new FakeMailstore();
+
+  beforeAll(async () => {
+    redis = await startTestRedis();
+    const port2 = await store2.start();
+    await store2.stop(); // store2 refuses connections
+    const config = testConfig(
+      redis.url,
+      { store1: await store1.start(), store2: port2 },
+      { mailstores: { store2: { trip: { failures: 3, probeInterval: '1s', maxProbeInterval: '2s' } } } },
+    );
+    relay = await startRelay(config);
+  });
+
+  afterAll(async () => {
+    await relay?.stop();
+    await Promise.all([store1.stop(), store2.stop()]);
+    await redis?.cleanup();
+  });
+
+  const store2Events = (event: string) => relay.events(event).filter((record) => record.mailstore === 'store2');
+
+  it('trips after the threshold, makes no attempts but probes, and reopens when the store answers', async () => {
+    for (let index = 0; index < 8; index++)
+      await send(relay.port, 'sender@remote.test', ['bob@example.com', 'alice@example.com'], `m${index}`);
+    await waitFor(() => store2Events('MailstoreState').some((record) => record.action === 'trip'), 15_000, 'the trip');
+    const attemptsAtTrip = store2Events('Attempt').length;
+    expect(attemptsAtTrip).toBeGreaterThanOrEqual(3);
+    expect(attemptsAtTrip).toBeLessThanOrEqual(3 + 4); // the threshold, plus attempts already in flight (concurrency 4)
+
+    await waitFor(() => store2Events('Probe').length >= 2, 15_000, 'probes');
+    await sleep(1500);
+    expect(store2Events('Attempt').length).toBe(attemptsAtTrip); // probes only, no delivery attempts
+    expect(store1.delivered('alice@example.com')).toHaveLength(8); // the healthy store is not held up
+
+    await store2.start();
+    await waitFor(() => store2.delivered('bob@example.com').length === 8, 20_000, 'delivery after recovery');
+    expect(store2Events('MailstoreState').map((record) => record.action)).toContain('recover');
+    expect(relay.events('Expiration')).toHaveLength(0);
+    expect(relay.events('Bounce')).toHaveLength(0);
+    // No message burned through its retries while the store was tripped.
+    const attemptsPerMessage = new Map<string, number>();
+    for (const record of store2Events('Attempt')) {
+      attemptsPerMessage.set(record.queueId!, (attemptsPerMessage.get(record.queueId!) ?? 0) + 1);
+    }
+    expect(Math.max(...attemptsPerMessage.values())).toBeLessThanOrEqual(3);
+  });
+});
