@@ -141,7 +141,9 @@ export class App {
   private async startPolicy(control: Redis, keys: Keys, mailstores: string[]): Promise<void> {
     const now = this.options.now ?? Date.now;
     this.controlQueues = new MailQueues(control, keys, mailstores, this.redisError);
-    const controls = new MailstoreControls(control, keys, this.controlQueues, this.config.limits.timeouts.enqueue);
+    const openRate = (mailstore: string) => this.config.mailstores[mailstore]?.rate ?? 0;
+    const timeout = this.config.limits.timeouts.enqueue;
+    const controls = new MailstoreControls(control, keys, this.controlQueues, timeout, openRate);
     this.controls = controls;
     this.mailstoreAdmin = new MailstoreAdmin(this.config, controls, this.logger, now);
     this.enforcer = new PolicyEnforcer({

@@ -3,7 +3,14 @@ import type { Config } from '../config/schema.js';
 import type { Logger } from '../observability/logger.js';
 import { EVENTS } from '../observability/events.js';
 import type { MailstoreControls, QueueCounts, StateEffects } from '../queue/mailstore-controls.js';
-import { decide, type AuditEntry, type MailstoreCommand, type MailstoreState } from '../policy/mailstore-state.js';
+import {
+  decide,
+  isStopped,
+  type AuditEntry,
+  type MailstoreCommand,
+  type MailstoreState,
+} from '../policy/mailstore-state.js';
+import { etaSeconds, type RampPlan } from '../policy/ramp.js';
 
 export class MailstoreAdminError extends Error {
   constructor(message: string) {
@@ -16,6 +23,8 @@ export interface MailstoreStatus {
   mailstore: string;
   state: MailstoreState;
   counts: QueueCounts;
+  /** While releasing: what is left and when it should be done at the current rate. */
+  progress?: { remaining: number; rate: number; etaSeconds: number };
 }
 
 export class MailstoreAdmin {
@@ -30,8 +39,36 @@ export class MailstoreAdmin {
     return this.command(mailstore, { kind: 'hold', ...options });
   }
 
-  async release(mailstore: string, options: { by: string; reason?: string }): Promise<MailstoreState> {
-    return this.command(mailstore, { kind: 'release', ...options });
+  /**
+   * Releases a stopped store into a paced release: the ramp, or the operator's explicit pace
+   * (either of rate and concurrency; the other is then the store's own limit).
+   */
+  async release(
+    mailstore: string,
+    options: { by: string; reason?: string; rate?: number; concurrency?: number },
+  ): Promise<MailstoreState> {
+    const plan = this.rampPlan(mailstore);
+    const { by, reason, rate, concurrency } = options;
+    const explicit = rate !== undefined || concurrency !== undefined;
+    const pace = explicit
+      ? { rate: rate ?? plan.targetRate, concurrency: concurrency ?? plan.targetConcurrency }
+      : undefined;
+    return this.command(mailstore, { kind: 'release', by, reason, pace, plan });
+  }
+
+  /** The release ramp of a mailstore, from its config. */
+  rampPlan(mailstore: string): RampPlan {
+    const store = this.config.mailstores[mailstore];
+    if (!store) throw new MailstoreAdminError(`unknown mailstore "${mailstore}"`);
+    const { startRate, startConcurrency, step, ceiling } = store.ramp;
+    const targetRate = store.rate > 0 ? store.rate : ceiling;
+    return {
+      startRate: Math.min(startRate, targetRate),
+      startConcurrency: Math.min(startConcurrency, store.concurrency),
+      stepMs: step,
+      targetRate,
+      targetConcurrency: store.concurrency,
+    };
   }
 
   /** Ends a guard by bouncing the recipients it kept (one command, audited). */
@@ -41,11 +78,17 @@ export class MailstoreAdmin {
 
   async status(): Promise<MailstoreStatus[]> {
     return Promise.all(
-      Object.keys(this.config.mailstores).map(async (mailstore) => ({
-        mailstore,
-        state: await this.controls.read(mailstore),
-        counts: await this.controls.counts(mailstore),
-      })),
+      Object.keys(this.config.mailstores).map(async (mailstore) => {
+        const [state, counts] = await Promise.all([this.controls.read(mailstore), this.controls.counts(mailstore)]);
+        if (state.kind !== 'releasing') return { mailstore, state, counts };
+        const remaining = counts.waiting + counts.delayed + counts.active;
+        return {
+          mailstore,
+          state,
+          counts,
+          progress: { remaining, rate: state.rate, etaSeconds: etaSeconds(remaining, state.rate) },
+        };
+      }),
     );
   }
 
@@ -62,8 +105,8 @@ export class MailstoreAdmin {
     if (!decision.ok) throw new MailstoreAdminError(decision.problem);
     const { state, audit, verdict } = decision;
     const effects: StateEffects = {};
-    // Leaving a held or guarded state ends an interval that does not count toward lifetimes.
-    if (previous.kind !== 'open' && state.kind === 'open') effects.endedPause = { from: previous.since, to: audit.at };
+    // Leaving a stopped state ends an interval that does not count toward lifetimes.
+    if (isStopped(previous) && !isStopped(state)) effects.endedPause = { from: previous.since, to: audit.at };
     if (state.kind === 'guarded') effects.guardStarted = { from: audit.at };
     if (previous.kind === 'guarded' && verdict) effects.guardEnded = { from: previous.since, to: audit.at, verdict };
     if (!(await this.controls.apply(mailstore, version, state, audit, effects))) {

@@ -1,7 +1,7 @@
 // Every few seconds on every node: lifts holds whose end time has come, probes tripped stores, keeps queues obeying states.
 import type { Logger } from '../observability/logger.js';
 import { EVENTS } from '../observability/events.js';
-import { SYSTEM_ACTOR, holdHasExpired, probeIsDue } from '../policy/mailstore-state.js';
+import { SYSTEM_ACTOR, holdHasExpired, probeIsDue, rampStepIsDue } from '../policy/mailstore-state.js';
 import { MailstoreAdminError, type MailstoreAdmin } from './mailstores.js';
 import type { MailstoreControls } from '../queue/mailstore-controls.js';
 
@@ -46,8 +46,10 @@ export class PolicyEnforcer {
           await admin.release(mailstore, { by: SYSTEM_ACTOR, reason: 'hold reached its end time' }).catch(ignoreRaces);
           continue;
         }
+        // A probe or a ramp step changes the state and enforces the new one itself.
         if (probeIsDue(state, now())) await this.probe(mailstore);
-        await controls.enforce(mailstore, state);
+        else if (rampStepIsDue(state, now())) await this.rampStep(mailstore);
+        else await controls.enforce(mailstore, state);
       } catch (error) {
         logger.warn({ event: EVENTS.redisUnavailable, err: error, mailstore }, 'cannot check the mailstore state');
       }
@@ -65,7 +67,16 @@ export class PolicyEnforcer {
     logger.info({ event: EVENTS.probe, mailstore, answered }, answered ? 'probe answered' : 'probe failed');
     if (!answered) return;
     await controls.recordHealth(mailstore, true);
-    await admin.command(mailstore, { kind: 'probe-succeeded' }).catch(ignoreRaces);
+    await admin.command(mailstore, { kind: 'probe-succeeded', plan: admin.rampPlan(mailstore) }).catch(ignoreRaces);
+  }
+
+  /** The ramp's next step (compare-and-set: one node takes it): faster, slower, or fully open. */
+  private async rampStep(mailstore: string): Promise<void> {
+    const { admin, controls } = this.options;
+    const [counts, failures] = await Promise.all([controls.counts(mailstore), controls.consecutiveFailures(mailstore)]);
+    const remaining = counts.waiting + counts.delayed + counts.active;
+    const plan = admin.rampPlan(mailstore);
+    await admin.command(mailstore, { kind: 'ramp-step', healthy: failures === 0, remaining, plan }).catch(ignoreRaces);
   }
 }
 

@@ -8,7 +8,24 @@ import { MailQueues } from '../queue/queues.js';
 import { MailstoreControls } from '../queue/mailstore-controls.js';
 import { operatorAction, operatorName, type ConfigLoader, type OperatorContext } from './connect.js';
 
-type Options = { config: string; reason?: string; by?: string; until?: string; json?: boolean; limit?: string };
+type Options = {
+  config: string;
+  reason?: string;
+  by?: string;
+  until?: string;
+  json?: boolean;
+  limit?: string;
+  rate?: string;
+  concurrency?: string;
+};
+
+/** A positive number option, or an input error naming it. */
+function positive(name: string, text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  const value = Number(text);
+  if (!Number.isFinite(value) || value <= 0) throw new MailstoreAdminError(`--${name}: not a positive number: ${text}`);
+  return value;
+}
 
 /** "--until" accepts an ISO time or a duration from now ("2h"). */
 export function parseUntil(text: string, now: number): number {
@@ -28,7 +45,8 @@ async function withAdmin<T>(context: OperatorContext<Options>, run: (admin: Mail
     () => undefined,
   );
   try {
-    const controls = new MailstoreControls(redis, createKeys(config.redis.prefix), queues, 5000);
+    const openRate = (mailstore: string) => config.mailstores[mailstore]?.rate ?? 0;
+    const controls = new MailstoreControls(redis, createKeys(config.redis.prefix), queues, 5000, openRate);
     // The audit trail is the record of operator actions; the CLI's own log goes to stderr.
     return await run(new MailstoreAdmin(config, controls, createLogger('warn', process.stderr)));
   } finally {
@@ -37,7 +55,12 @@ async function withAdmin<T>(context: OperatorContext<Options>, run: (admin: Mail
 }
 
 function statusTable(statuses: MailstoreStatus[]): string {
-  const rows = statuses.map(({ mailstore, state, counts }) => {
+  const rows = statuses.map(({ mailstore, state, counts, progress }) => {
+    if (state.kind === 'releasing') {
+      const eta = Number.isFinite(progress?.etaSeconds) ? ` ETA ${progress?.etaSeconds ?? 0}s` : '';
+      const detail = `${state.rate} msgs/s, ${state.concurrency} connections${state.explicit ? ' (explicit)' : ''}, ${progress?.remaining ?? 0} remaining${eta}`;
+      return [mailstore, state.kind, counts.waiting, counts.delayed, counts.active, counts.failed, detail];
+    }
     const until = state.kind === 'held' && state.until ? ` until ${new Date(state.until).toISOString()}` : '';
     const detail =
       state.kind === 'open'
@@ -78,15 +101,27 @@ export function registerMailstoreCommands(program: Command, loadConfig: ConfigLo
     );
   program
     .command('release <mailstore>')
-    .description('let delivery to a held mailstore resume')
+    .description('let delivery to a held, tripped or guarded mailstore resume, paced by the ramp')
     .option('-r, --reason <text>', 'why (kept in the audit trail)')
+    .option('--rate <msgs-per-second>', 'deliver at this rate instead of the ramp (until the queue is empty)')
+    .option('--concurrency <connections>', 'with this many connections instead of the ramp')
     .option('--by <name>', 'who releases it (default: your login)')
     .option('-c, --config <file>', 'configuration file', defaultConfig)
     .action(
       action(async (context, mailstore = '') => {
         const { reason, by } = context.options;
-        await withAdmin(context, (admin) => admin.release(mailstore, { by: operatorName(by), reason }));
-        return `${mailstore} released`;
+        const rate = positive('rate', context.options.rate);
+        const concurrency = positive('concurrency', context.options.concurrency);
+        const state = await withAdmin(context, (admin) =>
+          admin.release(mailstore, {
+            by: operatorName(by),
+            reason,
+            rate,
+            concurrency: concurrency && Math.round(concurrency),
+          }),
+        );
+        const pace = state.kind === 'releasing' ? ` at ${state.rate} msgs/s, ${state.concurrency} connections` : '';
+        return `${mailstore} released${pace}`;
       }),
     );
   program

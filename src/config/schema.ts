@@ -49,6 +49,17 @@ const mailstore = z.strictObject({
       return intervals;
     }),
   lifetime: duration('5d'),
+  /** Messages per second once fully open; 0: no limit but concurrency. */
+  rate: z.number().min(0).default(0),
+  ramp: z
+    .strictObject({
+      startRate: z.number().gt(0).default(5),
+      startConcurrency: z.number().int().min(1).default(2),
+      step: duration('30s'),
+      /** Without a store rate, the ramp counts the store as fully open at this pace. */
+      ceiling: z.number().gt(0).default(200),
+    })
+    .prefault({}),
   trip: z
     .strictObject({
       enabled: z.boolean().default(true),

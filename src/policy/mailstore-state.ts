@@ -1,10 +1,23 @@
 // The per-mailstore state machine: decides transitions from commands; never touches Redis or BullMQ.
+import { nextRampStep, type Pace, type RampPlan, type RampStep } from './ramp.js';
 
 export type MailstoreState =
   | { kind: 'open' }
   | { kind: 'held'; reason: string; by: string; since: number; until?: number }
   /** Held by Holdfast itself after a burst of 5xx "user unknown": its mail waits for an operator. */
   | { kind: 'guarded'; reason: string; by: string; since: number }
+  /** Delivering at a limited pace after a hold: a ramp, or the operator's explicit pace. */
+  | {
+      kind: 'releasing';
+      reason: string;
+      by: string;
+      since: number;
+      rate: number;
+      concurrency: number;
+      /** The operator gave the pace: it stays until the queue is empty. */
+      explicit: boolean;
+      nextStepAt: number;
+    }
   /** Held by Holdfast itself after consecutive failures; probed at growing intervals. */
   | { kind: 'tripped'; reason: string; by: string; since: number; nextProbeAt: number; probeIntervalMs: number };
 
@@ -15,18 +28,20 @@ export type GuardVerdict = 'retry' | 'confirm';
 
 export type MailstoreCommand =
   | { kind: 'hold'; reason: string; by: string; until?: number }
-  | { kind: 'release'; by: string; reason?: string }
+  | { kind: 'release'; by: string; reason?: string; pace?: Pace; plan: RampPlan }
   | { kind: 'guard'; reason: string }
   | { kind: 'trip'; reason: string; probeIntervalMs: number }
   /** A probe of a tripped store is due: claim it, and push the next one back (doubling, capped). */
   | { kind: 'claim-probe'; maxProbeIntervalMs: number }
-  | { kind: 'probe-succeeded' }
+  | { kind: 'probe-succeeded'; plan: RampPlan }
+  /** The ramp's next step is due: `healthy` says whether the store failed since the last one. */
+  | { kind: 'ramp-step'; healthy: boolean; remaining: number; plan: RampPlan }
   | { kind: 'confirm-bounces'; by: string; reason?: string };
 
 export interface AuditEntry {
   at: number;
   mailstore: string;
-  action: 'hold' | 'release' | 'guard' | 'confirm-bounces' | 'trip' | 'probe' | 'recover';
+  action: 'hold' | 'release' | 'guard' | 'confirm-bounces' | 'trip' | 'probe' | 'recover' | 'ramp' | 'open';
   by: string;
   reason: string;
   from: StateKind;
@@ -68,21 +83,37 @@ export function decide(mailstore: string, state: MailstoreState, command: Mailst
       return { ok: true, state: held, audit: command.until === undefined ? entry : { ...entry, until: command.until } };
     }
     case 'release': {
-      if (state.kind === 'open') return { ok: false, problem: `mailstore ${mailstore} is not held` };
+      if (!isStopped(state)) return { ok: false, problem: `mailstore ${mailstore} is not held` };
       const reason =
         command.reason ??
         (state.kind === 'guarded' ? 'released: retry the kept recipients' : 'released by an operator');
       const verdict = state.kind === 'guarded' ? 'retry' : undefined;
-      return { ok: true, state: OPEN, audit: audit('release', command.by, reason, OPEN), verdict };
+      const next = releasing(command.by, reason, command.plan, now, command.pace);
+      return { ok: true, state: next, audit: audit('release', command.by, reason, next), verdict };
+    }
+    case 'ramp-step': {
+      if (state.kind !== 'releasing' || state.nextStepAt > now) return { ok: false, problem: 'no ramp step is due' };
+      const current = { rate: state.rate, concurrency: state.concurrency };
+      const step: RampStep = state.explicit
+        ? command.remaining === 0
+          ? { kind: 'open' }
+          : { kind: 'continue', pace: current }
+        : nextRampStep(current, command.plan, command.healthy, command.remaining);
+      if (step.kind === 'open')
+        return { ok: true, state: OPEN, audit: audit('open', SYSTEM_ACTOR, 'release complete', OPEN) };
+      const next: MailstoreState = { ...state, ...step.pace, nextStepAt: now + command.plan.stepMs };
+      const backoff = command.healthy ? '' : ' (stepped back after failures)';
+      const why = `${step.pace.rate} msgs/s, ${step.pace.concurrency} connections${backoff}`;
+      return { ok: true, state: next, audit: audit('ramp', SYSTEM_ACTOR, why, next) };
     }
     case 'guard': {
       // An operator's hold outranks the guard: the store is already stopped, and the operator decides.
-      if (state.kind !== 'open') return { ok: false, problem: `mailstore ${mailstore} is already ${state.kind}` };
+      if (!deliveriesAllowed(state)) return { ok: false, problem: `mailstore ${mailstore} is already ${state.kind}` };
       const guarded: MailstoreState = { kind: 'guarded', reason: command.reason, by: SYSTEM_ACTOR, since: now };
       return { ok: true, state: guarded, audit: audit('guard', SYSTEM_ACTOR, command.reason, guarded) };
     }
     case 'trip': {
-      if (state.kind !== 'open') return { ok: false, problem: `mailstore ${mailstore} is already ${state.kind}` };
+      if (!deliveriesAllowed(state)) return { ok: false, problem: `mailstore ${mailstore} is already ${state.kind}` };
       const tripped: MailstoreState = {
         kind: 'tripped',
         reason: command.reason,
@@ -101,7 +132,8 @@ export function decide(mailstore: string, state: MailstoreState, command: Mailst
     }
     case 'probe-succeeded': {
       if (state.kind !== 'tripped') return { ok: false, problem: `mailstore ${mailstore} is not tripped` };
-      return { ok: true, state: OPEN, audit: audit('recover', SYSTEM_ACTOR, 'a probe succeeded', OPEN) };
+      const next = releasing(SYSTEM_ACTOR, 'a probe succeeded', command.plan, now);
+      return { ok: true, state: next, audit: audit('recover', SYSTEM_ACTOR, 'a probe succeeded', next) };
     }
     case 'confirm-bounces': {
       if (state.kind !== 'guarded')
@@ -112,9 +144,34 @@ export function decide(mailstore: string, state: MailstoreState, command: Mailst
   }
 }
 
-/** Whether workers may start delivery attempts for the mailstore. */
+/** Whether workers may start delivery attempts for the mailstore (releasing: at a limited pace). */
 export function deliveriesAllowed(state: MailstoreState): boolean {
-  return state.kind === 'open';
+  return state.kind === 'open' || state.kind === 'releasing';
+}
+
+export type StoppedState = Extract<MailstoreState, { kind: 'held' | 'tripped' | 'guarded' }>;
+
+/** Held, tripped or guarded: no deliveries at all. */
+export function isStopped(state: MailstoreState): state is StoppedState {
+  return !deliveriesAllowed(state);
+}
+
+/** A releasing store whose next ramp step is due. */
+export function rampStepIsDue(state: MailstoreState, now: number): boolean {
+  return state.kind === 'releasing' && state.nextStepAt <= now;
+}
+
+function releasing(by: string, reason: string, plan: RampPlan, now: number, pace?: Pace): MailstoreState {
+  const start = pace ?? { rate: plan.startRate, concurrency: plan.startConcurrency };
+  return {
+    kind: 'releasing',
+    reason,
+    by,
+    since: now,
+    ...start,
+    explicit: pace !== undefined,
+    nextStepAt: now + plan.stepMs,
+  };
 }
 
 /** A hold given an end time lifts itself then (the only way a hold ends without an operator). */

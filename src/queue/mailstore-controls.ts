@@ -1,7 +1,7 @@
 // Carries out mailstore policy in Redis: stores each state, appends the audit trail, pauses queues.
 import type { Redis } from 'ioredis';
 import { withTimeout } from '../errors.js';
-import { OPEN, deliveriesAllowed, type AuditEntry, type MailstoreState } from '../policy/mailstore-state.js';
+import { OPEN, deliveriesAllowed, isStopped, type AuditEntry, type MailstoreState } from '../policy/mailstore-state.js';
 import type { PausedInterval } from '../policy/lifetime.js';
 import type { GuardEpisode, OutcomeCounts } from '../policy/guard.js';
 import type { Keys } from './keys.js';
@@ -48,12 +48,20 @@ export interface QueueCounts {
   completed: number;
 }
 
+/** BullMQ's rate limit (max jobs per duration) for a rate in messages per second. */
+export function rateLimit(perSecond: number): { max: number; duration: number } {
+  if (perSecond >= 1) return { max: Math.round(perSecond), duration: 1000 };
+  return { max: 1, duration: Math.round(1000 / perSecond) };
+}
+
 export class MailstoreControls {
   constructor(
     private readonly redis: Redis,
     private readonly keys: Keys,
     private readonly queues: MailQueues,
     private readonly timeoutMs: number,
+    /** The store's own rate once open (messages per second; 0: none). */
+    private readonly openRate: (mailstore: string) => number = () => 0,
   ) {}
 
   async read(mailstore: string): Promise<MailstoreState> {
@@ -119,16 +127,43 @@ export class MailstoreControls {
   }
 
   /**
-   * Pauses or resumes the mailstore's BullMQ queue to match its state. Pausing is global: every
-   * node's workers stop taking its jobs, attempts in progress finish. Idempotent; also run
-   * periodically, so a node that died between storing a state and pausing cannot leave them apart.
+   * Makes the mailstore's BullMQ queue obey its state: paused when stopped (global: every node's
+   * workers stop taking its jobs, attempts in progress finish); at the ramp's pace (global
+   * concurrency and rate limit) when releasing; at the store's own rate when open. Writes only
+   * what differs. Also run periodically, so a node that died between storing a state and
+   * applying it cannot leave them apart.
    */
   async enforce(mailstore: string, state: MailstoreState): Promise<void> {
     const queue = this.queues.get(mailstore);
-    const paused = await withTimeout(queue.isPaused(), this.timeoutMs, 'reading a queue state');
-    const shouldPause = !deliveriesAllowed(state);
-    if (shouldPause && !paused) await withTimeout(queue.pause(), this.timeoutMs, 'pausing a queue');
-    if (!shouldPause && paused) await withTimeout(queue.resume(), this.timeoutMs, 'resuming a queue');
+    const bounded = <T>(what: string, promise: Promise<T>) => withTimeout(promise, this.timeoutMs, what);
+    const meta = await bounded('reading a queue state', queue.getMeta());
+    const stopped = !deliveriesAllowed(state);
+    if (stopped && !meta.paused) await bounded('pausing a queue', queue.pause());
+    if (!stopped && meta.paused) await bounded('resuming a queue', queue.resume());
+    if (stopped) return;
+    const concurrency = state.kind === 'releasing' ? state.concurrency : undefined;
+    const rate = state.kind === 'releasing' ? state.rate : this.openRate(mailstore);
+    if (concurrency === undefined && meta.concurrency !== undefined) {
+      await bounded('setting concurrency', queue.removeGlobalConcurrency());
+    }
+    if (concurrency !== undefined && meta.concurrency !== concurrency) {
+      await bounded('setting concurrency', queue.setGlobalConcurrency(concurrency));
+    }
+    const limit = rate > 0 ? rateLimit(rate) : undefined;
+    if (!limit && meta.max !== undefined) await bounded('setting a rate', queue.removeGlobalRateLimit());
+    if (limit && (meta.max !== limit.max || meta.duration !== limit.duration)) {
+      await bounded('setting a rate', queue.setGlobalRateLimit(limit.max, limit.duration));
+    }
+  }
+
+  /** Consecutive failed attempts (the trip's count); the ramp steps back when there are any. */
+  async consecutiveFailures(mailstore: string): Promise<number> {
+    const count = await withTimeout(
+      this.redis.get(this.keys.mailstoreFailures(mailstore)),
+      this.timeoutMs,
+      'reading failures',
+    );
+    return Number(count ?? 0);
   }
 
   /** Every interval the store was held, the current one (if held now) ending at `now`. */
@@ -142,7 +177,7 @@ export class MailstoreControls {
       this.read(mailstore),
     ]);
     const intervals = raw.map((entry) => JSON.parse(entry) as PausedInterval);
-    if (state.kind !== 'open') intervals.push({ from: state.since, to: now });
+    if (isStopped(state)) intervals.push({ from: state.since, to: now });
     return intervals;
   }
 

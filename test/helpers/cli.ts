@@ -17,10 +17,19 @@ export interface CliResult {
 /** Writes a config file for operator commands: the relay's mailstores, domains and Redis. */
 export function writeCliConfig(directory: string, relayConfig: Config): string {
   const file = join(directory, 'holdfast-cli.yaml');
+  // The settings operator commands use (durations as milliseconds); the retry schedule is not one.
   const mailstores = Object.fromEntries(
     Object.entries(relayConfig.mailstores).map(([id, store]) => [
       id,
-      { endpoints: store.endpoints.map((e) => `${e.host}:${e.port}`) },
+      {
+        endpoints: store.endpoints.map((endpoint) => `${endpoint.host}:${endpoint.port}`),
+        concurrency: store.concurrency,
+        rate: store.rate,
+        lifetime: store.lifetime,
+        ramp: store.ramp,
+        trip: store.trip,
+        guard: store.guard,
+      },
     ]),
   );
   writeFileSync(

@@ -75,7 +75,7 @@ describe('an operator hold on one mailstore', () => {
 
     const audit = await cli('audit', '--json');
     expect(JSON.parse(audit.stdout)).toMatchObject([
-      { mailstore: 'store2', action: 'release', by: 'alice-ops', from: 'held', to: 'open' },
+      { mailstore: 'store2', action: 'release', by: 'alice-ops', from: 'held', to: 'releasing' },
       {
         mailstore: 'store2',
         action: 'hold',

@@ -3,6 +3,8 @@ import { describe, expect, it } from 'vitest';
 import { shouldGuard, suspectFate, type GuardSettings } from '../../../src/policy/guard.js';
 import { OPEN, decide, type MailstoreState } from '../../../src/policy/mailstore-state.js';
 
+const PLAN = { startRate: 5, startConcurrency: 2, stepMs: 30_000, targetRate: 200, targetConcurrency: 10 };
+
 const settings: GuardSettings = { enabled: true, threshold: 5, ratio: 0.5, windowMs: 600_000 };
 const NOW = 1_800_000_000_000;
 
@@ -62,9 +64,9 @@ describe('guard transitions', () => {
   });
 
   it('ends a guard with a verdict: release retries, confirm-bounces bounces', () => {
-    expect(decide('s', guarded, { kind: 'release', by: 'ops' }, NOW)).toMatchObject({
+    expect(decide('s', guarded, { kind: 'release', by: 'ops', plan: PLAN }, NOW)).toMatchObject({
       ok: true,
-      state: OPEN,
+      state: { kind: 'releasing' },
       verdict: 'retry',
     });
     expect(decide('s', guarded, { kind: 'confirm-bounces', by: 'ops' }, NOW)).toMatchObject({

@@ -8,6 +8,8 @@ import {
   type MailstoreState,
 } from '../../../src/policy/mailstore-state.js';
 
+const PLAN = { startRate: 5, startConcurrency: 2, stepMs: 30_000, targetRate: 200, targetConcurrency: 10 };
+
 const NOW = 1_800_000_000_000;
 const held: MailstoreState = { kind: 'held', reason: 'disk errors', by: 'ops', since: NOW - 1000 };
 
@@ -42,13 +44,13 @@ describe('the mailstore state machine', () => {
     expect(decide('s', OPEN, { kind: 'hold', reason: 'x', by: 'ops', until: NOW }, NOW)).toMatchObject({ ok: false });
   });
 
-  it('releases a held store and refuses to release an open one', () => {
-    expect(decide('s', held, { kind: 'release', by: 'ops' }, NOW)).toMatchObject({
+  it('releases a held store into the ramp at its start pace, and refuses to release an open one', () => {
+    expect(decide('s', held, { kind: 'release', by: 'ops', plan: PLAN }, NOW)).toMatchObject({
       ok: true,
-      state: OPEN,
-      audit: { action: 'release', from: 'held', to: 'open', reason: 'released by an operator' },
+      state: { kind: 'releasing', rate: 5, concurrency: 2, explicit: false, nextStepAt: NOW + 30_000 },
+      audit: { action: 'release', from: 'held', to: 'releasing', reason: 'released by an operator' },
     });
-    expect(decide('s', OPEN, { kind: 'release', by: 'ops' }, NOW)).toEqual({
+    expect(decide('s', OPEN, { kind: 'release', by: 'ops', plan: PLAN }, NOW)).toEqual({
       ok: false,
       problem: 'mailstore s is not held',
     });

@@ -3,6 +3,8 @@ import { describe, expect, it } from 'vitest';
 import { OPEN, decide, probeIsDue, type MailstoreState } from '../../../src/policy/mailstore-state.js';
 import { attemptFailed } from '../../../src/delivery/trip.js';
 
+const PLAN = { startRate: 5, startConcurrency: 2, stepMs: 30_000, targetRate: 200, targetConcurrency: 10 };
+
 const NOW = 1_800_000_000_000;
 
 describe('trip transitions', () => {
@@ -38,13 +40,13 @@ describe('trip transitions', () => {
     });
   });
 
-  it('reopens a tripped store when a probe succeeds', () => {
-    expect(decide('s', tripped, { kind: 'probe-succeeded' }, NOW)).toMatchObject({
+  it('releases a tripped store into the ramp when a probe succeeds', () => {
+    expect(decide('s', tripped, { kind: 'probe-succeeded', plan: PLAN }, NOW)).toMatchObject({
       ok: true,
-      state: OPEN,
+      state: { kind: 'releasing', rate: 5, concurrency: 2 },
       audit: { action: 'recover' },
     });
-    expect(decide('s', OPEN, { kind: 'probe-succeeded' }, NOW)).toMatchObject({ ok: false });
+    expect(decide('s', OPEN, { kind: 'probe-succeeded', plan: PLAN }, NOW)).toMatchObject({ ok: false });
   });
 });
 
