@@ -10,6 +10,7 @@ import {
   type OutcomeCounts,
 } from '../policy/guard.js';
 import type { Classification } from './reply-rules.js';
+import type { PausedInterval } from '../policy/lifetime.js';
 
 export interface GuardContext {
   now: () => number;
@@ -17,6 +18,8 @@ export interface GuardContext {
   guardEpisodes: (mailstore: string) => Promise<GuardEpisode[]>;
   recordOutcomes: (mailstore: string, outcomes: OutcomeCounts, now: number, windowMs: number) => Promise<OutcomeCounts>;
   guard: (mailstore: string, reason: string) => Promise<void>;
+  /** When the store was stopped (held, tripped, guarded): refusals near then are not trusted. */
+  pausedIntervals: (mailstore: string, now: number) => Promise<PausedInterval[]>;
 }
 
 /** Whether a permanent refusal is held back as a suspect instead of bouncing at once. */
@@ -32,11 +35,14 @@ export async function settleSuspects(context: GuardContext, job: DeliveryJobData
   const suspects = job.suspects ?? [];
   if (suspects.length === 0) return;
   const { windowMs } = context.guardSettings(job.mailstore);
-  const episodes = await context.guardEpisodes(job.mailstore);
   const now = context.now();
+  const [episodes, stops] = await Promise.all([
+    context.guardEpisodes(job.mailstore),
+    context.pausedIntervals(job.mailstore, now),
+  ]);
   job.suspects = [];
   for (const suspect of suspects) {
-    const fate = suspectFate(suspect.recordedAt, now, windowMs, episodes);
+    const fate = suspectFate(suspect.recordedAt, now, windowMs, episodes, stops);
     if (fate === 'wait') job.suspects.push(suspect);
     if (fate === 'retry') job.recipients.push(suspect.recipient);
     if (fate === 'bounce')

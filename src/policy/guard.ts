@@ -1,5 +1,6 @@
 // Pure decisions of the 5xx guard: when a burst of "user unknown" means the store is sick, not the users.
 import type { GuardVerdict } from './mailstore-state.js';
+import type { PausedInterval } from './lifetime.js';
 
 export interface GuardSettings {
   enabled: boolean;
@@ -32,6 +33,8 @@ export interface GuardEpisode {
  * What happens to a recipient the store called unknown at `recordedAt` (a suspect):
  * - the first guard that was still going on then, or began later, concerns it: it waits while
  *   that guard lasts, then is tried again ("release") or bounced ("confirm-bounces");
+ * - if the store was stopped otherwise (held by an operator, tripped) within a window of it, the
+ *   refusal came from a store in trouble: it is tried again rather than bounced;
  * - otherwise it waits one window (a burst may still be building), then bounces: it was a lone
  *   unknown user, not a sick store.
  */
@@ -40,6 +43,7 @@ export function suspectFate(
   now: number,
   windowMs: number,
   episodes: readonly GuardEpisode[],
+  stops: readonly PausedInterval[] = [],
 ): 'wait' | 'retry' | 'bounce' {
   const episode = episodes.find(
     (candidate) => (candidate.to === undefined || candidate.to >= recordedAt) && candidate.from <= now,
@@ -48,5 +52,7 @@ export function suspectFate(
     if (episode.verdict === undefined) return 'wait';
     return episode.verdict === 'confirm' ? 'bounce' : 'retry';
   }
-  return now < recordedAt + windowMs ? 'wait' : 'bounce';
+  if (now < recordedAt + windowMs) return 'wait';
+  const nearStop = stops.some((stop) => stop.from <= recordedAt + windowMs && stop.to >= recordedAt - windowMs);
+  return nearStop ? 'retry' : 'bounce';
 }

@@ -76,3 +76,19 @@ describe('guard transitions', () => {
     expect(decide('s', OPEN, { kind: 'confirm-bounces', by: 'ops' }, NOW)).toMatchObject({ ok: false });
   });
 });
+
+describe('suspectFate near an operator hold or a trip', () => {
+  const window = settings.windowMs;
+
+  it('tries a refusal again rather than bounce it when the store was stopped within a window of it', () => {
+    const hold = { from: NOW + 1000, to: NOW + 5 * window };
+    expect(suspectFate(NOW, NOW + 6 * window, window, [], [hold])).toBe('retry');
+    const earlierHold = { from: NOW - 3 * window, to: NOW - window / 2 };
+    expect(suspectFate(NOW, NOW + window, window, [], [earlierHold])).toBe('retry');
+  });
+
+  it('still bounces a lone refusal far from any stop', () => {
+    const longAgo = { from: NOW - 10 * window, to: NOW - 5 * window };
+    expect(suspectFate(NOW, NOW + window, window, [], [longAgo])).toBe('bounce');
+  });
+});
