@@ -6,6 +6,7 @@ import { createLogger } from './observability/logger.js';
 import { App } from './app.js';
 import { registerRouteCommands } from './cli/route.js';
 import { registerMailstoreCommands } from './cli/mailstores.js';
+import { registerQueueCommands } from './cli/queue.js';
 
 /** sysexits.h EX_CONFIG: the configuration is wrong. */
 export const EXIT_CONFIG = 78;
@@ -68,5 +69,6 @@ program
 
 registerRouteCommands(program, loadOrExit, DEFAULT_CONFIG);
 registerMailstoreCommands(program, loadOrExit, DEFAULT_CONFIG);
+registerQueueCommands(program, loadOrExit, DEFAULT_CONFIG);
 
 await program.parseAsync(process.argv);

@@ -159,10 +159,13 @@ export function registerMailstoreCommands(program: Command, loadConfig: ConfigLo
         const entries = await withAdmin(context, (admin) => admin.audit(Number(context.options.limit ?? 20)));
         if (context.options.json) return JSON.stringify(entries, null, 2);
         return entries
-          .map(
-            (entry) =>
-              `${new Date(entry.at).toISOString()}  ${entry.mailstore}  ${entry.from} -> ${entry.to}  by ${entry.by}: ${entry.reason}`,
-          )
+          .map((entry) => {
+            const what =
+              entry.action === 'delete'
+                ? `deleted ${entry.count} (${entry.filter})`
+                : `${entry.mailstore}  ${entry.from} -> ${entry.to}`;
+            return `${new Date(entry.at).toISOString()}  ${what}  by ${entry.by}: ${entry.reason}`;
+          })
           .join('\n');
       }),
     );

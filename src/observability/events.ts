@@ -28,6 +28,7 @@ export const EVENTS = {
   mailstoreState: 'MailstoreState',
   suspectSettled: 'SuspectSettled',
   probe: 'Probe',
+  messagesDeleted: 'MessagesDeleted',
 } as const;
 
 export type EventName = (typeof EVENTS)[keyof typeof EVENTS];

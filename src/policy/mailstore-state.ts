@@ -38,7 +38,7 @@ export type MailstoreCommand =
   | { kind: 'ramp-step'; healthy: boolean; remaining: number; plan: RampPlan }
   | { kind: 'confirm-bounces'; by: string; reason?: string };
 
-export interface AuditEntry {
+export interface StateAuditEntry {
   at: number;
   mailstore: string;
   action: 'hold' | 'release' | 'guard' | 'confirm-bounces' | 'trip' | 'probe' | 'recover' | 'ramp' | 'open';
@@ -49,8 +49,22 @@ export interface AuditEntry {
   until?: number;
 }
 
+/** An operator action on queued messages (not a state change). */
+export interface MessageAuditEntry {
+  at: number;
+  action: 'delete';
+  by: string;
+  reason: string;
+  /** The selection, as the operator gave it. */
+  filter: string;
+  count: number;
+  queueIds: string[];
+}
+
+export type AuditEntry = StateAuditEntry | MessageAuditEntry;
+
 export type Decision =
-  { ok: true; state: MailstoreState; audit: AuditEntry; verdict?: GuardVerdict } | { ok: false; problem: string };
+  { ok: true; state: MailstoreState; audit: StateAuditEntry; verdict?: GuardVerdict } | { ok: false; problem: string };
 
 export const OPEN: MailstoreState = { kind: 'open' };
 
@@ -58,7 +72,12 @@ export const OPEN: MailstoreState = { kind: 'open' };
 export const SYSTEM_ACTOR = 'holdfast';
 
 export function decide(mailstore: string, state: MailstoreState, command: MailstoreCommand, now: number): Decision {
-  const audit = (action: AuditEntry['action'], by: string, reason: string, to: MailstoreState): AuditEntry => ({
+  const audit = (
+    action: StateAuditEntry['action'],
+    by: string,
+    reason: string,
+    to: MailstoreState,
+  ): StateAuditEntry => ({
     at: now,
     mailstore,
     action,

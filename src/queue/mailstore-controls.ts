@@ -237,6 +237,20 @@ export class MailstoreControls {
     };
   }
 
+  /** Records an operator action that is not a state change (e.g. a deletion). */
+  async appendAudit(entry: AuditEntry): Promise<void> {
+    const append = this.redis.xadd(
+      this.keys.audit,
+      'MAXLEN',
+      '~',
+      String(AUDIT_LENGTH),
+      '*',
+      'entry',
+      JSON.stringify(entry),
+    );
+    await withTimeout(append, this.timeoutMs, 'appending to the audit trail');
+  }
+
   /** The newest `limit` audit entries, newest first. */
   async auditTrail(limit: number): Promise<AuditEntry[]> {
     const entries = await withTimeout(
