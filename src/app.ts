@@ -14,6 +14,7 @@ import { createKeys, type Keys } from './queue/keys.js';
 import { MailQueues } from './queue/queues.js';
 import { enqueueMessage } from './queue/enqueue.js';
 import { Spool } from './queue/spool.js';
+import { addMovedJob } from './queue/move.js';
 import { createConsumer } from './queue/consume.js';
 import { RouteTable } from './routing/route-table.js';
 import { Router } from './routing/router.js';
@@ -203,6 +204,7 @@ export class App {
     for (const [id, store] of Object.entries(config.mailstores)) {
       this.clients.set(id, new MailstoreClient(id, store, config.listener.hostname));
     }
+    const router = new Router(config, new RouteTable(control, keys, config.limits.timeouts.enqueue));
     const deliver = createDeliverer({
       config,
       logger,
@@ -216,6 +218,9 @@ export class App {
         return { enabled, threshold, ratio, windowMs: window };
       },
       guardEpisodes: (mailstore) => this.controls!.guardEpisodes(mailstore),
+      resolve: (recipient) => router.resolve(recipient),
+      moveRecipients: (job, mailstore, recipients) =>
+        addMovedJob(this.controlQueues!, job, mailstore, recipients, config.limits.timeouts.enqueue),
       tripSettings: (mailstore) => {
         const { enabled, failures, probeInterval } = config.mailstores[mailstore]!.trip;
         return { enabled, failures, probeIntervalMs: probeInterval };

@@ -9,13 +9,14 @@ import { pausedDuring, type PausedInterval } from '../policy/lifetime.js';
 import type { MailstoreClient } from './mailstore-client.js';
 import { recordAttempt } from './attempt-outcome.js';
 import { watchForTrip, type TripContext } from './trip.js';
+import { rerouteRecipients, type RerouteContext } from './reroute.js';
 import { settleSuspects, suspectWakeAt, watchForBurst, type GuardContext } from './suspects.js';
 import type { RecipientReply } from './transport.js';
 import { sendBounces } from './bounces.js';
 import { EXPIRED_STATUS } from './dsn.js';
 import type { BounceSender } from './bounce.js';
 
-export interface DeliveryContext extends GuardContext, TripContext {
+export interface DeliveryContext extends GuardContext, TripContext, RerouteContext {
   config: Config;
   logger: Logger;
   clients: ReadonlyMap<string, MailstoreClient>;
@@ -41,6 +42,7 @@ export function createDeliverer(context: DeliveryContext): DeliverFunction {
     };
     const guard = context.guardSettings(job.mailstore);
     await settleSuspects(context, job, log);
+    await rerouteRecipients(context, job, log);
     let retryAt: number | undefined;
     if (job.recipients.length > 0) {
       const client = context.clients.get(job.mailstore);

@@ -29,6 +29,7 @@ export const EVENTS = {
   suspectSettled: 'SuspectSettled',
   probe: 'Probe',
   messagesDeleted: 'MessagesDeleted',
+  rerouted: 'Rerouted',
 } as const;
 
 export type EventName = (typeof EVENTS)[keyof typeof EVENTS];

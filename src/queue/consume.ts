@@ -2,7 +2,7 @@
 import { DelayedError, UnrecoverableError, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { DeliveryJobData } from './job-data.js';
-import type { Keys } from './keys.js';
+import { pendingMember, type Keys } from './keys.js';
 import type { Spool } from './spool.js';
 import { errorBackoff } from './queues.js';
 
@@ -56,7 +56,8 @@ async function runJob(job: Job<DeliveryJobData>, token: string | undefined, opti
   const { spool, deliver } = options;
   const data = job.data;
   // A job that ran to its end before a crash kept BullMQ from recording it: do not deliver twice.
-  if (!(await spool.isPending(data.queueId, data.mailstore))) return;
+  const member = pendingMember(data.mailstore, job.id ?? data.queueId, data.queueId);
+  if (!(await spool.isPending(data.queueId, member))) return;
   const body = await spool.readBody(data.queueId);
   if (body === null) {
     options.onMissingBody(data);
@@ -65,7 +66,7 @@ async function runJob(job: Job<DeliveryJobData>, token: string | undefined, opti
   const outcome = await deliver(data, body);
   switch (outcome.kind) {
     case 'done':
-      await spool.finish(data.queueId, data.mailstore);
+      await spool.finish(data.queueId, member);
       return;
     case 'retry':
       await job.updateData(outcome.data);

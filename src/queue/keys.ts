@@ -43,3 +43,12 @@ export function createKeys(prefix: string): Keys {
     routesLoading: `${prefix}:routes:loading`,
   };
 }
+
+/**
+ * A delivery job's member in its message's pending set: the mailstore id for the job made at
+ * reception (job id = queue id), mailstore:jobId for a job made later (rerouted recipients).
+ * Mailstore ids never contain ':', so the two cannot collide.
+ */
+export function pendingMember(mailstore: string, jobId: string, queueId: string): string {
+  return jobId === queueId ? mailstore : `${mailstore}:${jobId}`;
+}

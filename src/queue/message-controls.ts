@@ -2,10 +2,13 @@
 import { withTimeout } from '../errors.js';
 import type { DeliveryJobData } from './job-data.js';
 import type { MailQueues } from './queues.js';
+import { pendingMember } from './keys.js';
 import type { Spool } from './spool.js';
 
 export interface QueuedMessage {
   queueId: string;
+  /** The delivery job (the queue id, or a later job for rerouted recipients). */
+  jobId: string;
   mailstore: string;
   sender: string;
   recipients: string[];
@@ -32,7 +35,7 @@ export class MessageControls {
     const messages: QueuedMessage[] = [];
     for (const state of LISTED_STATES) {
       const jobs = await withTimeout(queue.getJobs([state], 0, -1, true), this.timeoutMs * 10, 'listing jobs');
-      for (const job of jobs) messages.push(describe(job.data, state));
+      for (const job of jobs) messages.push(describe(job.id ?? job.data.queueId, job.data, state));
     }
     return messages;
   }
@@ -40,14 +43,14 @@ export class MessageControls {
   /** Removes a message's job for this store; false when it is being delivered right now. */
   async remove(message: QueuedMessage): Promise<boolean> {
     const queue = this.queues.get(message.mailstore);
-    const removed = await withTimeout(queue.remove(message.queueId), this.timeoutMs, 'removing a job');
+    const removed = await withTimeout(queue.remove(message.jobId), this.timeoutMs, 'removing a job');
     if (removed !== 1) return false;
-    await this.spool.finish(message.queueId, message.mailstore);
+    await this.spool.finish(message.queueId, pendingMember(message.mailstore, message.jobId, message.queueId));
     return true;
   }
 }
 
-function describe(data: DeliveryJobData, state: QueuedMessage['state']): QueuedMessage {
+function describe(jobId: string, data: DeliveryJobData, state: QueuedMessage['state']): QueuedMessage {
   const recipients = [
     ...data.recipients,
     ...data.failures.map((failure) => failure.recipient),
@@ -55,6 +58,7 @@ function describe(data: DeliveryJobData, state: QueuedMessage['state']): QueuedM
   ];
   return {
     queueId: data.queueId,
+    jobId,
     mailstore: data.mailstore,
     sender: data.sender,
     recipients,

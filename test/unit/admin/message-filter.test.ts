@@ -6,6 +6,7 @@ import type { QueuedMessage } from '../../../src/queue/message-controls.js';
 const NOW = 1_800_000_000_000;
 const message: QueuedMessage = {
   queueId: 'Q',
+  jobId: 'Q',
   mailstore: 'store2',
   sender: 'Spam@Bad.test',
   recipients: ['bob@example.com', 'Dave@example.com'],

@@ -1,0 +1,56 @@
+// Scenario (seeds 002, 003): a user moves to another store while mail for them is queued.
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestRedis, type TestRedis } from '../helpers/redis-server.js';
+import { FakeMailstore } from '../helpers/mailstore.js';
+import { startRelay, testConfig, type TestRelay } from '../helpers/relay.js';
+import { queueIdOf, send } from '../helpers/smtp-client.js';
+import { waitFor } from '../helpers/wait.js';
+
+describe('routing at attempt time', () => {
+  let redis: TestRedis;
+  let relay: TestRelay;
+  const store1 = new FakeMailstore();
+  const store2 = new FakeMailstore();
+
+  beforeAll(async () => {
+    redis = await startTestRedis();
+    relay = await startRelay(testConfig(redis.url, { store1: await store1.start(), store2: await store2.start() }));
+  });
+
+  afterAll(async () => {
+    await relay?.stop();
+    await Promise.all([store1.stop(), store2.stop()]);
+    await redis?.cleanup();
+  });
+
+  it('delivers mail queued for a user who moved to the new store only, without duplicates or leftovers', async () => {
+    const admin = relay.app.mailstoreAdmin!;
+    await admin.hold('store1', { reason: 'failing over to a replica', by: 'ops' });
+    const alone = queueIdOf(await send(relay.port, 'sender@remote.test', ['alice@example.com'], 'alone'));
+    const shared = queueIdOf(
+      await send(relay.port, 'sender@remote.test', ['alice@example.com', 'carol@example.com'], 'shared'),
+    );
+
+    // The operator moves alice in the routing table (what `holdfast route set` does).
+    await redis.client.hset(`${relay.config.redis.prefix}:routes`, 'alice@example.com', 'store2');
+    await admin.release('store1', { by: 'ops' });
+
+    await waitFor(
+      () => store2.delivered('alice@example.com').length === 2 && store1.delivered('carol@example.com').length === 1,
+    );
+    await sleep(1000); // a duplicate would show up by now
+    expect(store1.delivered('alice@example.com')).toHaveLength(0);
+    expect(store2.delivered('alice@example.com')).toHaveLength(2);
+    expect(store1.messages).toHaveLength(1);
+    expect(
+      relay
+        .events('Rerouted')
+        .map((record) => record.queueId)
+        .sort(),
+    ).toEqual([alone, shared].sort());
+    const prefix = relay.config.redis.prefix;
+    await waitFor(async () => (await redis.client.keys(`${prefix}:body:*`)).length === 0, 10_000, 'bodies freed');
+    expect(await redis.client.keys(`${prefix}:pending:*`)).toEqual([]);
+  });
+});
