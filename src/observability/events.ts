@@ -11,7 +11,6 @@ export const EVENTS = {
   redisUnavailable: 'RedisUnavailable',
   redisMemoryHigh: 'RedisMemoryHigh',
   redisMemoryNormal: 'RedisMemoryNormal',
-  connection: 'Connection',
   rejection: 'Rejection',
   reception: 'Reception',
   receptionFailed: 'ReceptionFailed',
