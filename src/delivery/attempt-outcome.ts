@@ -32,7 +32,7 @@ export function recordAttempt(
     );
     return {
       transient: job.recipients.map((recipient) => ({ recipient, reply })),
-      outcomes: { total: 0, userUnknown: 0 },
+      outcomes: { total: 0, refused: 0 },
     };
   }
   const { remote, replies } = result;
@@ -41,12 +41,12 @@ export function recordAttempt(
     'attempt answered',
   );
   const transient: RecipientReply[] = [];
-  let userUnknown = 0;
+  let refused = 0;
   for (const { recipient, reply } of replies) {
     const classification = classifyReply(reply);
     const { action, category, status } = classification;
     const record = { attempt: job.attempts, recipient, reply, remote, category, elapsedMs };
-    if (category === 'user-unknown') userUnknown++;
+    if (action === 'permanent') refused++;
     switch (action) {
       case 'delivered':
         log.info({ event: EVENTS.delivery, ...record }, 'delivered');
@@ -60,7 +60,7 @@ export function recordAttempt(
         const suspect = isSuspect(classification, guard);
         log.info(
           { event: EVENTS.permanentFailure, ...record, suspect },
-          suspect ? 'refused as unknown: held back' : 'refused permanently',
+          suspect ? 'refused: held back by the 5xx guard' : 'refused permanently',
         );
         if (suspect) (job.suspects ??= []).push({ ...failure, recordedAt: now });
         else job.failures.push(failure);
@@ -68,5 +68,5 @@ export function recordAttempt(
       }
     }
   }
-  return { transient, outcomes: { total: replies.length, userUnknown } };
+  return { transient, outcomes: { total: replies.length, refused } };
 }

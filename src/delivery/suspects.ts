@@ -22,9 +22,12 @@ export interface GuardContext {
   pausedIntervals: (mailstore: string, now: number) => Promise<PausedInterval[]>;
 }
 
-/** Whether a permanent refusal is held back as a suspect instead of bouncing at once. */
+/**
+ * Whether a permanent refusal is held back as a suspect instead of bouncing at once: every 5xx
+ * while the guard is on. A sick store shows itself by refusing; a lone refusal bounces a window later.
+ */
 export function isSuspect(classification: Classification, settings: GuardSettings): boolean {
-  return settings.enabled && classification.category === 'user-unknown';
+  return settings.enabled && classification.action === 'permanent';
 }
 
 /**
@@ -67,7 +70,7 @@ export async function watchForBurst(
 ): Promise<void> {
   const settings = context.guardSettings(mailstore);
   if (!settings.enabled || outcomes.total === 0) return;
-  const burstGrew = outcomes.userUnknown > 0;
+  const burstGrew = outcomes.refused > 0;
   try {
     const counts = await context.recordOutcomes(mailstore, outcomes, context.now(), settings.windowMs);
     // Only an attempt that itself met "user unknown" can guard: a healthy answer never re-guards.
@@ -75,7 +78,7 @@ export async function watchForBurst(
     const minutes = Math.round(settings.windowMs / 60_000);
     await context.guard(
       mailstore,
-      `${counts.userUnknown} of ${counts.total} recipients answered "user unknown" within ${minutes} min`,
+      `${counts.refused} of ${counts.total} recipients refused with 5xx within ${minutes} min`,
     );
   } catch (error) {
     // The suspects still wait a window before bouncing; the next attempt counts again.

@@ -1,10 +1,10 @@
-// Pure decisions of the 5xx guard: when a burst of "user unknown" means the store is sick, not the users.
+// Pure decisions of the 5xx guard: when a burst of 5xx (above all "user unknown") means the store is sick.
 import type { GuardVerdict } from './mailstore-state.js';
 import type { PausedInterval } from './lifetime.js';
 
 export interface GuardSettings {
   enabled: boolean;
-  /** This many "user unknown" recipients within the window guard the store... */
+  /** This many recipients refused with 5xx within the window guard the store... */
   threshold: number;
   /** ...and so does this share of all recipient outcomes, once `threshold` outcomes were seen. */
   ratio: number;
@@ -12,14 +12,14 @@ export interface GuardSettings {
 }
 
 export interface OutcomeCounts {
-  userUnknown: number;
+  refused: number;
   total: number;
 }
 
 export function shouldGuard(counts: OutcomeCounts, settings: GuardSettings): boolean {
-  if (!settings.enabled || counts.userUnknown === 0) return false;
-  if (counts.userUnknown >= settings.threshold) return true;
-  return counts.total >= settings.threshold && counts.userUnknown / counts.total >= settings.ratio;
+  if (!settings.enabled || counts.refused === 0) return false;
+  if (counts.refused >= settings.threshold) return true;
+  return counts.total >= settings.threshold && counts.refused / counts.total >= settings.ratio;
 }
 
 /** A period during which the store was guarded; `verdict` once the operator ended it. */

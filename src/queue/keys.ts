@@ -17,8 +17,8 @@ export interface Keys {
   mailstorePauses(mailstore: string): string;
   /** List (JSON): the store's guard episodes (start, end, the operator's verdict), capped. */
   mailstoreGuards(mailstore: string): string;
-  /** Sorted sets (score = time): recent recipient outcomes, all and "user unknown", for the 5xx guard. */
-  mailstoreOutcomes(mailstore: string, kind: 'all' | 'user-unknown'): string;
+  /** Sorted sets (score = time): recent recipient outcomes, all and refused (5xx), for the 5xx guard. */
+  mailstoreOutcomes(mailstore: string, kind: 'all' | 'refused'): string;
   /** String (counter): consecutive failed attempts on the mailstore, for the automatic trip. */
   mailstoreFailures(mailstore: string): string;
   /** Stream: the audit trail of state changes and operator actions, newest last. */

@@ -101,7 +101,7 @@ export class MailstoreControls {
       this.keys.mailstorePauses(mailstore),
       this.keys.mailstoreGuards(mailstore),
       this.keys.mailstoreOutcomes(mailstore, 'all'),
-      this.keys.mailstoreOutcomes(mailstore, 'user-unknown'),
+      this.keys.mailstoreOutcomes(mailstore, 'refused'),
     ];
     const json = (value: unknown) => (value === undefined ? '' : JSON.stringify(value));
     const argv = [
@@ -201,17 +201,17 @@ export class MailstoreControls {
     windowMs: number,
   ): Promise<OutcomeCounts> {
     const all = this.keys.mailstoreOutcomes(mailstore, 'all');
-    const unknown = this.keys.mailstoreOutcomes(mailstore, 'user-unknown');
+    const unknown = this.keys.mailstoreOutcomes(mailstore, 'refused');
     const member = (index: number) => `${now}:${Math.random().toString(36).slice(2)}:${index}`;
     const transaction = this.redis.multi();
     for (let index = 0; index < outcomes.total; index++) transaction.zadd(all, now, member(index));
-    for (let index = 0; index < outcomes.userUnknown; index++) transaction.zadd(unknown, now, member(index));
+    for (let index = 0; index < outcomes.refused; index++) transaction.zadd(unknown, now, member(index));
     for (const key of [all, unknown])
       transaction.zremrangebyscore(key, '-inf', now - windowMs).pexpire(key, windowMs * 2);
     transaction.zcard(all).zcard(unknown);
     const results = await withTimeout(transaction.exec(), this.timeoutMs, 'recording outcomes');
     const counts = (results ?? []).slice(-2).map(([error, value]) => (error ? 0 : Number(value)));
-    return { total: counts[0] ?? 0, userUnknown: counts[1] ?? 0 };
+    return { total: counts[0] ?? 0, refused: counts[1] ?? 0 };
   }
 
   /** Counts consecutive failed attempts (any node); a healthy attempt resets it. Returns the count. */

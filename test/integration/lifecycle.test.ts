@@ -124,7 +124,11 @@ describe('permanent failures without a bounce smarthost', () => {
   });
 
   it('keeps the failed message and its body for the operator instead of dropping it', async () => {
-    const relay = await startRelay(testConfig(redis.url, { store1: store.port }));
+    // The refusal waits one 5xx-guard window before it counts as final: keep it short here.
+    const guard = { window: '1s' };
+    const relay = await startRelay(
+      testConfig(redis.url, { store1: store.port }, { mailstores: { store1: { guard } } }),
+    );
     try {
       const queueId = queueIdOf(await send(relay.port, 'sender@remote.test', ['alice@example.com'], 'kept'));
       await waitFor(() => relay.events('BounceHeld').length === 1);

@@ -10,19 +10,19 @@ const NOW = 1_800_000_000_000;
 
 describe('shouldGuard', () => {
   it('guards once the unknown users in the window reach the threshold', () => {
-    expect(shouldGuard({ userUnknown: 4, total: 100 }, settings)).toBe(false);
-    expect(shouldGuard({ userUnknown: 5, total: 100 }, settings)).toBe(true);
+    expect(shouldGuard({ refused: 4, total: 100 }, settings)).toBe(false);
+    expect(shouldGuard({ refused: 5, total: 100 }, settings)).toBe(true);
   });
 
   it('guards on the share of unknown users once enough outcomes were seen', () => {
-    expect(shouldGuard({ userUnknown: 3, total: 4 }, settings)).toBe(false); // too few outcomes to judge
-    expect(shouldGuard({ userUnknown: 3, total: 6 }, settings)).toBe(true);
-    expect(shouldGuard({ userUnknown: 3, total: 7 }, settings)).toBe(false);
+    expect(shouldGuard({ refused: 3, total: 4 }, settings)).toBe(false); // too few outcomes to judge
+    expect(shouldGuard({ refused: 3, total: 6 }, settings)).toBe(true);
+    expect(shouldGuard({ refused: 3, total: 7 }, settings)).toBe(false);
   });
 
   it('never guards when switched off or without any unknown user', () => {
-    expect(shouldGuard({ userUnknown: 50, total: 50 }, { ...settings, enabled: false })).toBe(false);
-    expect(shouldGuard({ userUnknown: 0, total: 50 }, { ...settings, ratio: 0.01, threshold: 1 })).toBe(false);
+    expect(shouldGuard({ refused: 50, total: 50 }, { ...settings, enabled: false })).toBe(false);
+    expect(shouldGuard({ refused: 0, total: 50 }, { ...settings, ratio: 0.01, threshold: 1 })).toBe(false);
   });
 });
 
