@@ -138,9 +138,11 @@ export class MailstoreControls {
     const bounded = <T>(what: string, promise: Promise<T>) => withTimeout(promise, this.timeoutMs, what);
     const meta = await bounded('reading a queue state', queue.getMeta());
     const stopped = !deliveriesAllowed(state);
-    if (stopped && !meta.paused) await bounded('pausing a queue', queue.pause());
-    if (!stopped && meta.paused) await bounded('resuming a queue', queue.resume());
-    if (stopped) return;
+    if (stopped) {
+      if (!meta.paused) await bounded('pausing a queue', queue.pause());
+      return;
+    }
+    // Limits first, then resume: a job taken before its limit exists would not count against it.
     const concurrency = state.kind === 'releasing' ? state.concurrency : undefined;
     const rate = state.kind === 'releasing' ? state.rate : this.openRate(mailstore);
     if (concurrency === undefined && meta.concurrency !== undefined) {
@@ -154,6 +156,7 @@ export class MailstoreControls {
     if (limit && (meta.max !== limit.max || meta.duration !== limit.duration)) {
       await bounded('setting a rate', queue.setGlobalRateLimit(limit.max, limit.duration));
     }
+    if (meta.paused) await bounded('resuming a queue', queue.resume());
   }
 
   /** Consecutive failed attempts (the trip's count); the ramp steps back when there are any. */
