@@ -24,109 +24,58 @@
 // BENCH_QUIET_WAIT=600 (before each pass, wait up to this many seconds for the machine to be below
 // 25% of one core busy: other processes, e.g. test runs, skew the figures on a small box).
 // Every pass also reports the CPU that the sink, the load generator and other processes used.
-import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { existsSync, writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
 import {
-  existsSync,
-  mkdtempSync,
-  openSync,
-  closeSync,
-  readFileSync,
-  readdirSync,
-  rmSync,
-  statSync,
-  writeFileSync,
-} from 'node:fs';
-import { createServer } from 'node:net';
-import { cpus, tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { setTimeout as sleep } from 'node:timers/promises';
+  StartedProcesses,
+  buildInfo,
+  checkPrerequisites,
+  describeBuild,
+  fixed,
+  holdfastLogPath,
+  machineBusyMs,
+  makeTempDir,
+  numberSetting,
+  ownCpuMs,
+  printLogProblems,
+  procStatusKb,
+  processCpuMs,
+  removeTempDir,
+  runBenchmark,
+  runSmtpSource,
+  startSinkAndHoldfast,
+  summarizeHoldfastLog,
+  waitForQuietMachine,
+} from './lib.js';
 import { percentile, runLatencyPass } from './smtp-latency.js';
 
-const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-
-/** What is being measured: the commit, whether src/ differs from it, and when dist/ was built. */
-function buildInfo(): { commit: string; srcDirty: boolean; distBuiltAt: string } {
-  const git = (...args: string[]) => {
-    try {
-      return execFileSync('git', args, { cwd: root, encoding: 'utf8' }).trim();
-    } catch {
-      return '?';
-    }
-  };
-  return {
-    commit: git('rev-parse', '--short', 'HEAD'),
-    srcDirty: git('status', '--porcelain', '--', 'src') !== '',
-    distBuiltAt: statSync(join(root, 'dist/main.js')).mtime.toISOString(),
-  };
-}
-
-function setting(name: string, fallback: number): number {
-  const value = Number(process.env[name] ?? fallback);
-  if (!Number.isFinite(value) || value < 0) throw new Error(`${name} must be a number >= 0`);
-  return value;
-}
-
 const settings = {
-  messages: setting('BENCH_MESSAGES', 5000),
-  sessions: setting('BENCH_SESSIONS', 20),
-  size: setting('BENCH_SIZE', 5120),
-  warmup: setting('BENCH_WARMUP', 200),
-  latencySessions: setting('BENCH_LATENCY_SESSIONS', 20),
-  latencyPerSession: setting('BENCH_LATENCY_PER_SESSION', 500),
-  perIp: setting('BENCH_PER_IP', 1000),
+  messages: numberSetting('BENCH_MESSAGES', 5000),
+  sessions: numberSetting('BENCH_SESSIONS', 20),
+  size: numberSetting('BENCH_SIZE', 5120),
+  warmup: numberSetting('BENCH_WARMUP', 200),
+  latencySessions: numberSetting('BENCH_LATENCY_SESSIONS', 20),
+  latencyPerSession: numberSetting('BENCH_LATENCY_PER_SESSION', 500),
+  perIp: numberSetting('BENCH_PER_IP', 1000),
   reuse: process.env.BENCH_REUSE === '1',
-  quietWaitS: setting('BENCH_QUIET_WAIT', 600),
+  quietWaitS: numberSetting('BENCH_QUIET_WAIT', 600),
   smtpSource: process.env.SMTP_SOURCE ?? '/usr/sbin/smtp-source',
   from: 'bench@example.org',
   to: 'user@example.com',
 };
 
-const QUIET_SHARE = 0.25;
-const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim());
+const processes = new StartedProcesses('bench');
+let tempDir: string | undefined;
+/** How many log lines above info were already printed. */
+let reportedProblems = 0;
 
-// ---------------------------------------------------------------- /proc helpers
+// ---------------------------------------------------------------- CPU of the pass
 
-interface ProcStat {
-  comm: string;
-  ppid: number;
-  ticks: number;
-}
-
-function procStat(pid: number): ProcStat | undefined {
-  let text: string;
-  try {
-    text = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  } catch {
-    return undefined;
-  }
-  const open = text.indexOf('(');
-  const close = text.lastIndexOf(')');
-  // After ")": state ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt utime stime ...
-  const fields = text.slice(close + 2).split(' ');
-  if (fields[0] === 'Z') return undefined;
-  return { comm: text.slice(open + 1, close), ppid: Number(fields[1]), ticks: Number(fields[11]) + Number(fields[12]) };
-}
-
-function cpuMs(pid: number): number {
-  const stat = procStat(pid);
-  if (!stat) throw new Error(`process ${pid} is gone`);
-  return (stat.ticks * 1000) / CLK_TCK;
-}
-
-/** This process's own CPU, and that of its children it has waited for (smtp-source, once it exited). */
-function selfCpuMs(): { self: number; waitedChildren: number } {
-  const text = readFileSync('/proc/self/stat', 'utf8');
-  const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
-  const ms = (index: number) => (Number(fields[index]) * 1000) / CLK_TCK;
-  return { self: ms(11) + ms(12), waitedChildren: ms(13) + ms(14) };
-}
-
-/** Busy CPU time of the whole machine (all cores) from /proc/stat, in ms. */
-function machineBusyMs(): number {
-  const line = readFileSync('/proc/stat', 'utf8').split('\n')[0]!;
-  const [user, nice, system, , , irq, softirq, steal] = line.trim().split(/\s+/).slice(1).map(Number);
-  return (((user ?? 0) + (nice ?? 0) + (system ?? 0) + (irq ?? 0) + (softirq ?? 0) + (steal ?? 0)) * 1000) / CLK_TCK;
+/** CPU time a process used so far, in ms; fails once it is gone (a pass without it means nothing). */
+function liveCpuMs(pid: number): number {
+  const ms = processCpuMs(pid);
+  if (Number.isNaN(ms)) throw new Error(`process ${pid} is gone`);
+  return ms;
 }
 
 interface CpuSnapshot {
@@ -141,13 +90,13 @@ interface CpuSnapshot {
 }
 
 function cpuSnapshot(pids: { holdfast: number; redis: number; sink: number }): CpuSnapshot {
-  const self = selfCpuMs();
+  const own = ownCpuMs();
   return {
-    holdfast: cpuMs(pids.holdfast),
-    redis: cpuMs(pids.redis),
-    sink: cpuMs(pids.sink),
-    load: self.waitedChildren,
-    bench: self.self,
+    holdfast: liveCpuMs(pids.holdfast),
+    redis: liveCpuMs(pids.redis),
+    sink: liveCpuMs(pids.sink),
+    load: own.waitedChildren,
+    bench: own.self,
     machine: machineBusyMs(),
   };
 }
@@ -167,258 +116,36 @@ function cpuDelta(before: CpuSnapshot, after: CpuSnapshot) {
   };
 }
 
-function statusKb(pid: number, field: string): number {
-  const match = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return match ? Number(match[1]) : Number.NaN;
-}
-
-function childPid(parent: number, comm: string): number | undefined {
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    const stat = procStat(Number(entry));
-    if (stat && stat.ppid === parent && stat.comm === comm) return Number(entry);
-  }
-  return undefined;
-}
-
 // ---------------------------------------------------------------- processes
 
-const started: ChildProcess[] = [];
-let tempDir: string | undefined;
-let redisPid: number | undefined;
-/** How many log lines above info were already printed. */
-let reportedProblems = 0;
-
-function track(child: ChildProcess): ChildProcess {
-  started.push(child);
-  return child;
-}
-
-function alive(child: ChildProcess): boolean {
-  return child.exitCode === null && child.signalCode === null;
-}
-
-async function waitExit(child: ChildProcess, timeoutMs: number): Promise<boolean> {
-  if (!alive(child)) return true;
-  const exited = new Promise<boolean>((done) => child.once('exit', () => done(true)));
-  return Promise.race([exited, sleep(timeoutMs).then(() => !alive(child))]);
-}
-
-/** Stops every child by PID: SIGTERM, then SIGKILL after a grace; the redis-server grandchild too. */
-async function stopAll(): Promise<void> {
-  for (const child of [...started].reverse()) {
-    if (!alive(child)) continue;
-    child.kill('SIGTERM');
-    if (!(await waitExit(child, 40_000))) {
-      process.stderr.write(`bench: pid ${child.pid} did not stop on SIGTERM; SIGKILL\n`);
-      child.kill('SIGKILL');
-      await waitExit(child, 5000);
-    }
-  }
-  // Holdfast stops its redis-server itself; if it could not, stop it here (only if it is still that process).
-  if (redisPid !== undefined && procStat(redisPid)?.comm === 'redis-server') {
-    process.stderr.write(`bench: redis-server ${redisPid} still running; SIGTERM\n`);
-    process.kill(redisPid, 'SIGTERM');
-    for (let i = 0; i < 100 && procStat(redisPid) !== undefined; i++) await sleep(100);
-    if (procStat(redisPid)?.comm === 'redis-server') process.kill(redisPid, 'SIGKILL');
-  }
-  const logPath = tempDir ? join(tempDir, 'holdfast.log') : undefined;
-  if (logPath && existsSync(logPath)) {
-    const problems = summarizeLog(logPath).problems.slice(reportedProblems);
+/** Stops every child by PID (the redis-server grandchild too), reports new log problems, removes the temp dir. */
+async function cleanUp(): Promise<void> {
+  await processes.stopAll();
+  if (!tempDir) return;
+  const logPath = holdfastLogPath(tempDir);
+  if (existsSync(logPath)) {
+    const problems = summarizeHoldfastLog(logPath).problems.slice(reportedProblems);
     if (problems.length > 0)
       process.stderr.write(`bench: new log lines above info at shutdown:\n  ${problems.join('\n  ')}\n`);
   }
-  if (tempDir && process.env.BENCH_KEEP !== '1') rmSync(tempDir, { recursive: true, force: true });
-  else if (tempDir) process.stderr.write(`bench: kept ${tempDir}\n`);
+  removeTempDir(tempDir, 'bench');
 }
 
-/**
- * Waits until the machine is quiet (other processes, e.g. test runs, skew the figures on a small
- * box): busy below QUIET_SHARE of one core over 2 s, for at most BENCH_QUIET_WAIT seconds.
- * Returns the last busy share seen (1 = one core).
- */
-async function waitForQuiet(label: string): Promise<number> {
-  const deadline = Date.now() + settings.quietWaitS * 1000;
-  let said = false;
-  for (;;) {
-    const before = machineBusyMs();
-    await sleep(2000);
-    const share = (machineBusyMs() - before) / 2000;
-    if (share < QUIET_SHARE) return share;
-    if (Date.now() > deadline) {
-      process.stderr.write(`bench: ${label}: machine still ${fixed(share * 100, 0)}% busy; running anyway\n`);
-      return share;
-    }
-    if (!said) process.stderr.write(`bench: ${label}: machine ${fixed(share * 100, 0)}% busy; waiting for quiet\n`);
-    said = true;
-  }
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
-  const address = server.address();
-  await new Promise<void>((done) => server.close(() => done()));
-  if (typeof address !== 'object' || !address) throw new Error('no free port');
-  return address.port;
-}
-
-interface SinkStats {
-  messages: number;
-  recipients: number;
-  bytes: number;
-  firstAt: number | null;
-  lastAt: number | null;
-}
-
-class Sink {
-  constructor(
-    readonly lmtpPort: number,
-    private readonly httpPort: number,
-  ) {}
-
-  static async start(): Promise<Sink> {
-    const child = track(
-      spawn(process.execPath, ['--import', 'tsx', join(root, 'bench/lmtp-sink.ts'), '0', '0'], {
-        cwd: root,
-        stdio: ['ignore', 'pipe', 'inherit'],
-      }),
-    );
-    const line = await new Promise<string>((done, fail) => {
-      let text = '';
-      child.stdout!.setEncoding('utf8');
-      child.stdout!.on('data', (chunk: string) => {
-        text += chunk;
-        if (text.includes('\n')) done(text.split('\n')[0]!);
-      });
-      child.once('exit', (code) => fail(new Error(`sink exited with ${code}`)));
-    });
-    const ports = JSON.parse(line) as { lmtpPort: number; httpPort: number };
-    return new Sink(ports.lmtpPort, ports.httpPort);
-  }
-
-  async stats(): Promise<SinkStats> {
-    const response = await fetch(`http://127.0.0.1:${this.httpPort}/stats`);
-    return (await response.json()) as SinkStats;
-  }
-
-  async reset(): Promise<void> {
-    await fetch(`http://127.0.0.1:${this.httpPort}/reset`, { method: 'POST' });
-  }
-
-  /** Waits until the sink counted `count` messages; fails after 60 s without progress. */
-  async waitFor(count: number): Promise<SinkStats> {
-    let last = -1;
-    let progressAt = Date.now();
-    for (;;) {
-      const stats = await this.stats();
-      if (stats.messages >= count) return stats;
-      if (stats.messages !== last) {
-        last = stats.messages;
-        progressAt = Date.now();
-      } else if (Date.now() - progressAt > 60_000) {
-        throw new Error(`sink stuck at ${stats.messages} of ${count} messages for 60 s`);
-      }
-      await sleep(100);
-    }
-  }
-}
-
-function writeConfig(dir: string, port: number, sinkPort: number): string {
-  const path = join(dir, 'holdfast.yaml');
-  writeFileSync(
-    path,
-    `# Holdfast benchmark config (written by bench/run.ts)
-listener:
-  host: 127.0.0.1
-  port: ${port}
-  hostname: mx.bench.test
-limits:
-  connections:
-    perIp: ${settings.perIp} # all the load comes from 127.0.0.1
-domains:
-  example.com:
-    mailstore: sink
-    rejectUnknownUsers: false
-mailstores:
-  sink:
-    endpoints: ['127.0.0.1:${sinkPort}']
-    protocol: lmtp
-    concurrency: 20
-redis:
-  embedded:
-    dir: ${join(dir, 'redis')}
-log:
-  level: info
-`,
-  );
-  return path;
-}
-
-async function startHoldfast(config: string, logPath: string, port: number): Promise<ChildProcess> {
-  const log = openSync(logPath, 'a');
-  const child = track(
-    spawn(process.execPath, [join(root, 'bin/holdfast.js'), 'start', '-c', config], {
-      cwd: root,
-      stdio: ['ignore', log, log],
-    }),
-  );
-  closeSync(log);
-  const deadline = Date.now() + 30_000;
-  while (Date.now() < deadline) {
-    if (!alive(child)) throw new Error(`holdfast exited (${child.exitCode}); log:\n${readFileSync(logPath, 'utf8')}`);
-    if (readFileSync(logPath, 'utf8').includes('"msg":"ready"')) return child;
-    await sleep(100);
-  }
-  throw new Error(`holdfast not ready on port ${port} within 30 s; log:\n${readFileSync(logPath, 'utf8')}`);
-}
-
-async function smtpSource(port: number, messages: number): Promise<{ wallMs: number; startAt: number }> {
-  const args = ['-s', String(settings.sessions), '-m', String(messages), '-l', String(settings.size)];
-  args.push('-f', settings.from, '-t', settings.to, ...(settings.reuse ? ['-d'] : []), `127.0.0.1:${port}`);
-  const startAt = Date.now();
-  const begin = performance.now();
-  const child = track(spawn(settings.smtpSource, args, { stdio: ['ignore', 'pipe', 'pipe'] }));
-  let output = '';
-  child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  const code = await new Promise<number | null>((done) => child.once('exit', (exitCode) => done(exitCode)));
-  const wallMs = performance.now() - begin;
-  if (code !== 0) throw new Error(`smtp-source exited with ${code}: ${output.trim()}`);
-  if (output.trim()) process.stderr.write(`smtp-source: ${output.trim()}\n`);
-  return { wallMs, startAt };
+/** smtp-source with the benchmark's sessions, size and connection mode. */
+function smtpSource(port: number, messages: number): Promise<{ wallMs: number; startAt: number }> {
+  return runSmtpSource(processes, {
+    binary: settings.smtpSource,
+    port,
+    sessions: settings.sessions,
+    messages,
+    size: settings.size,
+    from: settings.from,
+    to: settings.to,
+    reuseConnections: settings.reuse,
+  });
 }
 
 // ---------------------------------------------------------------- report
-
-interface LogSummary {
-  lines: number;
-  queued: number;
-  byLevel: Record<string, number>;
-  problems: string[];
-}
-
-function summarizeLog(path: string): LogSummary {
-  const summary: LogSummary = { lines: 0, queued: 0, byLevel: {}, problems: [] };
-  for (const line of readFileSync(path, 'utf8').split('\n')) {
-    if (!line.trim()) continue;
-    summary.lines++;
-    let entry: { level?: string; msg?: string };
-    try {
-      entry = JSON.parse(line) as { level?: string; msg?: string };
-    } catch {
-      summary.problems.push(line);
-      continue;
-    }
-    const level = entry.level ?? '?';
-    summary.byLevel[level] = (summary.byLevel[level] ?? 0) + 1;
-    if (entry.msg === 'message queued') summary.queued++;
-    if (level !== 'info' && level !== 'debug' && level !== 'trace') summary.problems.push(line);
-  }
-  return summary;
-}
-
-const fixed = (value: number, digits = 1) => (Number.isFinite(value) ? value.toFixed(digits) : 'n/a');
 
 function table(rows: Array<[string, string]>): string {
   const width = Math.max(...rows.map(([name]) => name.length));
@@ -428,24 +155,21 @@ function table(rows: Array<[string, string]>): string {
 // ---------------------------------------------------------------- main
 
 async function main(): Promise<void> {
-  if (!existsSync(join(root, 'dist/main.js'))) throw new Error('dist/main.js is missing: run npm run build first');
-  if (!existsSync(settings.smtpSource))
-    throw new Error(`${settings.smtpSource} not found (Debian: apt install postfix)`);
+  checkPrerequisites(settings.smtpSource);
   const build = buildInfo();
-  process.stderr.write(
-    `bench: commit ${build.commit}${build.srcDirty ? ' (src/ has uncommitted changes)' : ''}, dist built ${build.distBuiltAt}\n`,
-  );
-  tempDir = mkdtempSync(join(tmpdir(), 'holdfast-bench-'));
-  const logPath = join(tempDir, 'holdfast.log');
+  process.stderr.write(`bench: ${describeBuild(build)}\n`);
+  tempDir = makeTempDir('holdfast-bench-');
+  const logPath = holdfastLogPath(tempDir);
 
-  const sink = await Sink.start();
-  const port = await freePort();
-  const config = writeConfig(tempDir, port, sink.lmtpPort);
-  const holdfast = await startHoldfast(config, logPath, port);
+  const { sink, port, holdfast, redisPid } = await startSinkAndHoldfast(processes, tempDir, {
+    writtenBy: 'Holdfast benchmark config (written by bench/run.ts)',
+    perIp: settings.perIp,
+    mailstore: 'sink',
+    concurrency: 20,
+  });
   const holdfastPid = holdfast.pid!;
-  redisPid = childPid(holdfastPid, 'redis-server');
   if (redisPid === undefined) throw new Error(`no redis-server child of holdfast ${holdfastPid}`);
-  const sinkPid = started[0]!.pid!;
+  const sinkPid = sink.pid;
   process.stderr.write(`bench: holdfast pid ${holdfastPid}, redis-server pid ${redisPid}, sink pid ${sinkPid}\n`);
   process.stderr.write(`bench: temp dir ${tempDir}, smtp port ${port}, sink port ${sink.lmtpPort}\n`);
 
@@ -459,20 +183,20 @@ async function main(): Promise<void> {
   // Throughput pass.
   process.stderr.write(`bench: throughput, ${settings.messages} messages from ${settings.sessions} sessions\n`);
   const pids = { holdfast: holdfastPid, redis: redisPid, sink: sinkPid };
-  const throughputIdle = await waitForQuiet('throughput');
+  const throughputIdle = await waitForQuietMachine('bench: throughput', settings.quietWaitS);
   const throughputCpu0 = cpuSnapshot(pids);
   const send = await smtpSource(port, settings.messages);
   const delivered = await sink.waitFor(settings.messages);
   const throughputCpu = cpuDelta(throughputCpu0, cpuSnapshot(pids));
   const deliveredMs = delivered.lastAt! - send.startAt;
-  const hwmAfterThroughput = statusKb(holdfastPid, 'VmHWM');
+  const hwmAfterThroughput = procStatusKb(holdfastPid, 'VmHWM');
   await sink.reset();
 
   // Latency pass.
   process.stderr.write(
     `bench: latency, ${settings.latencySessions} sessions x ${settings.latencyPerSession} messages\n`,
   );
-  const latencyIdle = await waitForQuiet('latency');
+  const latencyIdle = await waitForQuietMachine('bench: latency', settings.quietWaitS);
   const latencyCpu0 = cpuSnapshot(pids);
   const latencyStartAt = Date.now();
   const latency = await runLatencyPass({
@@ -488,10 +212,10 @@ async function main(): Promise<void> {
   const latencyCpu = cpuDelta(latencyCpu0, cpuSnapshot(pids));
   const latencyDeliveredMs = latencyDelivered.lastAt! - latencyStartAt;
 
-  const hwmEnd = statusKb(holdfastPid, 'VmHWM');
-  const rssEnd = statusKb(holdfastPid, 'VmRSS');
-  const redisHwm = statusKb(redisPid, 'VmHWM');
-  const log = summarizeLog(logPath);
+  const hwmEnd = procStatusKb(holdfastPid, 'VmHWM');
+  const rssEnd = procStatusKb(holdfastPid, 'VmRSS');
+  const redisHwm = procStatusKb(redisPid, 'VmHWM');
+  const log = summarizeHoldfastLog(logPath);
   const buildAfter = buildInfo();
   const distChanged = buildAfter.distBuiltAt !== build.distBuiltAt;
 
@@ -578,9 +302,9 @@ async function main(): Promise<void> {
         ['other CPU in the pass', otherCpuLine(latencyCpu, latencyDeliveredMs)],
       ]) +
       `\n\nEnd: holdfast VmHWM ${mb(hwmEnd)}, VmRSS ${mb(rssEnd)}; redis-server VmHWM ${mb(redisHwm)}\n` +
-      `Build: commit ${build.commit}${build.srcDirty ? ' + uncommitted src/ changes' : ''}, dist built ${build.distBuiltAt}` +
-      `${distChanged ? ` (WARNING: dist/ was rebuilt during the run, at ${buildAfter.distBuiltAt})` : ''}\n` +
-      `Holdfast log: ${log.lines} lines, ${log.queued} "message queued", levels ${JSON.stringify(log.byLevel)}\n`,
+      `Build: ${describeBuild(build, buildAfter)}\n` +
+      `Holdfast log: ${log.lines} lines, ${log.queued} "message queued", levels ${JSON.stringify(log.byLevel)}` +
+      `${log.stateChanges > 0 ? `, ${log.stateChanges} mailstore state changes (warn)` : ''}\n`,
   );
   if (latency.errors.length > 0) process.stdout.write(`Latency client errors:\n  ${l.errors.join('\n  ')}\n`);
   reportedProblems = log.problems.length;
@@ -588,27 +312,9 @@ async function main(): Promise<void> {
   if (process.env.BENCH_JSON) writeFileSync(process.env.BENCH_JSON, `${JSON.stringify(figures, null, 2)}\n`);
 }
 
-let interrupted = false;
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.on(signal, () => {
-    if (interrupted) return;
-    interrupted = true;
-    process.stderr.write(`bench: ${signal}, stopping\n`);
-    void stopAll().finally(() => process.exit(130));
-  });
-}
-
-try {
-  await main();
-} catch (error) {
-  process.exitCode = 1;
-  process.stderr.write(`bench: failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
-  if (tempDir && existsSync(join(tempDir, 'holdfast.log'))) {
-    const problems = summarizeLog(join(tempDir, 'holdfast.log')).problems;
-    reportedProblems = problems.length;
-    if (problems.length > 0)
-      process.stderr.write(`Holdfast log lines above info:\n  ${problems.slice(0, 20).join('\n  ')}\n`);
-  }
-} finally {
-  if (!interrupted) await stopAll();
-}
+await runBenchmark('bench', main, {
+  onFailure: () => {
+    if (tempDir) reportedProblems = printLogProblems(holdfastLogPath(tempDir));
+  },
+  cleanUp,
+});
