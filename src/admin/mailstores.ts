@@ -106,7 +106,9 @@ export class MailstoreAdmin {
     const { state, audit, verdict } = decision;
     const effects: StateEffects = {};
     // Leaving a stopped state ends an interval that does not count toward lifetimes.
-    if (isStopped(previous) && !isStopped(state)) effects.endedPause = { from: previous.since, to: audit.at };
+    // A stop replaced by another (a hold over a trip) ends one too: the new one starts its own `since`.
+    const stopEnds = isStopped(previous) && (!isStopped(state) || state.since !== previous.since);
+    if (stopEnds) effects.endedPause = { from: previous.since, to: audit.at };
     if (state.kind === 'guarded') effects.guardStarted = { from: audit.at };
     if (previous.kind === 'guarded' && verdict) effects.guardEnded = { from: previous.since, to: audit.at, verdict };
     if (!(await this.controls.apply(mailstore, version, state, audit, effects))) {

@@ -76,7 +76,11 @@ async function planRetries(
   const store = context.config.mailstores[job.mailstore]!;
   const policy = { schedule: store.retry, lifetimeMs: store.lifetime, jitter: JITTER };
   const now = context.now();
-  const pausedMs = pausedDuring(await context.pausedIntervals(job.mailstore, now), job.receivedAt, now);
+  // Without the held intervals (Redis trouble), never expire: retrying costs less than a wrong bounce.
+  const pausedMs = await context.pausedIntervals(job.mailstore, now).then(
+    (intervals) => pausedDuring(intervals, job.receivedAt, now),
+    () => Number.POSITIVE_INFINITY,
+  );
   const decision = decideRetry(policy, job.receivedAt, job.attempts, now, context.random, pausedMs);
   if (decision.kind === 'retry') {
     log.info(

@@ -99,7 +99,14 @@ export function decide(mailstore: string, state: MailstoreState, command: Mailst
         until: command.until,
       };
       const entry = audit('hold', command.by, command.reason, held);
-      return { ok: true, state: held, audit: command.until === undefined ? entry : { ...entry, until: command.until } };
+      // A hold over a guard ends the guard: its kept recipients are tried again once released.
+      const verdict = state.kind === 'guarded' ? 'retry' : undefined;
+      return {
+        ok: true,
+        state: held,
+        audit: command.until === undefined ? entry : { ...entry, until: command.until },
+        verdict,
+      };
     }
     case 'release': {
       if (!isStopped(state)) return { ok: false, problem: `mailstore ${mailstore} is not held` };

@@ -121,7 +121,7 @@ export class MailstoreControls {
     await this.enforce(mailstore, state);
     // A release means "deliver now": mail waiting for its next retry (or for its suspects' guard
     // window) is due at once instead of at its scheduled time, within the store's concurrency.
-    if (effects.endedPause)
+    if (effects.endedPause && deliveriesAllowed(state))
       await withTimeout(this.queues.get(mailstore).promoteJobs(), this.timeoutMs, 'promoting jobs');
     return true;
   }
