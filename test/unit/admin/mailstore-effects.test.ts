@@ -30,12 +30,7 @@ function admin(controls: MailstoreControls): MailstoreAdmin {
     { baseDirectory: '/' },
   );
   if (!result.ok) throw new Error(result.problems.join('\n'));
-  return new MailstoreAdmin(
-    result.config,
-    controls,
-    createLogger('silent', { write: () => undefined }),
-    () => NOW,
-  );
+  return new MailstoreAdmin(result.config, controls, createLogger('silent', { write: () => undefined }), () => NOW);
 }
 
 describe('state change effects', () => {
