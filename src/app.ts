@@ -1,7 +1,5 @@
 // The one place where Holdfast is wired together: Redis, queues, SMTP intake and delivery workers.
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { Redis } from 'ioredis';
-import type { Worker } from 'bullmq';
 import type { Config } from './config/schema.js';
 import type { Logger } from './observability/logger.js';
 import { EVENTS } from './observability/events.js';
@@ -16,6 +14,8 @@ import { enqueueMessage } from './queue/enqueue.js';
 import { Spool } from './queue/spool.js';
 import { addMovedJob } from './queue/move.js';
 import { createConsumer } from './queue/consume.js';
+import { Consumers } from './queue/consumers.js';
+import { ConsumerWatchdog } from './queue/consumer-watchdog.js';
 import { RouteTable } from './routing/route-table.js';
 import { Router } from './routing/router.js';
 import { SmtpListener } from './smtp/server.js';
@@ -42,7 +42,8 @@ export class App {
   private connections: Redis[] = [];
   private intakeQueues: MailQueues | undefined;
   private workerQueues: MailQueues | undefined;
-  private workers: Worker[] = [];
+  private consumers: Consumers | undefined;
+  private watchdog: ConsumerWatchdog | undefined;
   private clients = new Map<string, MailstoreClient>();
   private listener: SmtpListener | undefined;
   private memoryWatch: MemoryWatch | undefined;
@@ -104,7 +105,8 @@ export class App {
   async stop(): Promise<void> {
     this.logger.info({ event: EVENTS.stopping }, 'stopping');
     await this.listener?.drain(this.config.shutdown.grace);
-    await this.closeWorkers(this.config.shutdown.grace);
+    await this.watchdog?.stop();
+    await this.consumers?.close(this.config.shutdown.grace);
     for (const client of this.clients.values()) client.close();
     this.closeBounces?.();
     this.memoryWatch?.stop();
@@ -115,20 +117,6 @@ export class App {
     await Promise.all(this.connections.map((connection) => connection.quit().catch(() => connection.disconnect())));
     await this.embedded?.stop();
     this.logger.info({ event: EVENTS.stopped }, 'stopped');
-  }
-
-  /**
-   * Lets the workers finish the attempts they are in, for at most the grace period; then closes
-   * them forcibly. A job cut off that way is not lost: its lock expires and a worker (here after
-   * a restart, or on another node) takes it over.
-   */
-  private async closeWorkers(graceMs: number): Promise<void> {
-    const graceOver = new AbortController();
-    const closed = Promise.all(this.workers.map((worker) => worker.close()));
-    const timeout = sleep(graceMs, false, { signal: graceOver.signal }).catch(() => false);
-    const inTime = await Promise.race([closed.then(() => true), timeout]);
-    graceOver.abort();
-    if (!inTime) await Promise.all(this.workers.map((worker) => worker.close(true)));
   }
 
   /** A state change Holdfast makes by itself: another node or an operator may have been first, which is enough. */
@@ -232,22 +220,30 @@ export class App {
         this.controls!.recordOutcomes(mailstore, outcomes, now, windowMs),
       guard: (mailstore, reason) => this.automaticCommand(mailstore, { kind: 'guard', reason }),
     });
-    for (const [id, store] of Object.entries(config.mailstores)) {
-      const worker = createConsumer(id, {
+    this.consumers = new Consumers(Object.keys(config.mailstores), (id, activity) =>
+      createConsumer(id, {
         connection,
         keys,
         spool,
-        concurrency: store.concurrency,
+        concurrency: config.mailstores[id]!.concurrency,
         lockDuration: config.workers.lockDuration,
         stalledInterval: config.workers.stalledInterval,
         deliver,
+        activity,
         onMissingBody: (data) =>
           logger.error({ event: EVENTS.jobError, queueId: data.queueId, mailstore: id }, 'message body missing'),
         onError: (error, data) =>
           logger.error({ event: EVENTS.jobError, err: error, queueId: data?.queueId, mailstore: id }, 'worker error'),
-      });
-      this.workers.push(worker);
-    }
+      }),
+    );
+    this.watchdog = new ConsumerWatchdog({
+      queue: (mailstore) => this.controlQueues!.get(mailstore),
+      consumers: this.consumers,
+      mailstores: Object.keys(config.mailstores),
+      intervalMs: config.workers.watchdogInterval,
+      logger,
+    });
+    this.watchdog.start();
   }
 
   private async startListener(intake: Redis, keys: Keys): Promise<void> {

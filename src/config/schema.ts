@@ -157,7 +157,14 @@ export const configSchema = z.strictObject({
     })
     .prefault({}),
   shutdown: z.strictObject({ grace: duration('30s') }).prefault({}),
-  workers: z.strictObject({ lockDuration: duration('30s'), stalledInterval: duration('15s') }).prefault({}),
+  workers: z
+    .strictObject({
+      lockDuration: duration('30s'),
+      stalledInterval: duration('15s'),
+      /** How often a worker that takes no due job is looked for (and restarted). */
+      watchdogInterval: duration('30s'),
+    })
+    .prefault({}),
   log: z.strictObject({ level: z.enum(['trace', 'debug', 'info', 'warn', 'error']).default('info') }).prefault({}),
 });
 

@@ -24,6 +24,7 @@ export const EVENTS = {
   bounceSendFailed: 'BounceSendFailed',
   expiration: 'Expiration',
   jobError: 'JobError',
+  workerRestarted: 'WorkerRestarted',
   mailstoreState: 'MailstoreState',
   suspectSettled: 'SuspectSettled',
   probe: 'Probe',

@@ -5,6 +5,7 @@ import type { DeliveryJobData } from './job-data.js';
 import { pendingMember, type Keys } from './keys.js';
 import type { Spool } from './spool.js';
 import { errorBackoff } from './queues.js';
+import type { WorkerActivity } from './consumers.js';
 
 /** What a delivery decided for its job; the consumer turns it into BullMQ state. */
 export type DeliveryOutcome =
@@ -27,6 +28,8 @@ export interface ConsumerOptions {
   /** Called when a job ends without a body (should not happen: logged loudly). */
   onMissingBody: (data: DeliveryJobData) => void;
   onError: (error: Error, data?: DeliveryJobData) => void;
+  /** Counted here for the watchdog: jobs taken, jobs running. */
+  activity: WorkerActivity;
 }
 
 /**
@@ -35,7 +38,17 @@ export interface ConsumerOptions {
  * lock has expired; rate limit changes reach workers within 1 s.
  */
 export function createConsumer(mailstore: string, options: ConsumerOptions): Worker<DeliveryJobData> {
-  const worker = new Worker<DeliveryJobData>(mailstore, (job, token) => runJob(job, token, options), {
+  const { activity } = options;
+  const processor = async (job: Job<DeliveryJobData>, token: string | undefined) => {
+    activity.started += 1;
+    activity.running += 1;
+    try {
+      await runJob(job, token, options);
+    } finally {
+      activity.running -= 1;
+    }
+  };
+  const worker = new Worker<DeliveryJobData>(mailstore, processor, {
     connection: options.connection,
     prefix: options.keys.bullmqPrefix,
     concurrency: options.concurrency,

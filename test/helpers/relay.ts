@@ -76,6 +76,7 @@ export function testConfig(
         prefix: `hf${Math.random().toString(36).slice(2, 8)}`,
       },
       shutdown: { grace: '5s' },
+      workers: { watchdogInterval: '2s' },
       log: { level: 'debug' },
     },
     overrides,
