@@ -11,6 +11,7 @@ import {
   type MailstoreState,
 } from '../policy/mailstore-state.js';
 import { etaSeconds, type RampPlan } from '../policy/ramp.js';
+import { latestArrivalHavingUsed } from '../policy/lifetime.js';
 
 export class MailstoreAdminError extends Error {
   constructor(message: string) {
@@ -25,6 +26,23 @@ export interface MailstoreStatus {
   counts: QueueCounts;
   /** While releasing: what is left and when it should be done at the current rate. */
   progress?: { remaining: number; rate: number; etaSeconds: number };
+  backlog: BacklogStatus;
+}
+
+export interface BacklogStatus {
+  /** Messages still to deliver to the store, and their size. */
+  messages: number;
+  bytes: number;
+  /** Age of the oldest of them (wall clock, held time included). */
+  oldestAgeSeconds?: number;
+  /** How many will expire within `expiringWithinSeconds` unless delivered (held time not counting). */
+  expiringSoon: number;
+  expiringWithinSeconds: number;
+}
+
+/** "Close to expiry": the last day of a message's lifetime, or its last fifth if that is shorter. */
+export function expiryWarning(lifetimeMs: number): number {
+  return Math.min(24 * 3600 * 1000, lifetimeMs / 5);
 }
 
 export class MailstoreAdmin {
@@ -79,17 +97,43 @@ export class MailstoreAdmin {
   async status(): Promise<MailstoreStatus[]> {
     return Promise.all(
       Object.keys(this.config.mailstores).map(async (mailstore) => {
-        const [state, counts] = await Promise.all([this.controls.read(mailstore), this.controls.counts(mailstore)]);
-        if (state.kind !== 'releasing') return { mailstore, state, counts };
+        const [state, counts, backlog] = await Promise.all([
+          this.controls.read(mailstore),
+          this.controls.counts(mailstore),
+          this.backlog(mailstore),
+        ]);
+        if (state.kind !== 'releasing') return { mailstore, state, counts, backlog };
         const remaining = counts.waiting + counts.delayed + counts.active;
         return {
           mailstore,
           state,
           counts,
+          backlog,
           progress: { remaining, rate: state.rate, etaSeconds: etaSeconds(remaining, state.rate) },
         };
       }),
     );
+  }
+
+  /** The backlog from the store's arrival index: counts, never a scan of the jobs. */
+  async backlog(mailstore: string): Promise<BacklogStatus> {
+    const now = this.now();
+    const lifetime = this.config.mailstores[mailstore]!.lifetime;
+    const warning = expiryWarning(lifetime);
+    const [backlog, intervals] = await Promise.all([
+      this.controls.backlogs.read(mailstore),
+      this.controls.pausedIntervals(mailstore, now),
+    ]);
+    const threshold = latestArrivalHavingUsed(intervals, now, lifetime - warning);
+    const expiringSoon = backlog.messages === 0 ? 0 : await this.controls.backlogs.arrivedBy(mailstore, threshold);
+    const oldest = backlog.oldestReceivedAt;
+    return {
+      messages: backlog.messages,
+      bytes: backlog.bytes,
+      ...(oldest === undefined ? {} : { oldestAgeSeconds: Math.max(0, Math.round((now - oldest) / 1000)) }),
+      expiringSoon,
+      expiringWithinSeconds: Math.round(warning / 1000),
+    };
   }
 
   async audit(limit: number): Promise<AuditEntry[]> {

@@ -54,21 +54,39 @@ async function withAdmin<T>(context: OperatorContext<Options>, run: (admin: Mail
   }
 }
 
+/** A short age for a table: 45s, 12m, 3h, 4d5h. */
+export function shortAge(seconds: number | undefined): string {
+  if (seconds === undefined) return '-';
+  if (seconds < 60) return `${seconds}s`;
+  if (seconds < 3600) return `${Math.floor(seconds / 60)}m`;
+  if (seconds < 86_400) return `${Math.floor(seconds / 3600)}h`;
+  const hours = Math.floor((seconds % 86_400) / 3600);
+  return `${Math.floor(seconds / 86_400)}d${hours > 0 ? `${hours}h` : ''}`;
+}
+
 function statusTable(statuses: MailstoreStatus[]): string {
-  const rows = statuses.map(({ mailstore, state, counts, progress }) => {
+  const rows = statuses.map(({ mailstore, state, counts, progress, backlog }) => {
+    const figures = [
+      counts.waiting,
+      counts.delayed,
+      counts.active,
+      counts.failed,
+      shortAge(backlog.oldestAgeSeconds),
+      backlog.expiringSoon,
+    ];
     if (state.kind === 'releasing') {
       const eta = Number.isFinite(progress?.etaSeconds) ? ` ETA ${progress?.etaSeconds ?? 0}s` : '';
       const detail = `${state.rate} msgs/s, ${state.concurrency} connections${state.explicit ? ' (explicit)' : ''}, ${progress?.remaining ?? 0} remaining${eta}`;
-      return [mailstore, state.kind, counts.waiting, counts.delayed, counts.active, counts.failed, detail];
+      return [mailstore, state.kind, ...figures, detail];
     }
     const until = state.kind === 'held' && state.until ? ` until ${new Date(state.until).toISOString()}` : '';
     const detail =
       state.kind === 'open'
         ? ''
         : `${state.reason} (by ${state.by} since ${new Date(state.since).toISOString()}${until})`;
-    return [mailstore, state.kind, counts.waiting, counts.delayed, counts.active, counts.failed, detail];
+    return [mailstore, state.kind, ...figures, detail];
   });
-  const header = ['MAILSTORE', 'STATE', 'WAITING', 'DEFERRED', 'ACTIVE', 'FAILED', 'DETAIL'];
+  const header = ['MAILSTORE', 'STATE', 'WAITING', 'DEFERRED', 'ACTIVE', 'FAILED', 'OLDEST', 'EXPIRING', 'DETAIL'];
   const table = [header, ...rows].map((row) => row.map(String));
   const widths = header.map((_, column) => Math.max(...table.map((row) => row[column]!.length)));
   return table

@@ -12,3 +12,22 @@ export function pausedDuring(intervals: readonly PausedInterval[], since: number
   for (const { from, to } of intervals) total += Math.max(0, Math.min(to, until) - Math.max(from, since));
   return total;
 }
+
+/**
+ * The latest arrival time at which a message has, by `now`, used up at least `usedMs` of its
+ * lifetime (held time not counting): every message that arrived at or before it has too. A
+ * message's used lifetime only grows with an earlier arrival, so a binary search finds it.
+ */
+export function latestArrivalHavingUsed(intervals: readonly PausedInterval[], now: number, usedMs: number): number {
+  const used = (arrival: number) => now - arrival - pausedDuring(intervals, arrival, now);
+  const paused = intervals.reduce((total, { from, to }) => total + Math.max(0, to - from), 0);
+  let early = now - usedMs - paused - 1; // used(early) >= usedMs
+  let late = now - usedMs; // nothing later can have used enough
+  if (used(late) >= usedMs) return late;
+  while (late - early > 1) {
+    const middle = Math.floor((early + late) / 2);
+    if (used(middle) >= usedMs) early = middle;
+    else late = middle;
+  }
+  return early;
+}

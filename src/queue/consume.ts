@@ -69,7 +69,8 @@ async function runJob(job: Job<DeliveryJobData>, token: string | undefined, opti
   const { spool, deliver } = options;
   const data = job.data;
   // A job that ran to its end before a crash kept BullMQ from recording it: do not deliver twice.
-  const member = pendingMember(data.mailstore, job.id ?? data.queueId, data.queueId);
+  const jobRef = { queueId: data.queueId, mailstore: data.mailstore, jobId: job.id ?? data.queueId, size: data.size };
+  const member = pendingMember(data.mailstore, jobRef.jobId, data.queueId);
   if (!(await spool.isPending(data.queueId, member))) return;
   const body = await spool.readBody(data.queueId);
   if (body === null) {
@@ -79,7 +80,7 @@ async function runJob(job: Job<DeliveryJobData>, token: string | undefined, opti
   const outcome = await deliver(data, body);
   switch (outcome.kind) {
     case 'done':
-      await spool.finish(data.queueId, member);
+      await spool.finish(jobRef);
       return;
     case 'retry':
       await job.updateData(outcome.data);
@@ -88,6 +89,7 @@ async function runJob(job: Job<DeliveryJobData>, token: string | undefined, opti
       throw new DelayedError();
     case 'kept':
       await job.updateData(outcome.data);
+      await spool.unlist(jobRef);
       throw new UnrecoverableError(outcome.reason);
   }
 }

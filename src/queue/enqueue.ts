@@ -5,6 +5,7 @@ import { HoldfastError, withTimeout } from '../errors.js';
 import { DELIVERY_JOB_NAME, type DeliveryJobData } from './job-data.js';
 import type { MailQueues } from './queues.js';
 import { DELIVERY_JOB_OPTIONS } from './queues.js';
+import { unlistJob } from './spool.js';
 
 export interface IncomingMessage {
   queueId: string;
@@ -37,7 +38,8 @@ export async function enqueueMessage(
   const firstQueue = queues.get(mailstores[0]!);
   const client = await withTimeout(firstQueue.getBackend().client, options.timeoutMs, 'connecting to Redis');
   // BullMQ's transaction is an ioredis MULTI underneath: our own commands join its job inserts.
-  const transaction = client.multi() as IRedisTransaction & Pick<ChainableCommander, 'set' | 'sadd'>;
+  const transaction = client.multi() as IRedisTransaction &
+    Pick<ChainableCommander, 'set' | 'sadd' | 'zadd' | 'incrby'>;
   transaction.hset(keys.message(message.queueId), {
     sender: message.sender,
     receivedAt: String(message.receivedAt),
@@ -58,6 +60,8 @@ export async function enqueueMessage(
       attempts: 0,
       size: message.body.length,
     };
+    transaction.zadd(keys.mailstoreBacklog(mailstore), message.receivedAt, message.queueId);
+    transaction.incrby(keys.mailstoreBacklogBytes(mailstore), message.body.length);
     const queue = queues.get(mailstore);
     const job = new Job(
       queue,
@@ -72,7 +76,7 @@ export async function enqueueMessage(
   const failed =
     results === null ? ['transaction aborted'] : results.filter(([error]) => error).map(([error]) => String(error));
   if (failed.length > 0) {
-    await discardPartialMessage(queues, message.queueId, mailstores);
+    await discardPartialMessage(queues, message.queueId, mailstores, message.body.length);
     throw new HoldfastError('REDIS_TRANSACTION_FAILED', failed.join('; '));
   }
   if (options.replicas > 0) {
@@ -91,10 +95,18 @@ export async function enqueueMessage(
  * A transaction that reported an error may have committed some of its commands (Redis does not
  * roll back). The sender gets 451 and will retry, so remove whatever did land; best effort.
  */
-async function discardPartialMessage(queues: MailQueues, queueId: string, mailstores: string[]): Promise<void> {
+async function discardPartialMessage(
+  queues: MailQueues,
+  queueId: string,
+  mailstores: string[],
+  size: number,
+): Promise<void> {
   const { keys } = queues;
   try {
     await Promise.all(mailstores.map((mailstore) => queues.get(mailstore).remove(queueId)));
+    const unlist = (mailstore: string) =>
+      unlistJob(queues.connection, keys, { queueId, mailstore, jobId: queueId, size }, 1000);
+    await Promise.all(mailstores.map(unlist));
     await queues.connection.del(keys.message(queueId), keys.body(queueId), keys.pending(queueId));
   } catch {
     // Redis is failing; a leftover without jobs is never delivered, it only takes space.

@@ -21,6 +21,14 @@ export interface Keys {
   mailstoreOutcomes(mailstore: string, kind: 'all' | 'refused'): string;
   /** String (counter): consecutive failed attempts on the mailstore, for the automatic trip. */
   mailstoreFailures(mailstore: string): string;
+  /**
+   * Sorted set (score = arrival time): the store's delivery jobs still to be delivered (waiting,
+   * deferred, running, held), by job id; for oldest age, expiring mail and backlog limits
+   * without reading any job.
+   */
+  mailstoreBacklog(mailstore: string): string;
+  /** String (counter): the bytes of the messages in the store's backlog. */
+  mailstoreBacklogBytes(mailstore: string): string;
   /** Stream: the audit trail of state changes and operator actions, newest last. */
   readonly audit: string;
   /** Hash: scratch copy of the routing table during a bulk replace, renamed over `routes`. */
@@ -38,6 +46,8 @@ export function createKeys(prefix: string): Keys {
     mailstoreGuards: (mailstore) => `${prefix}:store:${mailstore}:guards`,
     mailstoreOutcomes: (mailstore, kind) => `${prefix}:store:${mailstore}:outcomes:${kind}`,
     mailstoreFailures: (mailstore) => `${prefix}:store:${mailstore}:failures`,
+    mailstoreBacklog: (mailstore) => `${prefix}:store:${mailstore}:backlog`,
+    mailstoreBacklogBytes: (mailstore) => `${prefix}:store:${mailstore}:backlog:bytes`,
     audit: `${prefix}:audit`,
     routes: `${prefix}:routes`,
     routesLoading: `${prefix}:routes:loading`,

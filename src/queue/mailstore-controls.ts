@@ -6,6 +6,7 @@ import type { PausedInterval } from '../policy/lifetime.js';
 import type { GuardEpisode, OutcomeCounts } from '../policy/guard.js';
 import type { Keys } from './keys.js';
 import type { MailQueues } from './queues.js';
+import { Backlogs } from './backlog.js';
 
 /** Held intervals and guard episodes kept per mailstore: far more than any lifetime sees. */
 const KEPT = 1000;
@@ -62,7 +63,12 @@ export class MailstoreControls {
     private readonly timeoutMs: number,
     /** The store's own rate once open (messages per second; 0: none). */
     private readonly openRate: (mailstore: string) => number = () => 0,
-  ) {}
+  ) {
+    this.backlogs = new Backlogs(redis, keys, timeoutMs);
+  }
+
+  /** Each store's mail still to deliver, from its index. */
+  readonly backlogs: Backlogs;
 
   async read(mailstore: string): Promise<MailstoreState> {
     const raw = await withTimeout(

@@ -2,7 +2,6 @@
 import { withTimeout } from '../errors.js';
 import type { DeliveryJobData } from './job-data.js';
 import type { MailQueues } from './queues.js';
-import { pendingMember } from './keys.js';
 import type { Spool } from './spool.js';
 
 export interface QueuedMessage {
@@ -45,7 +44,7 @@ export class MessageControls {
     const queue = this.queues.get(message.mailstore);
     const removed = await withTimeout(queue.remove(message.jobId), this.timeoutMs, 'removing a job');
     if (removed !== 1) return false;
-    await this.spool.finish(message.queueId, pendingMember(message.mailstore, message.jobId, message.queueId));
+    await this.spool.finish(message);
     return true;
   }
 }

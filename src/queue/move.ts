@@ -30,8 +30,10 @@ export async function addMovedJob(
   };
   const queue = queues.get(mailstore);
   const client = await withTimeout(queue.getBackend().client, timeoutMs, 'connecting to Redis');
-  const transaction = client.multi() as IRedisTransaction & Pick<ChainableCommander, 'sadd'>;
+  const transaction = client.multi() as IRedisTransaction & Pick<ChainableCommander, 'sadd' | 'zadd' | 'incrby'>;
   transaction.sadd(queues.keys.pending(source.queueId), pendingMember(mailstore, jobId, source.queueId));
+  transaction.zadd(queues.keys.mailstoreBacklog(mailstore), source.receivedAt, jobId);
+  transaction.incrby(queues.keys.mailstoreBacklogBytes(mailstore), source.size);
   await new Job(queue, DELIVERY_JOB_NAME, data, { ...DELIVERY_JOB_OPTIONS, jobId }, jobId).addJob(transaction);
   const results = await withTimeout(transaction.exec(), timeoutMs, 'moving recipients');
   const failed = (results ?? [[new Error('transaction aborted'), null]]).filter(([error]) => error);

@@ -1,15 +1,43 @@
 // Reads queued messages for delivery and releases their body when the last delivery job ends.
 import type { Redis } from 'ioredis';
 import { withTimeout } from '../errors.js';
-import type { Keys } from './keys.js';
+import { pendingMember, type Keys } from './keys.js';
 
-/** Removes one job's member from the message's pending set; the last one out deletes the message. */
-const FINISH_SCRIPT = `
+/**
+ * Takes a job off its store's backlog (KEYS[1] the set, KEYS[2] the byte counter; ARGV job id,
+ * size): idempotent, the bytes go down only if the job was still listed.
+ */
+const UNLIST = `
+local function unlist(backlog, bytes, jobId, size)
+  if redis.call('ZREM', backlog, jobId) == 1 then
+    redis.call('DECRBY', bytes, size)
+  end
+end
+`;
+
+const UNLIST_SCRIPT = `${UNLIST}
+unlist(KEYS[1], KEYS[2], ARGV[1], ARGV[2])
+return 1`;
+
+/**
+ * Ends one job's part: off the backlog, its member off the message's pending set; the last one
+ * out deletes the message. KEYS: pending, body, message, backlog, bytes; ARGV: member, job id, size.
+ */
+const FINISH_SCRIPT = `${UNLIST}
+unlist(KEYS[4], KEYS[5], ARGV[2], ARGV[3])
 local removed = redis.call('SREM', KEYS[1], ARGV[1])
 if redis.call('EXISTS', KEYS[1]) == 0 then
   redis.call('DEL', KEYS[2], KEYS[3])
 end
 return removed`;
+
+/** One store's delivery job of one message, as the spool needs to know it. */
+export interface JobRef {
+  queueId: string;
+  mailstore: string;
+  jobId: string;
+  size: number;
+}
 
 export interface StoredMessage {
   body: Buffer;
@@ -36,13 +64,35 @@ export class Spool {
     return withTimeout(this.redis.getBuffer(this.keys.body(queueId)), this.timeoutMs, 'reading a message body');
   }
 
-  /** Ends one job's part (its pending member); idempotent: finishing twice removes nothing more. */
-  async finish(queueId: string, member: string): Promise<void> {
-    const keys = [this.keys.pending(queueId), this.keys.body(queueId), this.keys.message(queueId)];
+  /** Ends one job's part (see FINISH_SCRIPT); idempotent: finishing twice removes nothing more. */
+  async finish(job: JobRef): Promise<void> {
+    const { keys } = this;
+    const redisKeys = [
+      keys.pending(job.queueId),
+      keys.body(job.queueId),
+      keys.message(job.queueId),
+      keys.mailstoreBacklog(job.mailstore),
+      keys.mailstoreBacklogBytes(job.mailstore),
+    ];
+    const member = pendingMember(job.mailstore, job.jobId, job.queueId);
     await withTimeout(
-      this.redis.eval(FINISH_SCRIPT, keys.length, ...keys, member),
+      this.redis.eval(FINISH_SCRIPT, redisKeys.length, ...redisKeys, member, job.jobId, job.size),
       this.timeoutMs,
       'finishing a delivery',
     );
   }
+
+  /** Takes a job off its store's backlog, keeping the message (mail kept for the operator). */
+  async unlist(job: JobRef): Promise<void> {
+    await unlistJob(this.redis, this.keys, job, this.timeoutMs);
+  }
+}
+
+export async function unlistJob(redis: Redis, keys: Keys, job: JobRef, timeoutMs: number): Promise<void> {
+  const redisKeys = [keys.mailstoreBacklog(job.mailstore), keys.mailstoreBacklogBytes(job.mailstore)];
+  await withTimeout(
+    redis.eval(UNLIST_SCRIPT, redisKeys.length, ...redisKeys, job.jobId, job.size),
+    timeoutMs,
+    'taking a job off the backlog',
+  );
 }

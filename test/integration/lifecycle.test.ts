@@ -144,6 +144,10 @@ describe('permanent failures without a bounce smarthost', () => {
         }),
       ]);
       expect(await redis.client.exists(`${prefix}:body:${queueId}`)).toBe(1);
+      // Kept mail is no longer waiting for the store: off its backlog (and its limits).
+      const [status] = await relay.app.mailstoreAdmin!.status();
+      expect(status!.backlog).toMatchObject({ messages: 0, bytes: 0 });
+      expect(status!.counts.failed).toBe(1);
       await queue.close();
     } finally {
       await relay.stop();

@@ -52,5 +52,11 @@ describe('routing at attempt time', () => {
     const prefix = relay.config.redis.prefix;
     await waitFor(async () => (await redis.client.keys(`${prefix}:body:*`)).length === 0, 10_000, 'bodies freed');
     expect(await redis.client.keys(`${prefix}:pending:*`)).toEqual([]);
+    // Both stores' backlogs are empty: the moved jobs were listed on store2 and taken off when done.
+    const backlogs = await admin.status();
+    expect(backlogs.map((status) => [status.mailstore, status.backlog.messages, status.backlog.bytes])).toEqual([
+      ['store1', 0, 0],
+      ['store2', 0, 0],
+    ]);
   });
 });

@@ -1,0 +1,50 @@
+// Reads a store's backlog (mail still to deliver) from its arrival-ordered index: never reads a job.
+import type { Redis } from 'ioredis';
+import { withTimeout } from '../errors.js';
+import type { Keys } from './keys.js';
+
+export interface Backlog {
+  messages: number;
+  bytes: number;
+  /** Arrival time of the oldest message still to deliver, if any. */
+  oldestReceivedAt?: number;
+}
+
+export class Backlogs {
+  constructor(
+    private readonly redis: Redis,
+    private readonly keys: Keys,
+    private readonly timeoutMs: number,
+  ) {}
+
+  async read(mailstore: string): Promise<Backlog> {
+    const results = await withTimeout(
+      this.redis
+        .multi()
+        .zcard(this.keys.mailstoreBacklog(mailstore))
+        .get(this.keys.mailstoreBacklogBytes(mailstore))
+        .zrange(this.keys.mailstoreBacklog(mailstore), '0', '0', 'WITHSCORES')
+        .exec(),
+      this.timeoutMs,
+      'reading a backlog',
+    );
+    const [count, bytes, oldest] = (results ?? []).map(([error, value]) => {
+      if (error) throw error;
+      return value;
+    }) as [number, string | null, string[]];
+    return {
+      messages: count,
+      bytes: Math.max(0, Number(bytes ?? 0)),
+      ...(oldest[1] === undefined ? {} : { oldestReceivedAt: Number(oldest[1]) }),
+    };
+  }
+
+  /** How many of the store's messages arrived at or before `time`. */
+  async arrivedBy(mailstore: string, time: number): Promise<number> {
+    return withTimeout(
+      this.redis.zcount(this.keys.mailstoreBacklog(mailstore), '-inf', time),
+      this.timeoutMs,
+      'counting a backlog',
+    );
+  }
+}
