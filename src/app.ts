@@ -16,6 +16,7 @@ import { addMovedJob } from './queue/move.js';
 import { createConsumer } from './queue/consume.js';
 import { Consumers } from './queue/consumers.js';
 import { ConsumerWatchdog } from './queue/consumer-watchdog.js';
+import { BacklogWatch } from './queue/backlog-watch.js';
 import { RouteTable } from './routing/route-table.js';
 import { Router } from './routing/router.js';
 import { SmtpListener } from './smtp/server.js';
@@ -47,6 +48,7 @@ export class App {
   private clients = new Map<string, MailstoreClient>();
   private listener: SmtpListener | undefined;
   private memoryWatch: MemoryWatch | undefined;
+  private backlogWatch: BacklogWatch | undefined;
   private closeBounces: (() => void) | undefined;
   private controlQueues: MailQueues | undefined;
   private enforcer: PolicyEnforcer | undefined;
@@ -96,6 +98,11 @@ export class App {
       this.intakeQueues = new MailQueues(intake, keys, mailstores, this.redisError);
       this.memoryWatch = new MemoryWatch(control, config.limits.redisMemoryHighWater, logger);
       await this.memoryWatch.start();
+      const limits = Object.fromEntries(
+        Object.entries(config.mailstores).map(([id, store]) => [id, store.backlogLimit]),
+      );
+      this.backlogWatch = new BacklogWatch(this.controls!.backlogs, limits, logger, this.options.now ?? Date.now);
+      await this.backlogWatch.start();
       await this.startListener(intake, keys);
     }
     logger.info({ event: EVENTS.ready, smtpPort: this.smtpPort }, 'ready');
@@ -110,6 +117,7 @@ export class App {
     for (const client of this.clients.values()) client.close();
     this.closeBounces?.();
     this.memoryWatch?.stop();
+    this.backlogWatch?.stop();
     await this.enforcer?.stop();
     await this.controlQueues?.close();
     await this.intakeQueues?.close();
@@ -262,6 +270,7 @@ export class App {
       router,
       enqueue: (message) => enqueueMessage(queues, message, enqueueOptions),
       storageFull: () => memoryWatch.aboveHighWater,
+      mailstoreFull: (mailstore) => this.backlogWatch?.isOver(mailstore) ?? false,
       now: this.options.now ?? Date.now,
       draining: false,
       transactions: new Map(),

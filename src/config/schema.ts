@@ -79,6 +79,14 @@ const mailstore = z.strictObject({
   timeouts: z
     .strictObject({ connect: duration('10s'), greeting: duration('30s'), socket: duration('5m') })
     .prefault({}),
+  /** Above any of these (0: no limit), new mail for the store gets 452 at RCPT; other stores are unaffected. */
+  backlogLimit: z
+    .strictObject({
+      messages: z.number().int().min(0).default(0),
+      bytes: size('0'),
+      oldestAge: duration('0s'),
+    })
+    .prefault({}),
 });
 
 const domain = z.strictObject({

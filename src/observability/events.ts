@@ -11,6 +11,8 @@ export const EVENTS = {
   redisUnavailable: 'RedisUnavailable',
   redisMemoryHigh: 'RedisMemoryHigh',
   redisMemoryNormal: 'RedisMemoryNormal',
+  backlogLimitReached: 'BacklogLimitReached',
+  backlogLimitCleared: 'BacklogLimitCleared',
   rejection: 'Rejection',
   reception: 'Reception',
   receptionFailed: 'ReceptionFailed',

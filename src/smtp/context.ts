@@ -20,6 +20,8 @@ export interface SmtpContext {
   enqueue: (message: IncomingMessage) => Promise<void>;
   /** True while Redis memory is above the high-water mark (cached, not a round trip). */
   storageFull: () => boolean;
+  /** True while the mailstore's backlog is over one of its limits (cached, not a round trip). */
+  mailstoreFull: (mailstore: string) => boolean;
   /** The clock for reception times (injected in tests). */
   now: () => number;
   /** Set once shutdown begins: new connections and transactions get 421. */

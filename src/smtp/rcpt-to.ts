@@ -32,6 +32,13 @@ export async function onRcptTo(
       log.info({ event: EVENTS.rejection, stage: 'rcpt', reason: 'user-unknown' }, 'recipient refused: unknown user');
       throw replyError('userUnknown');
     case 'mailstore': {
+      if (context.mailstoreFull(route.mailstore)) {
+        log.warn(
+          { event: EVENTS.rejection, stage: 'rcpt', reason: 'backlog-limit', mailstore: route.mailstore },
+          'recipient deferred: its mailstore backlog is over its limit',
+        );
+        throw replyError('mailstoreBacklogFull');
+      }
       const recipients = transaction.recipientsByMailstore.get(route.mailstore) ?? [];
       if (!recipients.includes(recipient)) recipients.push(recipient);
       transaction.recipientsByMailstore.set(route.mailstore, recipients);

@@ -8,6 +8,11 @@ export const REPLIES = {
   localError: { code: 451, status: '4.3.0', text: 'Temporary local problem, try again later' },
   storageFull: { code: 452, status: '4.3.1', text: 'Insufficient system storage, try again later' },
   tooManyRecipients: { code: 452, status: '4.5.3', text: 'Too many recipients' },
+  mailstoreBacklogFull: {
+    code: 452,
+    status: '4.3.1',
+    text: 'Mailbox server has too much mail queued, try again later',
+  },
   userUnknown: { code: 550, status: '5.1.1', text: 'Recipient address rejected: User unknown' },
   relayDenied: { code: 550, status: '5.7.1', text: 'Relay access denied' },
 } as const;

@@ -1,0 +1,60 @@
+// Polls the backlog of stores with limits once a second, so RCPT can answer 452 without a round trip.
+import { EVENTS } from '../observability/events.js';
+import type { Logger } from '../observability/logger.js';
+import { backlogOverLimit, hasBacklogLimit, type BacklogLimit } from '../policy/backlog-limit.js';
+import type { Backlogs } from './backlog.js';
+
+export class BacklogWatch {
+  private readonly over = new Map<string, string[]>();
+  private readonly limited: Array<[string, BacklogLimit]>;
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly backlogs: Backlogs,
+    limits: Record<string, BacklogLimit>,
+    private readonly logger: Logger,
+    private readonly now: () => number = Date.now,
+    private readonly intervalMs = 1000,
+  ) {
+    this.limited = Object.entries(limits).filter(([, limit]) => hasBacklogLimit(limit));
+  }
+
+  /** True when the store's backlog was over one of its limits at the last reading. */
+  isOver(mailstore: string): boolean {
+    return this.over.has(mailstore);
+  }
+
+  async start(): Promise<void> {
+    if (this.limited.length === 0) return; // the default: no limits, nothing to poll
+    await this.poll();
+    this.timer = setInterval(() => void this.poll(), this.intervalMs);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+  }
+
+  async poll(): Promise<void> {
+    for (const [mailstore, limit] of this.limited) {
+      let reached: string[];
+      try {
+        reached = backlogOverLimit(await this.backlogs.read(mailstore), limit, this.now());
+      } catch {
+        continue; // Redis unreachable: intake answers 451 by itself; keep the last reading
+      }
+      const was = this.over.has(mailstore);
+      if (reached.length > 0) this.over.set(mailstore, reached);
+      else this.over.delete(mailstore);
+      if (was === reached.length > 0) continue;
+      if (reached.length > 0) {
+        this.logger.warn(
+          { event: EVENTS.backlogLimitReached, mailstore, limits: reached },
+          'mailstore backlog over its limit: new mail for it gets 452',
+        );
+      } else {
+        this.logger.warn({ event: EVENTS.backlogLimitCleared, mailstore }, 'mailstore backlog back under its limits');
+      }
+    }
+  }
+}
