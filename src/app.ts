@@ -238,6 +238,7 @@ export class App {
         stalledInterval: config.workers.stalledInterval,
         deliver,
         activity,
+        now: this.options.now ?? Date.now,
         onMissingBody: (data) =>
           logger.error({ event: EVENTS.jobError, queueId: data.queueId, mailstore: id }, 'message body missing'),
         onError: (error, data) =>

@@ -2,7 +2,8 @@
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../observability/logger.js';
 import { EVENTS } from '../observability/events.js';
-import type { MessageControls, QueuedMessage } from '../queue/message-controls.js';
+import type { ActionOutcome, MessageControls, QueuedMessage } from '../queue/message-controls.js';
+import type { MessageAuditEntry } from '../policy/mailstore-state.js';
 import type { MailstoreControls } from '../queue/mailstore-controls.js';
 
 export class MessageAdminError extends Error {
@@ -13,20 +14,34 @@ export class MessageAdminError extends Error {
 }
 
 export interface MessageFilter {
+  queueId?: string;
   mailstore?: string;
   recipient?: string;
   sender?: string;
   olderThanMs?: number;
 }
 
+/** What an operator can do to queued messages, one by one or in bulk. */
+export type MessageAction = 'hold' | 'release' | 'retry' | 'delete';
+
 export interface BulkResult {
+  action: MessageAction;
   dryRun: boolean;
   matched: number;
   bytes: number;
   users: number;
-  /** Deleted (0 in a dry run); messages being delivered at that moment are skipped. */
-  deleted: number;
+  /** Messages the action changed (0 in a dry run). */
+  done: number;
+  /** Already in the wanted state (held, released, due), or not concerned (kept mail is not held). */
+  unchanged: string[];
+  /** Being delivered at that moment: try again. */
   skipped: string[];
+}
+
+const PAST: Record<MessageAction, string> = { hold: 'held', release: 'released', retry: 'retried', delete: 'deleted' };
+
+export function pastTense(action: MessageAction): string {
+  return PAST[action];
 }
 
 export function describeFilter(filter: MessageFilter): string {
@@ -36,6 +51,7 @@ export function describeFilter(filter: MessageFilter): string {
 
 export function matches(message: QueuedMessage, filter: MessageFilter, now: number): boolean {
   const lower = (value: string) => value.toLowerCase();
+  if (filter.queueId !== undefined && message.queueId !== filter.queueId) return false;
   if (filter.recipient && !message.recipients.some((recipient) => lower(recipient) === lower(filter.recipient!)))
     return false;
   if (filter.sender !== undefined && lower(message.sender) !== lower(filter.sender)) return false;
@@ -62,37 +78,71 @@ export class MessageAdmin {
     return lists.flat().filter((message) => matches(message, filter, now));
   }
 
-  /** Deletes the selected messages (logged and audited with who and why); a dry run only counts. */
-  async delete(filter: MessageFilter, options: { dryRun: boolean; by: string; reason: string }): Promise<BulkResult> {
-    if (!options.dryRun && options.reason.trim() === '') throw new MessageAdminError('a deletion needs a reason');
+  /**
+   * Holds, releases, retries or deletes the selected messages; logged and audited with who and
+   * why. A dry run only counts. Deleting and holding need a reason.
+   */
+  async act(
+    action: MessageAction,
+    filter: MessageFilter,
+    options: { dryRun: boolean; by: string; reason?: string },
+  ): Promise<BulkResult> {
+    const reason = options.reason?.trim() ?? '';
+    if (!options.dryRun && reason === '' && (action === 'delete' || action === 'hold')) {
+      throw new MessageAdminError(`to ${action} messages, give a reason`);
+    }
     const selected = await this.select(filter);
     const result: BulkResult = {
+      action,
       dryRun: options.dryRun,
       matched: selected.length,
       bytes: selected.reduce((total, message) => total + message.size, 0),
       users: new Set(selected.flatMap((message) => message.recipients.map((recipient) => recipient.toLowerCase())))
         .size,
-      deleted: 0,
+      done: 0,
+      unchanged: [],
       skipped: [],
     };
     if (options.dryRun) return result;
-    const deleted: string[] = [];
+    const done: string[] = [];
     for (const message of selected) {
-      if (await this.messages.remove(message)) deleted.push(message.queueId);
-      else result.skipped.push(message.queueId);
+      const outcome = await this.apply(action, message);
+      if (outcome === 'done') done.push(message.queueId);
+      else if (outcome === 'busy') result.skipped.push(message.queueId);
+      else result.unchanged.push(message.queueId);
     }
-    result.deleted = deleted.length;
-    const entry = {
+    result.done = done.length;
+    const entry: MessageAuditEntry = {
       at: this.now(),
-      action: 'delete' as const,
+      action: `${action}-messages`,
       by: options.by,
-      reason: options.reason,
+      reason,
       filter: describeFilter(filter),
-      count: deleted.length,
-      queueIds: deleted,
+      count: done.length,
+      queueIds: done,
     };
     await this.mailstores.appendAudit(entry);
-    this.logger.warn({ event: EVENTS.messagesDeleted, ...entry }, `deleted ${deleted.length} messages`);
+    this.logger.warn({ event: MESSAGE_EVENTS[action], ...entry }, `${pastTense(action)} ${done.length} messages`);
     return result;
   }
+
+  private async apply(action: MessageAction, message: QueuedMessage): Promise<ActionOutcome> {
+    switch (action) {
+      case 'delete':
+        return (await this.messages.remove(message)) ? 'done' : 'busy';
+      case 'hold':
+        return this.messages.hold(message);
+      case 'release':
+        return this.messages.release(message);
+      case 'retry':
+        return this.messages.retry(message);
+    }
+  }
 }
+
+const MESSAGE_EVENTS = {
+  hold: EVENTS.messagesHeld,
+  release: EVENTS.messagesReleased,
+  retry: EVENTS.messagesRetried,
+  delete: EVENTS.messagesDeleted,
+} as const;

@@ -179,8 +179,8 @@ export function registerMailstoreCommands(program: Command, loadConfig: ConfigLo
         return entries
           .map((entry) => {
             const what =
-              entry.action === 'delete'
-                ? `deleted ${entry.count} (${entry.filter})`
+              'filter' in entry
+                ? `${entry.action} ${entry.count} (${entry.filter})`
                 : `${entry.mailstore}  ${entry.from} -> ${entry.to}`;
             return `${new Date(entry.at).toISOString()}  ${what}  by ${entry.by}: ${entry.reason}`;
           })

@@ -1,6 +1,13 @@
-// `holdfast queue list|delete`: find and delete queued messages by store, recipient, sender or age.
+// `holdfast queue list|hold|release|retry|delete`: act on queued messages by queue id, store, recipient, sender or age.
 import type { Command } from 'commander';
-import { MessageAdmin, MessageAdminError, describeFilter, type MessageFilter } from '../admin/messages.js';
+import {
+  MessageAdmin,
+  MessageAdminError,
+  describeFilter,
+  pastTense,
+  type MessageAction,
+  type MessageFilter,
+} from '../admin/messages.js';
 import { parseDuration } from '../config/units.js';
 import { createLogger } from '../observability/logger.js';
 import { createKeys } from '../queue/keys.js';
@@ -12,6 +19,7 @@ import { operatorAction, operatorName, type ConfigLoader, type OperatorContext }
 
 type Options = {
   config: string;
+  queueId?: string;
   store?: string;
   recipient?: string;
   sender?: string;
@@ -20,14 +28,28 @@ type Options = {
   by?: string;
   dryRun?: boolean;
   json?: boolean;
+  all?: boolean;
 };
 
-function filterOf(options: Options): MessageFilter {
+/** The selection; an action (not a listing) with none must say --all. */
+function filterOf(options: Options, isAction = true): MessageFilter {
   const olderThanMs = options.olderThan === undefined ? undefined : parseDuration(options.olderThan);
   if (options.olderThan !== undefined && olderThanMs === undefined) {
     throw new MessageAdminError(`--older-than: not a duration: ${options.olderThan}`);
   }
-  return { mailstore: options.store, recipient: options.recipient, sender: options.sender, olderThanMs };
+  const filter = {
+    queueId: options.queueId,
+    mailstore: options.store,
+    recipient: options.recipient,
+    sender: options.sender,
+    olderThanMs,
+  };
+  if (isAction && Object.values(filter).every((value) => value === undefined) && !options.all) {
+    throw new MessageAdminError(
+      'select messages (--queue-id, --store, --recipient, --sender, --older-than) or give --all',
+    );
+  }
+  return filter;
 }
 
 async function withMessages<T>(
@@ -38,7 +60,7 @@ async function withMessages<T>(
   const keys = createKeys(config.redis.prefix);
   const queues = new MailQueues(redis, keys, Object.keys(config.mailstores), () => undefined);
   try {
-    const messages = new MessageControls(queues, new Spool(redis, keys, 5000), 5000);
+    const messages = new MessageControls(queues, new Spool(redis, keys, 5000), redis, 5000);
     const audit = new MailstoreControls(redis, keys, queues, 5000);
     return await run(new MessageAdmin(config, messages, audit, createLogger('warn', process.stderr)));
   } finally {
@@ -48,10 +70,12 @@ async function withMessages<T>(
 
 function selection(command: Command): Command {
   return command
+    .option('--queue-id <id>', 'only this message (its queue id, from the 250 reply or the Received header)')
     .option('--store <mailstore>', 'only this mailstore')
     .option('--recipient <address>', 'only messages for this recipient')
     .option('--sender <address>', 'only messages from this envelope sender ("" for <>)')
-    .option('--older-than <duration>', 'only messages queued longer than this (e.g. 2h, 3d)');
+    .option('--older-than <duration>', 'only messages queued longer than this (e.g. 2h, 3d)')
+    .option('--all', 'every queued message (an action with no selection needs it)');
 }
 
 export function registerQueueCommands(program: Command, loadConfig: ConfigLoader, defaultConfig: string): void {
@@ -63,7 +87,7 @@ export function registerQueueCommands(program: Command, loadConfig: ConfigLoader
     .option('-c, --config <file>', 'configuration file', defaultConfig)
     .action(
       action(async (context) => {
-        const messages = await withMessages(context, (admin) => admin.select(filterOf(context.options)));
+        const messages = await withMessages(context, (admin) => admin.select(filterOf(context.options, false)));
         if (context.options.json) return JSON.stringify(messages, null, 2);
         const lines = messages.map((message) => {
           const received = new Date(message.receivedAt).toISOString();
@@ -72,24 +96,37 @@ export function registerQueueCommands(program: Command, loadConfig: ConfigLoader
         return [...lines, `${messages.length} messages`].join('\n');
       }),
     );
-  selection(queue.command('delete').description('delete queued messages; try --dry-run first'))
-    .option('--dry-run', 'only count what would be deleted')
-    .option('-r, --reason <text>', 'why (required unless --dry-run; kept in the audit trail)')
-    .option('--by <name>', 'who deletes (default: your login)')
-    .option('--json', 'machine-readable output')
-    .option('-c, --config <file>', 'configuration file', defaultConfig)
-    .action(
-      action(async (context) => {
-        const { dryRun = false, reason = '', by, json } = context.options;
-        const filter = filterOf(context.options);
-        const result = await withMessages(context, (admin) =>
-          admin.delete(filter, { dryRun, reason, by: operatorName(by) }),
-        );
-        if (json) return JSON.stringify(result, null, 2);
-        const what = `${result.matched} messages, ${result.bytes} bytes, ${result.users} users (${describeFilter(filter)})`;
-        if (dryRun) return `would delete ${what}`;
-        const skipped = result.skipped.length > 0 ? `; skipped ${result.skipped.length} being delivered` : '';
-        return `deleted ${result.deleted} of ${what}${skipped}`;
-      }),
-    );
+  const actions: Array<[MessageAction, string]> = [
+    ['hold', 'hold messages: they are accepted and kept, never attempted, until released'],
+    ['release', 'release held messages: they are tried at once'],
+    ['retry', 'try deferred messages now, and messages kept after a permanent failure again'],
+    ['delete', 'delete queued messages (no bounce); try --dry-run first'],
+  ];
+  for (const [name, description] of actions) {
+    const needsReason = name === 'hold' || name === 'delete';
+    selection(queue.command(name).description(description))
+      .option('--dry-run', 'only count what would be changed')
+      .option(
+        '-r, --reason <text>',
+        needsReason ? 'why (required unless --dry-run; kept in the audit trail)' : 'why (kept in the audit trail)',
+      )
+      .option('--by <name>', 'who acts (default: your login)')
+      .option('--json', 'machine-readable output')
+      .option('-c, --config <file>', 'configuration file', defaultConfig)
+      .action(
+        action(async (context) => {
+          const { dryRun = false, reason, by, json } = context.options;
+          const filter = filterOf(context.options);
+          const result = await withMessages(context, (admin) =>
+            admin.act(name, filter, { dryRun, reason, by: operatorName(by) }),
+          );
+          if (json) return JSON.stringify(result, null, 2);
+          const what = `${result.matched} messages, ${result.bytes} bytes, ${result.users} users (${describeFilter(filter)})`;
+          if (dryRun) return `would ${name} ${what}`;
+          const unchanged = result.unchanged.length > 0 ? `; ${result.unchanged.length} unchanged` : '';
+          const skipped = result.skipped.length > 0 ? `; skipped ${result.skipped.length} being delivered` : '';
+          return `${pastTense(name)} ${result.done} of ${what}${unchanged}${skipped}`;
+        }),
+      );
+  }
 }

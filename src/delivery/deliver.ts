@@ -5,7 +5,7 @@ import { EVENTS } from '../observability/events.js';
 import type { DeliveryJobData, RecipientFailure } from '../queue/job-data.js';
 import type { DeliverFunction, DeliveryOutcome } from '../queue/consume.js';
 import { decideRetry } from '../policy/retry.js';
-import { pausedDuring, type PausedInterval } from '../policy/lifetime.js';
+import { mergeIntervals, pausedDuring, type PausedInterval } from '../policy/lifetime.js';
 import type { MailstoreClient } from './mailstore-client.js';
 import { recordAttempt } from './attempt-outcome.js';
 import { watchForTrip, type TripContext } from './trip.js';
@@ -78,7 +78,7 @@ async function planRetries(
   const now = context.now();
   // Without the held intervals (Redis trouble), never expire: retrying costs less than a wrong bounce.
   const pausedMs = await context.pausedIntervals(job.mailstore, now).then(
-    (intervals) => pausedDuring(intervals, job.receivedAt, now),
+    (intervals) => pausedDuring(mergeIntervals([...intervals, ...(job.heldIntervals ?? [])]), job.receivedAt, now),
     () => Number.POSITIVE_INFINITY,
   );
   const decision = decideRetry(policy, job.receivedAt, job.attempts, now, context.random, pausedMs);
@@ -90,8 +90,7 @@ async function planRetries(
     return decision.at;
   }
   const days = (decision.ageMs / 86_400_000).toFixed(1);
-  const held =
-    pausedMs > 0 ? ` (${(pausedMs / 86_400_000).toFixed(1)} of them with the mailstore held, not counted)` : '';
+  const held = pausedMs > 0 ? ` (${(pausedMs / 86_400_000).toFixed(1)} of them held, not counted)` : '';
   const expired: RecipientFailure[] = transient.map(({ recipient, reply }) => ({
     recipient,
     reply: `message expired after ${days} days in queue${held}; last reply: ${reply}`,

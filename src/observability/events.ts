@@ -31,6 +31,9 @@ export const EVENTS = {
   suspectSettled: 'SuspectSettled',
   probe: 'Probe',
   messagesDeleted: 'MessagesDeleted',
+  messagesHeld: 'MessagesHeld',
+  messagesReleased: 'MessagesReleased',
+  messagesRetried: 'MessagesRetried',
   rerouted: 'Rerouted',
 } as const;
 

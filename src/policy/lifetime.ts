@@ -6,6 +6,18 @@ export interface PausedInterval {
   to: number;
 }
 
+/** The same stretches of time as one sorted list without overlaps (a store hold and a message hold may overlap). */
+export function mergeIntervals(intervals: readonly PausedInterval[]): PausedInterval[] {
+  const sorted = [...intervals].sort((a, b) => a.from - b.from);
+  const merged: PausedInterval[] = [];
+  for (const { from, to } of sorted) {
+    const last = merged.at(-1);
+    if (last && from <= last.to) last.to = Math.max(last.to, to);
+    else merged.push({ from, to });
+  }
+  return merged;
+}
+
 /** The part of [since, until] covered by the intervals (assumed not to overlap each other). */
 export function pausedDuring(intervals: readonly PausedInterval[], since: number, until: number): number {
   let total = 0;

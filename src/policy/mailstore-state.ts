@@ -52,7 +52,7 @@ export interface StateAuditEntry {
 /** An operator action on queued messages (not a state change). */
 export interface MessageAuditEntry {
   at: number;
-  action: 'delete';
+  action: `${'hold' | 'release' | 'retry' | 'delete'}-messages`;
   by: string;
   reason: string;
   /** The selection, as the operator gave it. */

@@ -2,7 +2,7 @@
 import { DelayedError, UnrecoverableError, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { DeliveryJobData } from './job-data.js';
-import { pendingMember, type Keys } from './keys.js';
+import type { Keys } from './keys.js';
 import type { Spool } from './spool.js';
 import { errorBackoff } from './queues.js';
 import type { WorkerActivity } from './consumers.js';
@@ -30,6 +30,8 @@ export interface ConsumerOptions {
   onError: (error: Error, data?: DeliveryJobData) => void;
   /** Counted here for the watchdog: jobs taken, jobs running. */
   activity: WorkerActivity;
+  /** The policy clock (injected in tests), for the times of message holds. */
+  now: () => number;
 }
 
 /**
@@ -65,13 +67,33 @@ export function createConsumer(mailstore: string, options: ConsumerOptions): Wor
   return worker;
 }
 
+/** How long a held message stays parked before its hold is looked at again (a release promotes it at once). */
+export const HELD_RECHECK_MS = 5 * 60_000;
+
+/** The message's hold is over: its held time joins the intervals that do not count toward its lifetime. */
+export function endOfHold(data: DeliveryJobData, now: number): DeliveryJobData {
+  const { heldSince, ...rest } = data;
+  if (heldSince === undefined) return data;
+  return { ...rest, heldIntervals: [...(data.heldIntervals ?? []), { from: heldSince, to: now }] };
+}
+
 async function runJob(job: Job<DeliveryJobData>, token: string | undefined, options: ConsumerOptions): Promise<void> {
   const { spool, deliver } = options;
-  const data = job.data;
-  // A job that ran to its end before a crash kept BullMQ from recording it: do not deliver twice.
+  let data = job.data;
   const jobRef = { queueId: data.queueId, mailstore: data.mailstore, jobId: job.id ?? data.queueId, size: data.size };
-  const member = pendingMember(data.mailstore, jobRef.jobId, data.queueId);
-  if (!(await spool.isPending(data.queueId, member))) return;
+  const { pending, held } = await spool.check(jobRef);
+  // A job that ran to its end before a crash kept BullMQ from recording it: do not deliver twice.
+  if (!pending) return;
+  if (held) {
+    // Held by an operator: parked, not attempted. Release promotes it; this is only the fallback.
+    await job.updateData({ ...data, heldSince: data.heldSince ?? options.now() });
+    await job.moveToDelayed(Date.now() + HELD_RECHECK_MS, token);
+    throw new DelayedError();
+  }
+  if (data.heldSince !== undefined) {
+    data = endOfHold(data, options.now());
+    await job.updateData(data);
+  }
   const body = await spool.readBody(data.queueId);
   if (body === null) {
     options.onMissingBody(data);

@@ -32,6 +32,10 @@ export interface DeliveryJobData {
   /** Delivery attempts made so far. */
   attempts: number;
   size: number;
+  /** Since when an operator has held this message (it is parked until released). */
+  heldSince?: number;
+  /** Past operator holds of this message: that time does not count toward its lifetime. */
+  heldIntervals?: Array<{ from: number; to: number }>;
 }
 
 export const DELIVERY_JOB_NAME = 'deliver';

@@ -29,6 +29,8 @@ export interface Keys {
   mailstoreBacklog(mailstore: string): string;
   /** String (counter): the bytes of the messages in the store's backlog. */
   mailstoreBacklogBytes(mailstore: string): string;
+  /** Set: job ids of the store's messages held one by one by an operator (parked, not attempted). */
+  heldMessages(mailstore: string): string;
   /** Stream: the audit trail of state changes and operator actions, newest last. */
   readonly audit: string;
   /** Hash: scratch copy of the routing table during a bulk replace, renamed over `routes`. */
@@ -48,6 +50,7 @@ export function createKeys(prefix: string): Keys {
     mailstoreFailures: (mailstore) => `${prefix}:store:${mailstore}:failures`,
     mailstoreBacklog: (mailstore) => `${prefix}:store:${mailstore}:backlog`,
     mailstoreBacklogBytes: (mailstore) => `${prefix}:store:${mailstore}:backlog:bytes`,
+    heldMessages: (mailstore) => `${prefix}:store:${mailstore}:held-messages`,
     audit: `${prefix}:audit`,
     routes: `${prefix}:routes`,
     routesLoading: `${prefix}:routes:loading`,

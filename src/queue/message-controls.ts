@@ -2,7 +2,8 @@
 import { withTimeout } from '../errors.js';
 import type { DeliveryJobData } from './job-data.js';
 import type { MailQueues } from './queues.js';
-import type { Spool } from './spool.js';
+import type { Redis } from 'ioredis';
+import { relistJob, type Spool } from './spool.js';
 
 export interface QueuedMessage {
   queueId: string;
@@ -13,8 +14,12 @@ export interface QueuedMessage {
   recipients: string[];
   receivedAt: number;
   size: number;
-  state: 'waiting' | 'delayed' | 'failed';
+  /** held: by an operator, one by one; failed: kept for the operator after a permanent failure. */
+  state: 'waiting' | 'delayed' | 'held' | 'failed';
 }
+
+/** What happened to one message under an operator action. */
+export type ActionOutcome = 'done' | 'unchanged' | 'busy';
 
 const LISTED_STATES = ['waiting', 'delayed', 'failed'] as const;
 
@@ -22,19 +27,35 @@ export class MessageControls {
   constructor(
     private readonly queues: MailQueues,
     private readonly spool: Spool,
+    private readonly redis: Redis,
     private readonly timeoutMs: number,
   ) {}
 
+  private get keys() {
+    return this.queues.keys;
+  }
+
   /**
    * Every message of the store not being delivered right now. It reads each job: an operator
-   * operation, not for status pages (issue 4 brings counters for those).
+   * operation, not for status pages (those read the backlog index).
    */
   async list(mailstore: string): Promise<QueuedMessage[]> {
     const queue = this.queues.get(mailstore);
+    const held = new Set(
+      await withTimeout(
+        this.redis.smembers(this.keys.heldMessages(mailstore)),
+        this.timeoutMs,
+        'reading held messages',
+      ),
+    );
     const messages: QueuedMessage[] = [];
     for (const state of LISTED_STATES) {
       const jobs = await withTimeout(queue.getJobs([state], 0, -1, true), this.timeoutMs * 10, 'listing jobs');
-      for (const job of jobs) messages.push(describe(job.id ?? job.data.queueId, job.data, state));
+      for (const job of jobs) {
+        const jobId = job.id ?? job.data.queueId;
+        const shown = state !== 'failed' && held.has(jobId) ? 'held' : state;
+        messages.push(describe(jobId, job.data, shown));
+      }
     }
     return messages;
   }
@@ -46,6 +67,61 @@ export class MessageControls {
     if (removed !== 1) return false;
     await this.spool.finish(message);
     return true;
+  }
+
+  /** Holds a message: its next attempt parks it instead, until it is released. Kept mail is not held. */
+  async hold(message: QueuedMessage): Promise<ActionOutcome> {
+    if (message.state === 'failed' || message.state === 'held') return 'unchanged';
+    const added = await withTimeout(
+      this.redis.sadd(this.keys.heldMessages(message.mailstore), message.jobId),
+      this.timeoutMs,
+      'holding a message',
+    );
+    return added === 1 ? 'done' : 'unchanged';
+  }
+
+  /** Releases a held message; one already parked is tried at once. */
+  async release(message: QueuedMessage): Promise<ActionOutcome> {
+    const removed = await withTimeout(
+      this.redis.srem(this.keys.heldMessages(message.mailstore), message.jobId),
+      this.timeoutMs,
+      'releasing a message',
+    );
+    if (removed !== 1) return 'unchanged';
+    await this.promoteIfDelayed(message);
+    return 'done';
+  }
+
+  /**
+   * Tries a message now: a deferred one skips the rest of its wait; one kept after a permanent
+   * failure goes back to the queue (its bounce is tried again). Waiting mail is already due.
+   */
+  async retry(message: QueuedMessage): Promise<ActionOutcome> {
+    if (message.state === 'held') return 'unchanged'; // release it first: a retry does not lift a hold
+    if (message.state === 'delayed') return (await this.promoteIfDelayed(message)) ? 'done' : 'busy';
+    if (message.state !== 'failed') return 'unchanged';
+    const job = await withTimeout(
+      this.queues.get(message.mailstore).getJob(message.jobId),
+      this.timeoutMs,
+      'reading a job',
+    );
+    if (!job) return 'busy';
+    await relistJob(this.redis, this.keys, { ...message, receivedAt: message.receivedAt }, this.timeoutMs);
+    await withTimeout(job.retry('failed'), this.timeoutMs, 'retrying a job');
+    return 'done';
+  }
+
+  /** Moves a delayed job to waiting; false if it is no longer delayed (running, or already moved). */
+  private async promoteIfDelayed(message: QueuedMessage): Promise<boolean> {
+    const queue = this.queues.get(message.mailstore);
+    const job = await withTimeout(queue.getJob(message.jobId), this.timeoutMs, 'reading a job');
+    if (!job) return false;
+    try {
+      await withTimeout(job.promote(), this.timeoutMs, 'promoting a job');
+      return true;
+    } catch {
+      return false; // not delayed any more: it runs, or waits already
+    }
   }
 }
 

@@ -21,10 +21,12 @@ return 1`;
 
 /**
  * Ends one job's part: off the backlog, its member off the message's pending set; the last one
- * out deletes the message. KEYS: pending, body, message, backlog, bytes; ARGV: member, job id, size.
+ * out deletes the message. KEYS: pending, body, message, backlog, bytes, held messages; ARGV:
+ * member, job id, size.
  */
 const FINISH_SCRIPT = `${UNLIST}
 unlist(KEYS[4], KEYS[5], ARGV[2], ARGV[3])
+redis.call('SREM', KEYS[6], ARGV[2])
 local removed = redis.call('SREM', KEYS[1], ARGV[1])
 if redis.call('EXISTS', KEYS[1]) == 0 then
   redis.call('DEL', KEYS[2], KEYS[3])
@@ -50,14 +52,23 @@ export class Spool {
     private readonly timeoutMs: number,
   ) {}
 
-  /** True while this job's delivery of the message has not ended (guards against re-runs). */
-  async isPending(queueId: string, member: string): Promise<boolean> {
-    const found = await withTimeout(
-      this.redis.sismember(this.keys.pending(queueId), member),
+  /** In one round trip: is this job's delivery still pending, and is the message held by an operator? */
+  async check(job: JobRef): Promise<{ pending: boolean; held: boolean }> {
+    const member = pendingMember(job.mailstore, job.jobId, job.queueId);
+    const results = await withTimeout(
+      this.redis
+        .multi()
+        .sismember(this.keys.pending(job.queueId), member)
+        .sismember(this.keys.heldMessages(job.mailstore), job.jobId)
+        .exec(),
       this.timeoutMs,
-      'SISMEMBER',
+      'checking a job',
     );
-    return found === 1;
+    const [pending, held] = (results ?? []).map(([error, value]) => {
+      if (error) throw error;
+      return value === 1;
+    });
+    return { pending: pending === true, held: held === true };
   }
 
   async readBody(queueId: string): Promise<Buffer | null> {
@@ -73,6 +84,7 @@ export class Spool {
       keys.message(job.queueId),
       keys.mailstoreBacklog(job.mailstore),
       keys.mailstoreBacklogBytes(job.mailstore),
+      keys.heldMessages(job.mailstore),
     ];
     const member = pendingMember(job.mailstore, job.jobId, job.queueId);
     await withTimeout(
@@ -86,6 +98,27 @@ export class Spool {
   async unlist(job: JobRef): Promise<void> {
     await unlistJob(this.redis, this.keys, job, this.timeoutMs);
   }
+}
+
+/** Puts a job back on its store's backlog (a kept message retried); idempotent like unlist. */
+const RELIST_SCRIPT = `
+if redis.call('ZADD', KEYS[1], 'NX', ARGV[3], ARGV[1]) == 1 then
+  redis.call('INCRBY', KEYS[2], ARGV[2])
+end
+return 1`;
+
+export async function relistJob(
+  redis: Redis,
+  keys: Keys,
+  job: JobRef & { receivedAt: number },
+  timeoutMs: number,
+): Promise<void> {
+  const redisKeys = [keys.mailstoreBacklog(job.mailstore), keys.mailstoreBacklogBytes(job.mailstore)];
+  await withTimeout(
+    redis.eval(RELIST_SCRIPT, redisKeys.length, ...redisKeys, job.jobId, job.size, job.receivedAt),
+    timeoutMs,
+    'putting a job back on the backlog',
+  );
 }
 
 export async function unlistJob(redis: Redis, keys: Keys, job: JobRef, timeoutMs: number): Promise<void> {

@@ -82,7 +82,7 @@ describe('bulk deletion of queued mail', () => {
     }
     const [entry] = JSON.parse((await cli('audit', '--json', '-n', '1')).stdout) as unknown[];
     expect(entry).toMatchObject({
-      action: 'delete',
+      action: 'delete-messages',
       by: 'ops',
       reason: 'spam run',
       count: 5,

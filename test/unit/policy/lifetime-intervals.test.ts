@@ -1,6 +1,6 @@
-// Unit tests for finding the messages that have used a given part of their lifetime, held time not counting.
+// Unit tests for held time and lifetimes: merging holds, and the messages that have used a given part of their lifetime.
 import { describe, expect, it } from 'vitest';
-import { latestArrivalHavingUsed, pausedDuring } from '../../../src/policy/lifetime.js';
+import { latestArrivalHavingUsed, mergeIntervals, pausedDuring } from '../../../src/policy/lifetime.js';
 
 const HOUR = 3_600_000;
 const NOW = 1_000 * HOUR;
@@ -30,5 +30,26 @@ describe('latestArrivalHavingUsed', () => {
     const threshold = latestArrivalHavingUsed(held, NOW, 30 * HOUR);
     expect(used(threshold)).toBeGreaterThanOrEqual(30 * HOUR);
     expect(used(threshold + 1)).toBeLessThan(30 * HOUR);
+  });
+});
+
+describe('mergeIntervals', () => {
+  it('counts a message hold that overlaps a store hold once', () => {
+    const store = { from: 10, to: 20 };
+    const message = { from: 15, to: 30 };
+    expect(mergeIntervals([message, store])).toEqual([{ from: 10, to: 30 }]);
+    expect(pausedDuring(mergeIntervals([store, message]), 0, 100)).toBe(20);
+  });
+
+  it('keeps separate stretches apart, in order', () => {
+    expect(
+      mergeIntervals([
+        { from: 50, to: 60 },
+        { from: 10, to: 20 },
+      ]),
+    ).toEqual([
+      { from: 10, to: 20 },
+      { from: 50, to: 60 },
+    ]);
   });
 });
