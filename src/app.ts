@@ -12,11 +12,14 @@ import { createKeys, type Keys } from './queue/keys.js';
 import { MailQueues } from './queue/queues.js';
 import { enqueueMessage } from './queue/enqueue.js';
 import { Spool } from './queue/spool.js';
-import { addMovedJob } from './queue/move.js';
+import { addMovedJob, moveQueuedMail } from './queue/move.js';
 import { createConsumer } from './queue/consume.js';
 import { Consumers } from './queue/consumers.js';
 import { ConsumerWatchdog } from './queue/consumer-watchdog.js';
 import { BacklogWatch } from './queue/backlog-watch.js';
+import { OverridesCache, StoreOverridesRepository } from './queue/store-overrides.js';
+import { StoreAdmin } from './admin/stores.js';
+import { destinationOf } from './policy/store-move.js';
 import { RouteTable } from './routing/route-table.js';
 import { Router } from './routing/router.js';
 import { SmtpListener } from './smtp/server.js';
@@ -55,6 +58,9 @@ export class App {
   private controls: MailstoreControls | undefined;
   /** Operator operations on mailstores (hold, release, status); set once started. */
   mailstoreAdmin: MailstoreAdmin | undefined;
+  /** Operator changes of a store's live settings (move its mail, endpoints); set once started. */
+  storeAdmin: StoreAdmin | undefined;
+  private overrides: OverridesCache | undefined;
 
   constructor(
     readonly config: Config,
@@ -117,6 +123,7 @@ export class App {
     for (const client of this.clients.values()) client.close();
     this.closeBounces?.();
     this.memoryWatch?.stop();
+    this.overrides?.stop();
     this.backlogWatch?.stop();
     await this.enforcer?.stop();
     await this.controlQueues?.close();
@@ -142,7 +149,14 @@ export class App {
     const timeout = this.config.limits.timeouts.enqueue;
     const controls = new MailstoreControls(control, keys, this.controlQueues, timeout, openRate);
     this.controls = controls;
-    this.mailstoreAdmin = new MailstoreAdmin(this.config, controls, this.logger, now);
+    const overrides = new StoreOverridesRepository(control, keys, mailstores, timeout);
+    this.mailstoreAdmin = new MailstoreAdmin(this.config, controls, this.logger, now, overrides);
+    this.overrides = new OverridesCache(overrides, (mailstore, changed) =>
+      this.clients.get(mailstore)?.useEndpoints(changed.endpoints),
+    );
+    await this.overrides.start();
+    this.storeAdmin = new StoreAdmin(this.config, overrides, controls, this.logger, now);
+    const spool = new Spool(control, keys, timeout);
     this.enforcer = new PolicyEnforcer({
       mailstores,
       controls,
@@ -152,9 +166,19 @@ export class App {
       // Only nodes that deliver have clients; a node without one reports the probe as failed.
       probe: async (mailstore) => (await this.clients.get(mailstore)?.probe()) ?? false,
       maxProbeIntervalMs: (mailstore) => this.config.mailstores[mailstore]!.trip.maxProbeInterval,
+      moveMail: async (from) => {
+        const to = this.overrides!.overrides.get(from)?.movedTo;
+        if (to === undefined) return;
+        const moved = await moveQueuedMail(this.controlQueues!, spool, control, { from, to }, timeout);
+        if (moved > 0)
+          this.logger.info({ event: EVENTS.storeMailMoved, mailstore: from, to, jobs: moved }, 'moved mail');
+      },
     });
     await this.enforcer.start();
   }
+
+  /** Where mail for a store goes now: the store, or where an operator moved its mail (this node's copy). */
+  private readonly destination = (mailstore: string) => destinationOf(mailstore, this.overrides!.overrides);
 
   private readonly redisError = (error: Error, mailstore: string) =>
     this.logger.debug({ event: EVENTS.redisUnavailable, err: error, mailstore }, 'redis connection error');
@@ -198,9 +222,11 @@ export class App {
     const bounceSender = createBounceSender(config);
     this.closeBounces = () => bounceSender?.close();
     for (const [id, store] of Object.entries(config.mailstores)) {
-      this.clients.set(id, new MailstoreClient(id, store, config.listener.hostname));
+      const client = new MailstoreClient(id, store, config.listener.hostname);
+      client.useEndpoints(this.overrides!.overrides.get(id)?.endpoints);
+      this.clients.set(id, client);
     }
-    const router = new Router(config, new RouteTable(control, keys, config.limits.timeouts.enqueue));
+    const router = new Router(config, new RouteTable(control, keys, config.limits.timeouts.enqueue), this.destination);
     const deliver = createDeliverer({
       config,
       logger,
@@ -259,7 +285,7 @@ export class App {
     const { config, logger } = this;
     const queues = this.intakeQueues!;
     const memoryWatch = this.memoryWatch!;
-    const router = new Router(config, new RouteTable(intake, keys, config.limits.timeouts.enqueue));
+    const router = new Router(config, new RouteTable(intake, keys, config.limits.timeouts.enqueue), this.destination);
     const enqueueOptions = {
       timeoutMs: config.limits.timeouts.enqueue,
       replicas: config.redis.replicas,

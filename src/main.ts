@@ -7,6 +7,7 @@ import { App } from './app.js';
 import { registerRouteCommands } from './cli/route.js';
 import { registerMailstoreCommands } from './cli/mailstores.js';
 import { registerQueueCommands } from './cli/queue.js';
+import { registerStoreCommands } from './cli/stores.js';
 
 /** sysexits.h EX_CONFIG: the configuration is wrong. */
 export const EXIT_CONFIG = 78;
@@ -70,5 +71,6 @@ program
 registerRouteCommands(program, loadOrExit, DEFAULT_CONFIG);
 registerMailstoreCommands(program, loadOrExit, DEFAULT_CONFIG);
 registerQueueCommands(program, loadOrExit, DEFAULT_CONFIG);
+registerStoreCommands(program, loadOrExit, DEFAULT_CONFIG);
 
 await program.parseAsync(process.argv);

@@ -12,6 +12,8 @@ import {
 } from '../policy/mailstore-state.js';
 import { etaSeconds, type RampPlan } from '../policy/ramp.js';
 import { latestArrivalHavingUsed } from '../policy/lifetime.js';
+import type { StoreOverrides } from '../policy/store-move.js';
+import type { StoreOverridesRepository } from '../queue/store-overrides.js';
 
 export class MailstoreAdminError extends Error {
   constructor(message: string) {
@@ -27,6 +29,8 @@ export interface MailstoreStatus {
   /** While releasing: what is left and when it should be done at the current rate. */
   progress?: { remaining: number; rate: number; etaSeconds: number };
   backlog: BacklogStatus;
+  /** What operators changed live: its mail moved to another store, other endpoints. */
+  overrides?: StoreOverrides;
 }
 
 export interface BacklogStatus {
@@ -51,6 +55,8 @@ export class MailstoreAdmin {
     private readonly controls: MailstoreControls,
     private readonly logger: Logger,
     private readonly now: () => number = Date.now,
+    /** Live settings operators changed (a move, endpoints): shown in the status when given. */
+    private readonly overrides?: StoreOverridesRepository,
   ) {}
 
   async hold(mailstore: string, options: { reason: string; by: string; until?: number }): Promise<MailstoreState> {
@@ -95,6 +101,7 @@ export class MailstoreAdmin {
   }
 
   async status(): Promise<MailstoreStatus[]> {
+    const overrides = (await this.overrides?.readAll()) ?? new Map<string, StoreOverrides>();
     return Promise.all(
       Object.keys(this.config.mailstores).map(async (mailstore) => {
         const [state, counts, backlog] = await Promise.all([
@@ -102,13 +109,15 @@ export class MailstoreAdmin {
           this.controls.counts(mailstore),
           this.backlog(mailstore),
         ]);
-        if (state.kind !== 'releasing') return { mailstore, state, counts, backlog };
+        const changed = overrides.has(mailstore) ? { overrides: overrides.get(mailstore) } : {};
+        if (state.kind !== 'releasing') return { mailstore, state, counts, backlog, ...changed };
         const remaining = counts.waiting + counts.delayed + counts.active;
         return {
           mailstore,
           state,
           counts,
           backlog,
+          ...changed,
           progress: { remaining, rate: state.rate, etaSeconds: etaSeconds(remaining, state.rate) },
         };
       }),

@@ -14,6 +14,8 @@ export interface EnforcerOptions {
   /** Does the store answer (connect, greeting, LHLO)? */
   probe: (mailstore: string) => Promise<boolean>;
   maxProbeIntervalMs: (mailstore: string) => number;
+  /** Moves queued mail of a store whose mail an operator moved to another store (no-op otherwise). */
+  moveMail?: (mailstore: string) => Promise<void>;
   intervalMs?: number;
 }
 
@@ -40,6 +42,7 @@ export class PolicyEnforcer {
     const { mailstores, controls, admin, logger, now } = this.options;
     for (const mailstore of mailstores) {
       try {
+        await this.options.moveMail?.(mailstore);
         const state = await controls.read(mailstore);
         if (holdHasExpired(state, now())) {
           // Another node may lift it first: then release finds it open and says so; harmless.

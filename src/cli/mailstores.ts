@@ -2,10 +2,12 @@
 import type { Command } from 'commander';
 import { MailstoreAdmin, MailstoreAdminError, type MailstoreStatus } from '../admin/mailstores.js';
 import { parseDuration } from '../config/units.js';
+import type { AuditEntry } from '../policy/mailstore-state.js';
 import { createLogger } from '../observability/logger.js';
 import { createKeys } from '../queue/keys.js';
 import { MailQueues } from '../queue/queues.js';
 import { MailstoreControls } from '../queue/mailstore-controls.js';
+import { StoreOverridesRepository } from '../queue/store-overrides.js';
 import { operatorAction, operatorName, type ConfigLoader, type OperatorContext } from './connect.js';
 
 type Options = {
@@ -38,17 +40,16 @@ export function parseUntil(text: string, now: number): number {
 
 async function withAdmin<T>(context: OperatorContext<Options>, run: (admin: MailstoreAdmin) => Promise<T>): Promise<T> {
   const { config, redis } = context;
-  const queues = new MailQueues(
-    redis,
-    createKeys(config.redis.prefix),
-    Object.keys(config.mailstores),
-    () => undefined,
-  );
+  const keys = createKeys(config.redis.prefix);
+  const mailstores = Object.keys(config.mailstores);
+  const queues = new MailQueues(redis, keys, mailstores, () => undefined);
   try {
     const openRate = (mailstore: string) => config.mailstores[mailstore]?.rate ?? 0;
-    const controls = new MailstoreControls(redis, createKeys(config.redis.prefix), queues, 5000, openRate);
+    const controls = new MailstoreControls(redis, keys, queues, 5000, openRate);
+    const overrides = new StoreOverridesRepository(redis, keys, mailstores, 5000);
     // The audit trail is the record of operator actions; the CLI's own log goes to stderr.
-    return await run(new MailstoreAdmin(config, controls, createLogger('warn', process.stderr)));
+    const logger = createLogger('warn', process.stderr);
+    return await run(new MailstoreAdmin(config, controls, logger, Date.now, overrides));
   } finally {
     await queues.close();
   }
@@ -64,8 +65,20 @@ export function shortAge(seconds: number | undefined): string {
   return `${Math.floor(seconds / 86_400)}d${hours > 0 ? `${hours}h` : ''}`;
 }
 
+/** One audit entry in a line: a state change, an action on messages, or a change of a store's settings. */
+export function describeAudit(entry: AuditEntry): string {
+  if ('filter' in entry) return `${entry.action} ${entry.count} (${entry.filter})`;
+  if ('from' in entry) return `${entry.mailstore}  ${entry.from} -> ${entry.to}`;
+  const detail = entry.to ?? entry.endpoints?.join(',') ?? '';
+  return `${entry.mailstore}  ${entry.action}${detail ? ` ${detail}` : ''}`;
+}
+
 function statusTable(statuses: MailstoreStatus[]): string {
-  const rows = statuses.map(({ mailstore, state, counts, progress, backlog }) => {
+  const rows = statuses.map(({ mailstore, state, counts, progress, backlog, overrides }) => {
+    const live = [
+      overrides?.movedTo === undefined ? '' : ` [mail moved to ${overrides.movedTo}]`,
+      overrides?.endpoints === undefined ? '' : ` [endpoints ${overrides.endpoints.join(',')}]`,
+    ].join('');
     const figures = [
       counts.waiting,
       counts.delayed,
@@ -77,14 +90,14 @@ function statusTable(statuses: MailstoreStatus[]): string {
     if (state.kind === 'releasing') {
       const eta = Number.isFinite(progress?.etaSeconds) ? ` ETA ${progress?.etaSeconds ?? 0}s` : '';
       const detail = `${state.rate} msgs/s, ${state.concurrency} connections${state.explicit ? ' (explicit)' : ''}, ${progress?.remaining ?? 0} remaining${eta}`;
-      return [mailstore, state.kind, ...figures, detail];
+      return [mailstore, state.kind, ...figures, detail + live];
     }
     const until = state.kind === 'held' && state.until ? ` until ${new Date(state.until).toISOString()}` : '';
     const detail =
       state.kind === 'open'
         ? ''
         : `${state.reason} (by ${state.by} since ${new Date(state.since).toISOString()}${until})`;
-    return [mailstore, state.kind, ...figures, detail];
+    return [mailstore, state.kind, ...figures, (detail + live).trim()];
   });
   const header = ['MAILSTORE', 'STATE', 'WAITING', 'DEFERRED', 'ACTIVE', 'FAILED', 'OLDEST', 'EXPIRING', 'DETAIL'];
   const table = [header, ...rows].map((row) => row.map(String));
@@ -178,10 +191,7 @@ export function registerMailstoreCommands(program: Command, loadConfig: ConfigLo
         if (context.options.json) return JSON.stringify(entries, null, 2);
         return entries
           .map((entry) => {
-            const what =
-              'filter' in entry
-                ? `${entry.action} ${entry.count} (${entry.filter})`
-                : `${entry.mailstore}  ${entry.from} -> ${entry.to}`;
+            const what = describeAudit(entry);
             return `${new Date(entry.at).toISOString()}  ${what}  by ${entry.by}: ${entry.reason}`;
           })
           .join('\n');

@@ -1,6 +1,6 @@
 // The configuration schema: every setting, its default, and the cross-checks between sections.
 import { z } from 'zod';
-import { parseDuration, parseRetrySchedule, parseSize } from './units.js';
+import { parseDuration, parseHostPort, parseRetrySchedule, parseSize } from './units.js';
 
 /** A value written in human units ("30s", "50mb"), parsed into a number with a helpful error. */
 const humanUnit =
@@ -21,13 +21,12 @@ const duration = humanUnit(parseDuration, 'duration', '30s, 5m, 2h, 5d');
 const size = humanUnit(parseSize, 'size', '512kb, 50mb, 4gb');
 
 const hostPort = z.string().transform((value, context) => {
-  const match = /^(\[[^\]]+\]|[^:]+):(\d{1,5})$/.exec(value);
-  const port = Number(match?.[2]);
-  if (!match || port < 1 || port > 65535) {
+  const parsed = parseHostPort(value);
+  if (!parsed) {
     context.addIssue({ code: 'custom', message: `not host:port: ${value}` });
     return z.NEVER;
   }
-  return { host: match[1]!.replace(/^\[|\]$/g, ''), port };
+  return parsed;
 });
 
 /** Mailstore ids become BullMQ queue names, which may not contain ':'. */

@@ -38,3 +38,11 @@ export function parseRetrySchedule(text: string): number[] | undefined {
   }
   return intervals.length > 0 ? intervals : undefined;
 }
+
+/** Parses "host:port" or "[v6 address]:port" (port 1-65535). */
+export function parseHostPort(text: string): { host: string; port: number } | undefined {
+  const match = /^(\[[^\]]+\]|[^:]+):(\d{1,5})$/.exec(text);
+  const port = Number(match?.[2]);
+  if (!match || port < 1 || port > 65535) return undefined;
+  return { host: match[1]!.replace(/^\[|\]$/g, ''), port };
+}

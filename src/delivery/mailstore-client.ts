@@ -1,20 +1,37 @@
 // Delivers to a mailstore through its ordered endpoints, falling through those that do not answer.
 import type { MailstoreConfig } from '../config/schema.js';
 import { EndpointClient, type EndpointResult } from './transport.js';
+import { parseHostPort } from '../config/units.js';
 
 export type AttemptResult =
   | Extract<EndpointResult, { kind: 'answered' }>
   | { kind: 'unreachable'; errors: Array<{ remote: string; error: string }> };
 
 export class MailstoreClient {
-  private readonly endpoints: EndpointClient[];
+  private endpoints: EndpointClient[];
+  private endpointNames: string[];
 
   constructor(
     readonly id: string,
-    config: MailstoreConfig,
-    hostname: string,
+    private readonly config: MailstoreConfig,
+    private readonly hostname: string,
   ) {
+    this.endpointNames = config.endpoints.map(({ host, port }) => `${host}:${port}`);
     this.endpoints = config.endpoints.map((endpoint) => new EndpointClient(endpoint, config, hostname));
+  }
+
+  /**
+   * Switches to other endpoints (an operator changed them live), or back to the config's with
+   * undefined. Attempts in progress finish on the old connections, which are then closed.
+   */
+  useEndpoints(endpoints: string[] | undefined): void {
+    const wanted = endpoints ?? this.config.endpoints.map(({ host, port }) => `${host}:${port}`);
+    if (wanted.join(',') === this.endpointNames.join(',')) return;
+    const old = this.endpoints;
+    this.endpointNames = wanted;
+    // Endpoints given live were checked when the operator set them.
+    this.endpoints = wanted.map((endpoint) => new EndpointClient(parseHostPort(endpoint)!, this.config, this.hostname));
+    for (const endpoint of old) endpoint.close();
   }
 
   /** Tries the endpoints in order (primary first) until one holds the transaction. */

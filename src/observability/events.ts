@@ -35,6 +35,8 @@ export const EVENTS = {
   messagesReleased: 'MessagesReleased',
   messagesRetried: 'MessagesRetried',
   rerouted: 'Rerouted',
+  storeChanged: 'StoreChanged',
+  storeMailMoved: 'StoreMailMoved',
 } as const;
 
 export type EventName = (typeof EVENTS)[keyof typeof EVENTS];

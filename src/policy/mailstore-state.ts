@@ -61,7 +61,20 @@ export interface MessageAuditEntry {
   queueIds: string[];
 }
 
-export type AuditEntry = StateAuditEntry | MessageAuditEntry;
+/** An operator change of a store's live settings: its mail moved to another store, its endpoints. */
+export interface StoreAuditEntry {
+  at: number;
+  action: 'move-store' | 'unmove-store' | 'set-endpoints' | 'reset-endpoints';
+  mailstore: string;
+  by: string;
+  reason: string;
+  /** move-store: where its mail goes now. */
+  to?: string;
+  /** set-endpoints: the new endpoints, in order. */
+  endpoints?: string[];
+}
+
+export type AuditEntry = StateAuditEntry | MessageAuditEntry | StoreAuditEntry;
 
 export type Decision =
   { ok: true; state: MailstoreState; audit: StateAuditEntry; verdict?: GuardVerdict } | { ok: false; problem: string };

@@ -31,6 +31,10 @@ export interface Keys {
   mailstoreBacklogBytes(mailstore: string): string;
   /** Set: job ids of the store's messages held one by one by an operator (parked, not attempted). */
   heldMessages(mailstore: string): string;
+  /** String (JSON): what operators changed of the store live: its endpoints, or its mail moved to another store. */
+  mailstoreOverrides(mailstore: string): string;
+  /** String: held (with an expiry) by the one node moving a moved store's queued mail. */
+  mailstoreSweepLock(mailstore: string): string;
   /** Stream: the audit trail of state changes and operator actions, newest last. */
   readonly audit: string;
   /** Hash: scratch copy of the routing table during a bulk replace, renamed over `routes`. */
@@ -51,6 +55,8 @@ export function createKeys(prefix: string): Keys {
     mailstoreBacklog: (mailstore) => `${prefix}:store:${mailstore}:backlog`,
     mailstoreBacklogBytes: (mailstore) => `${prefix}:store:${mailstore}:backlog:bytes`,
     heldMessages: (mailstore) => `${prefix}:store:${mailstore}:held-messages`,
+    mailstoreOverrides: (mailstore) => `${prefix}:store:${mailstore}:overrides`,
+    mailstoreSweepLock: (mailstore) => `${prefix}:store:${mailstore}:sweep-lock`,
     audit: `${prefix}:audit`,
     routes: `${prefix}:routes`,
     routesLoading: `${prefix}:routes:loading`,

@@ -1,10 +1,12 @@
-// Moves recipients of a queued message to another mailstore's queue: a new job, registered as pending.
+// Moves queued mail to another mailstore's queue: some recipients of a message, or all of a moved store's mail.
 import { Job, type IRedisTransaction } from 'bullmq';
 import type { ChainableCommander } from 'ioredis';
 import { HoldfastError, withTimeout } from '../errors.js';
 import { DELIVERY_JOB_NAME, type DeliveryJobData } from './job-data.js';
 import { pendingMember } from './keys.js';
+import type { Redis } from 'ioredis';
 import type { MailQueues } from './queues.js';
+import type { Spool } from './spool.js';
 import { DELIVERY_JOB_OPTIONS } from './queues.js';
 
 /**
@@ -18,13 +20,14 @@ export async function addMovedJob(
   mailstore: string,
   recipients: readonly string[],
   timeoutMs: number,
+  carried: { failures?: DeliveryJobData['failures']; held?: boolean } = {},
 ): Promise<string> {
   const jobId = `${source.queueId}-${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`;
   const data: DeliveryJobData = {
     ...source,
     mailstore,
     recipients: [...recipients],
-    failures: [],
+    failures: carried.failures ?? [],
     suspects: [],
     attempts: 0,
   };
@@ -32,6 +35,7 @@ export async function addMovedJob(
   const client = await withTimeout(queue.getBackend().client, timeoutMs, 'connecting to Redis');
   const transaction = client.multi() as IRedisTransaction & Pick<ChainableCommander, 'sadd' | 'zadd' | 'incrby'>;
   transaction.sadd(queues.keys.pending(source.queueId), pendingMember(mailstore, jobId, source.queueId));
+  if (carried.held) transaction.sadd(queues.keys.heldMessages(mailstore), jobId);
   transaction.zadd(queues.keys.mailstoreBacklog(mailstore), source.receivedAt, jobId);
   transaction.incrby(queues.keys.mailstoreBacklogBytes(mailstore), source.size);
   await new Job(queue, DELIVERY_JOB_NAME, data, { ...DELIVERY_JOB_OPTIONS, jobId }, jobId).addJob(transaction);
@@ -40,4 +44,59 @@ export async function addMovedJob(
   if (failed.length > 0)
     throw new HoldfastError('REDIS_TRANSACTION_FAILED', failed.map(([error]) => String(error)).join('; '));
   return jobId;
+}
+
+/**
+ * Moves the queued mail of `from` (whose mail an operator moved) to `to`, up to `batch` jobs, one
+ * node at a time. Only while `from`'s queue is paused: no worker can take a job meanwhile, so
+ * each job is copied to `to` and then removed (a crash in between leaves a duplicate, never a
+ * loss). An open store's workers reroute its jobs themselves at their next attempt; its deferred
+ * jobs are made due now so that this happens at once. Returns how many jobs were moved or made due.
+ */
+export async function moveQueuedMail(
+  queues: MailQueues,
+  spool: Spool,
+  redis: Redis,
+  move: { from: string; to: string },
+  timeoutMs: number,
+  batch = 500,
+): Promise<number> {
+  const { keys } = queues;
+  const lock = keys.mailstoreSweepLock(move.from);
+  const token = Math.random().toString(36).slice(2);
+  if ((await withTimeout(redis.set(lock, token, 'PX', 30_000, 'NX'), timeoutMs, 'locking a move')) !== 'OK') return 0;
+  try {
+    const queue = queues.get(move.from);
+    const bounded = <T>(what: string, promise: Promise<T>) => withTimeout(promise, timeoutMs * 10, what);
+    if (!(await bounded('reading a queue state', queue.isPaused()))) {
+      const deferred = await bounded('listing jobs', queue.getJobs(['delayed'], 0, batch - 1, true));
+      await Promise.all(deferred.map((job) => job.promote().catch(() => undefined)));
+      return deferred.length;
+    }
+    const jobs = await bounded(
+      'listing jobs',
+      queue.getJobs(['waiting', 'prioritized', 'delayed'], 0, batch - 1, true),
+    );
+    const held = new Set(await bounded('reading held messages', redis.smembers(keys.heldMessages(move.from))));
+    let moved = 0;
+    for (const job of jobs) {
+      const data = job.data;
+      const jobId = job.id ?? data.queueId;
+      // Recipients the old store called unknown get their chance on the new one.
+      const recipients = [...data.recipients, ...(data.suspects ?? []).map((suspect) => suspect.recipient)];
+      if (recipients.length > 0 || data.failures.length > 0) {
+        await addMovedJob(queues, data, move.to, recipients, timeoutMs, {
+          failures: data.failures,
+          held: held.has(jobId),
+        });
+      }
+      if ((await bounded('removing a job', queue.remove(jobId))) === 1) {
+        await spool.finish({ queueId: data.queueId, mailstore: move.from, jobId, size: data.size });
+      }
+      moved++;
+    }
+    return moved;
+  } finally {
+    if ((await redis.get(lock).catch(() => null)) === token) await redis.del(lock).catch(() => undefined);
+  }
 }

@@ -11,14 +11,23 @@ export class Router {
   constructor(
     private readonly config: Config,
     private readonly table: RouteLookup,
+    /** Where mail for a store goes now: itself, or the store an operator moved its mail to. */
+    private readonly destination: (mailstore: string) => string = (mailstore) => mailstore,
   ) {}
 
   /**
    * Order: the Redis table (operators change it live), then the config's user entries, then the
    * domain's default mailstore unless the domain rejects unknown users. Addresses compare
    * case-insensitively. A table entry naming a mailstore this node does not know is ignored.
+   * A store whose mail an operator moved to another store resolves to that store.
    */
   async resolve(address: string): Promise<Route> {
+    const route = await this.resolveHome(address);
+    return route.kind === 'mailstore' ? { kind: 'mailstore', mailstore: this.destination(route.mailstore) } : route;
+  }
+
+  /** The store that holds the mailbox, before any move of that store's mail. */
+  private async resolveHome(address: string): Promise<Route> {
     const normalised = address.toLowerCase();
     const domainName = normalised.slice(normalised.lastIndexOf('@') + 1);
     // Object.hasOwn: a domain called "constructor" must not find Object.prototype's.

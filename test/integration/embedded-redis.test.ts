@@ -40,7 +40,9 @@ describe('the managed local Redis', () => {
     relay = await startRelay(config);
   });
 
+  let stopped = false;
   afterAll(async () => {
+    if (!stopped) await relay?.stop(); // a failed test must not leave its redis-server running
     await store.stop();
     rmSync(directory, { recursive: true, force: true });
   });
@@ -71,6 +73,7 @@ describe('the managed local Redis', () => {
     });
 
     const secondPid = relay.app.embeddedRedisPid!;
+    stopped = true;
     await relay.stop();
     expect(isRunning(secondPid)).toBe(false);
   });
