@@ -2,6 +2,7 @@
 import type { Command } from 'commander';
 import { MailstoreAdmin, MailstoreAdminError, type MailstoreStatus } from '../admin/mailstores.js';
 import { parseDuration } from '../config/units.js';
+import type { AuditEntry } from '../policy/mailstore-state.js';
 import { createLogger } from '../observability/logger.js';
 import { createKeys } from '../queue/keys.js';
 import { MailQueues } from '../queue/queues.js';
@@ -81,6 +82,19 @@ function statusTable(statuses: MailstoreStatus[]): string {
     .join('\n');
 }
 
+const WINDOW_VERBS = { 'schedule-window': 'scheduled', 'cancel-window': 'cancelled', 'drop-window': 'dropped' };
+
+function auditLine(entry: AuditEntry): string {
+  const time = (at: number) => new Date(at).toISOString();
+  let what: string;
+  if (entry.action === 'delete') what = `deleted ${entry.count} (${entry.filter})`;
+  else if ('window' in entry) {
+    const { from, until } = entry.window;
+    what = `${entry.mailstore}  window ${time(from)} to ${time(until)} ${WINDOW_VERBS[entry.action]}`;
+  } else what = `${entry.mailstore}  ${entry.from} -> ${entry.to}`;
+  return `${time(entry.at)}  ${what}  by ${entry.by}: ${entry.reason}`;
+}
+
 export function registerMailstoreCommands(program: Command, loadConfig: ConfigLoader, defaultConfig: string): void {
   const action = (run: (context: OperatorContext<Options>, ...positional: string[]) => Promise<string>) =>
     operatorAction<Options>(loadConfig, (error) => error instanceof MailstoreAdminError, run);
@@ -158,15 +172,7 @@ export function registerMailstoreCommands(program: Command, loadConfig: ConfigLo
       action(async (context) => {
         const entries = await withAdmin(context, (admin) => admin.audit(Number(context.options.limit ?? 20)));
         if (context.options.json) return JSON.stringify(entries, null, 2);
-        return entries
-          .map((entry) => {
-            const what =
-              entry.action === 'delete'
-                ? `deleted ${entry.count} (${entry.filter})`
-                : `${entry.mailstore}  ${entry.from} -> ${entry.to}`;
-            return `${new Date(entry.at).toISOString()}  ${what}  by ${entry.by}: ${entry.reason}`;
-          })
-          .join('\n');
+        return entries.map(auditLine).join('\n');
       }),
     );
 }
