@@ -26,6 +26,7 @@ export const EVENTS = {
   jobError: 'JobError',
   workerRestarted: 'WorkerRestarted',
   mailstoreState: 'MailstoreState',
+  maintenanceWindow: 'MaintenanceWindow',
   suspectSettled: 'SuspectSettled',
   probe: 'Probe',
   messagesDeleted: 'MessagesDeleted',

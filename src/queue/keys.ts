@@ -21,6 +21,12 @@ export interface Keys {
   mailstoreOutcomes(mailstore: string, kind: 'all' | 'refused'): string;
   /** String (counter): consecutive failed attempts on the mailstore, for the automatic trip. */
   mailstoreFailures(mailstore: string): string;
+  /**
+   * Sorted set (score = start time, member = the window as JSON): the mailstore's maintenance
+   * windows, waiting or running. Members are changed only by exact member, so nodes starting or
+   * dropping one cannot lose another scheduled meanwhile.
+   */
+  mailstoreWindows(mailstore: string): string;
   /** Stream: the audit trail of state changes and operator actions, newest last. */
   readonly audit: string;
   /** Hash: scratch copy of the routing table during a bulk replace, renamed over `routes`. */
@@ -38,6 +44,7 @@ export function createKeys(prefix: string): Keys {
     mailstoreGuards: (mailstore) => `${prefix}:store:${mailstore}:guards`,
     mailstoreOutcomes: (mailstore, kind) => `${prefix}:store:${mailstore}:outcomes:${kind}`,
     mailstoreFailures: (mailstore) => `${prefix}:store:${mailstore}:failures`,
+    mailstoreWindows: (mailstore) => `${prefix}:store:${mailstore}:windows`,
     audit: `${prefix}:audit`,
     routes: `${prefix}:routes`,
     routesLoading: `${prefix}:routes:loading`,
