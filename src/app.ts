@@ -34,6 +34,8 @@ export interface AppOptions {
   delivery?: boolean;
   now?: () => number;
   random?: () => number;
+  /** How often the policy check runs (default 2 s); tests shorten it. */
+  policyIntervalMs?: number;
 }
 
 export class App {
@@ -144,6 +146,7 @@ export class App {
       // Only nodes that deliver have clients; a node without one reports the probe as failed.
       probe: async (mailstore) => (await this.clients.get(mailstore)?.probe()) ?? false,
       maxProbeIntervalMs: (mailstore) => this.config.mailstores[mailstore]!.trip.maxProbeInterval,
+      intervalMs: this.options.policyIntervalMs,
     });
     await this.enforcer.start();
   }
