@@ -38,6 +38,8 @@ export interface AppOptions {
   delivery?: boolean;
   now?: () => number;
   random?: () => number;
+  /** How often the policy check runs (default 2 s); tests shorten it. */
+  policyIntervalMs?: number;
 }
 
 export class App {
@@ -173,6 +175,7 @@ export class App {
         if (moved > 0)
           this.logger.info({ event: EVENTS.storeMailMoved, mailstore: from, to, jobs: moved }, 'moved mail');
       },
+      intervalMs: this.options.policyIntervalMs,
     });
     await this.enforcer.start();
   }

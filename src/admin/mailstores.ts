@@ -4,16 +4,27 @@ import type { Logger } from '../observability/logger.js';
 import { EVENTS } from '../observability/events.js';
 import type { MailstoreControls, QueueCounts, StateEffects } from '../queue/mailstore-controls.js';
 import {
+  SYSTEM_ACTOR,
   decide,
   isStopped,
   type AuditEntry,
   type MailstoreCommand,
   type MailstoreState,
 } from '../policy/mailstore-state.js';
+import {
+  windowHold,
+  windowProblem,
+  type MaintenanceWindow,
+  type WindowAuditEntry,
+  type WindowDrop,
+} from '../policy/maintenance.js';
 import { etaSeconds, type RampPlan } from '../policy/ramp.js';
 import { latestArrivalHavingUsed } from '../policy/lifetime.js';
 import type { StoreOverrides } from '../policy/store-move.js';
 import type { StoreOverridesRepository } from '../queue/store-overrides.js';
+
+/** Attempts at scheduling a window while other windows of the same store change. */
+const SCHEDULE_ATTEMPTS = 5;
 
 export class MailstoreAdminError extends Error {
   constructor(message: string) {
@@ -29,6 +40,8 @@ export interface MailstoreStatus {
   /** While releasing: what is left and when it should be done at the current rate. */
   progress?: { remaining: number; rate: number; etaSeconds: number };
   backlog: BacklogStatus;
+  /** Maintenance windows, earliest first: waiting, or running (`startedAt`). */
+  windows: MaintenanceWindow[];
   /** What operators changed live: its mail moved to another store, other endpoints. */
   overrides?: StoreOverrides;
 }
@@ -100,17 +113,79 @@ export class MailstoreAdmin {
     return this.command(mailstore, { kind: 'confirm-bounces', ...options });
   }
 
+  /**
+   * Schedules a hold of the store from `from` to `until` (started by the policy check of any node);
+   * refused when it overlaps another window. Audited and logged.
+   */
+  async scheduleHold(
+    mailstore: string,
+    options: { from: number; until: number; reason: string; by: string },
+  ): Promise<MaintenanceWindow> {
+    this.requireMailstore(mailstore);
+    const { from, until, reason, by } = options;
+    for (let attempt = 0; attempt < SCHEDULE_ATTEMPTS; attempt++) {
+      const now = this.now();
+      const { windows, version } = await this.controls.windows.readVersioned(mailstore);
+      const problem = windowProblem(options, windows, now);
+      if (problem !== undefined) throw new MailstoreAdminError(problem);
+      const window: MaintenanceWindow = { from, until, reason, by, scheduledAt: now };
+      const audit = this.windowAudit(mailstore, 'schedule-window', window, by, reason);
+      if (await this.controls.windows.addIfUnchanged(mailstore, version, window, audit)) {
+        this.logger.warn({ event: EVENTS.maintenanceWindow, ...audit }, 'maintenance window scheduled');
+        return window;
+      }
+    }
+    throw new MailstoreAdminError(`the maintenance windows of ${mailstore} changed meanwhile; try again`);
+  }
+
+  /** Cancels the store's windows that have not started (a running one ends with `release`). */
+  async cancelWindows(mailstore: string, options: { by: string; reason?: string }): Promise<MaintenanceWindow[]> {
+    this.requireMailstore(mailstore);
+    const waiting = (await this.controls.windows.read(mailstore)).filter((window) => window.startedAt === undefined);
+    const reason = options.reason ?? 'cancelled by an operator';
+    const removals = waiting.map((window) => ({
+      window,
+      audit: this.windowAudit(mailstore, 'cancel-window', window, options.by, reason),
+    }));
+    const removed = await this.controls.windows.remove(mailstore, removals);
+    if (removed.length === 0) throw new MailstoreAdminError(`no maintenance window waits for ${mailstore}`);
+    for (const { window, audit } of removals) {
+      if (removed.includes(window))
+        this.logger.warn({ event: EVENTS.maintenanceWindow, ...audit }, 'maintenance window cancelled');
+    }
+    return removed;
+  }
+
+  /** Begins a window's hold; refused (an error) when an operator's hold is in place or another node began it. */
+  async startWindow(mailstore: string, window: MaintenanceWindow): Promise<MailstoreState> {
+    return this.change(mailstore, { kind: 'hold', ...windowHold(window), scheduled: true }, { windowStarted: window });
+  }
+
+  /** Removes windows that are over or yielded; those with a `why` are audited and logged by the node that removes them. */
+  async dropWindows(mailstore: string, drops: readonly WindowDrop[]): Promise<void> {
+    const removals = drops.map(({ window, why }) => ({
+      window,
+      audit: why === undefined ? undefined : this.windowAudit(mailstore, 'drop-window', window, SYSTEM_ACTOR, why),
+    }));
+    const removed = await this.controls.windows.remove(mailstore, removals);
+    for (const { window, audit } of removals) {
+      if (audit && removed.includes(window))
+        this.logger.warn({ event: EVENTS.maintenanceWindow, ...audit }, 'maintenance window dropped');
+    }
+  }
+
   async status(): Promise<MailstoreStatus[]> {
     const overrides = (await this.overrides?.readAll()) ?? new Map<string, StoreOverrides>();
     return Promise.all(
       Object.keys(this.config.mailstores).map(async (mailstore) => {
-        const [state, counts, backlog] = await Promise.all([
+        const [state, counts, backlog, windows] = await Promise.all([
           this.controls.read(mailstore),
           this.controls.counts(mailstore),
           this.backlog(mailstore),
+          this.controls.windows.read(mailstore),
         ]);
         const changed = overrides.has(mailstore) ? { overrides: overrides.get(mailstore) } : {};
-        if (state.kind !== 'releasing') return { mailstore, state, counts, backlog, ...changed };
+        if (state.kind !== 'releasing') return { mailstore, state, counts, backlog, windows, ...changed };
         const remaining = counts.waiting + counts.delayed + counts.active;
         return {
           mailstore,
@@ -119,6 +194,7 @@ export class MailstoreAdmin {
           backlog,
           ...changed,
           progress: { remaining, rate: state.rate, etaSeconds: etaSeconds(remaining, state.rate) },
+          windows,
         };
       }),
     );
@@ -151,13 +227,17 @@ export class MailstoreAdmin {
 
   /** Decides with the pure state machine, then stores, audits, logs and enforces the result. */
   async command(mailstore: string, command: MailstoreCommand): Promise<MailstoreState> {
-    if (!Object.hasOwn(this.config.mailstores, mailstore))
-      throw new MailstoreAdminError(`unknown mailstore "${mailstore}"`);
+    return this.change(mailstore, command, {});
+  }
+
+  /** `command`, storing `stored` with the change (atomically: both or neither). */
+  private async change(mailstore: string, command: MailstoreCommand, stored: StateEffects): Promise<MailstoreState> {
+    this.requireMailstore(mailstore);
     const { state: previous, version } = await this.controls.readVersioned(mailstore);
     const decision = decide(mailstore, previous, command, this.now());
     if (!decision.ok) throw new MailstoreAdminError(decision.problem);
     const { state, audit, verdict } = decision;
-    const effects: StateEffects = {};
+    const effects: StateEffects = { ...stored };
     // Leaving a stopped state ends an interval that does not count toward lifetimes.
     // A stop replaced by another (a hold over a trip) ends one too: the new one starts its own `since`.
     const stopEnds = isStopped(previous) && (!isStopped(state) || state.since !== previous.since);
@@ -171,5 +251,20 @@ export class MailstoreAdmin {
     const level = audit.action === 'guard' || audit.action === 'trip' ? 'error' : 'warn';
     this.logger[level]({ event: EVENTS.mailstoreState, ...audit }, `mailstore ${audit.from} -> ${audit.to}`);
     return decision.state;
+  }
+
+  private requireMailstore(mailstore: string): void {
+    if (!Object.hasOwn(this.config.mailstores, mailstore))
+      throw new MailstoreAdminError(`unknown mailstore "${mailstore}"`);
+  }
+
+  private windowAudit(
+    mailstore: string,
+    action: WindowAuditEntry['action'],
+    window: MaintenanceWindow,
+    by: string,
+    reason: string,
+  ): WindowAuditEntry {
+    return { at: this.now(), mailstore, action, by, reason, window };
   }
 }

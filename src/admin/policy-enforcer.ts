@@ -1,7 +1,8 @@
-// Every few seconds on every node: lifts holds whose end time has come, probes tripped stores, keeps queues obeying states.
+// Every few seconds on every node: starts maintenance windows, lifts expired holds, probes, keeps queues obeying states.
 import type { Logger } from '../observability/logger.js';
 import { EVENTS } from '../observability/events.js';
 import { SYSTEM_ACTOR, holdHasExpired, probeIsDue, rampStepIsDue } from '../policy/mailstore-state.js';
+import { planWindows } from '../policy/maintenance.js';
 import { MailstoreAdminError, type MailstoreAdmin } from './mailstores.js';
 import type { MailstoreControls } from '../queue/mailstore-controls.js';
 
@@ -42,6 +43,8 @@ export class PolicyEnforcer {
     const { mailstores, controls, admin, logger, now } = this.options;
     for (const mailstore of mailstores) {
       try {
+        // First: at the end of one window the next may begin, holding on without a release between.
+        await this.maintenanceWindows(mailstore);
         await this.options.moveMail?.(mailstore);
         const state = await controls.read(mailstore);
         if (holdHasExpired(state, now())) {
@@ -57,6 +60,20 @@ export class PolicyEnforcer {
         logger.warn({ event: EVENTS.redisUnavailable, err: error, mailstore }, 'cannot check the mailstore state');
       }
     }
+  }
+
+  /**
+   * Starts the window whose time has come (compare-and-set with marking it started: one node does
+   * it, and not over an operator's hold) and drops those over. Windows are read before the state,
+   * so the state is never older than the windows it is judged with.
+   */
+  private async maintenanceWindows(mailstore: string): Promise<void> {
+    const { admin, controls, now } = this.options;
+    const windows = await controls.windows.read(mailstore);
+    if (windows.length === 0) return;
+    const plan = planWindows(windows, await controls.read(mailstore), now());
+    await admin.dropWindows(mailstore, plan.drop);
+    if (plan.start) await admin.startWindow(mailstore, plan.start).catch(ignoreRaces);
   }
 
   /** One node claims the due probe (compare-and-set), probes, and reopens the store if it answered. */

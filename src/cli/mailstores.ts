@@ -1,4 +1,4 @@
-// `holdfast hold|release|status|audit`: operate mailstores from the command line.
+// `holdfast hold|release|cancel-window|status|audit`: operate mailstores from the command line.
 import type { Command } from 'commander';
 import { MailstoreAdmin, MailstoreAdminError, type MailstoreStatus } from '../admin/mailstores.js';
 import { parseDuration } from '../config/units.js';
@@ -15,6 +15,7 @@ type Options = {
   reason?: string;
   by?: string;
   until?: string;
+  from?: string;
   json?: boolean;
   limit?: string;
   rate?: string;
@@ -29,13 +30,17 @@ function positive(name: string, text: string | undefined): number | undefined {
   return value;
 }
 
-/** "--until" accepts an ISO time or a duration from now ("2h"). */
-export function parseUntil(text: string, now: number): number {
+/** A time option ("--until", "--from"): an ISO time or a duration from now ("2h"). */
+export function parseTime(option: string, text: string, now: number): number {
   const duration = parseDuration(text);
   if (duration !== undefined) return now + duration;
   const time = Date.parse(text);
-  if (Number.isNaN(time)) throw new MailstoreAdminError(`--until: not a time or a duration: ${text}`);
+  if (Number.isNaN(time)) throw new MailstoreAdminError(`--${option}: not a time or a duration: ${text}`);
   return time;
+}
+
+function iso(time: number): string {
+  return new Date(time).toISOString();
 }
 
 async function withAdmin<T>(context: OperatorContext<Options>, run: (admin: MailstoreAdmin) => Promise<T>): Promise<T> {
@@ -65,14 +70,6 @@ export function shortAge(seconds: number | undefined): string {
   return `${Math.floor(seconds / 86_400)}d${hours > 0 ? `${hours}h` : ''}`;
 }
 
-/** One audit entry in a line: a state change, an action on messages, or a change of a store's settings. */
-export function describeAudit(entry: AuditEntry): string {
-  if ('filter' in entry) return `${entry.action} ${entry.count} (${entry.filter})`;
-  if ('from' in entry) return `${entry.mailstore}  ${entry.from} -> ${entry.to}`;
-  const detail = entry.to ?? entry.endpoints?.join(',') ?? '';
-  return `${entry.mailstore}  ${entry.action}${detail ? ` ${detail}` : ''}`;
-}
-
 function statusTable(statuses: MailstoreStatus[]): string {
   const rows = statuses.map(({ mailstore, state, counts, progress, backlog, overrides }) => {
     const live = [
@@ -92,14 +89,26 @@ function statusTable(statuses: MailstoreStatus[]): string {
       const detail = `${state.rate} msgs/s, ${state.concurrency} connections${state.explicit ? ' (explicit)' : ''}, ${progress?.remaining ?? 0} remaining${eta}`;
       return [mailstore, state.kind, ...figures, detail + live];
     }
-    const until = state.kind === 'held' && state.until ? ` until ${new Date(state.until).toISOString()}` : '';
-    const detail =
-      state.kind === 'open'
-        ? ''
-        : `${state.reason} (by ${state.by} since ${new Date(state.since).toISOString()}${until})`;
+    const until = state.kind === 'held' && state.until ? ` until ${iso(state.until)}` : '';
+    const detail = state.kind === 'open' ? '' : `${state.reason} (by ${state.by} since ${iso(state.since)}${until})`;
     return [mailstore, state.kind, ...figures, (detail + live).trim()];
   });
   const header = ['MAILSTORE', 'STATE', 'WAITING', 'DEFERRED', 'ACTIVE', 'FAILED', 'OLDEST', 'EXPIRING', 'DETAIL'];
+  const table = formatTable(header, rows);
+  const windows = statuses.flatMap(({ mailstore, windows }) =>
+    windows.map((window) => [
+      mailstore,
+      iso(window.from),
+      iso(window.until),
+      window.startedAt === undefined ? 'waiting' : 'running',
+      `${window.reason} (by ${window.by})`,
+    ]),
+  );
+  if (windows.length === 0) return table;
+  return `${table}\n\nMAINTENANCE WINDOWS\n${formatTable(['MAILSTORE', 'FROM', 'UNTIL', 'STATE', 'REASON'], windows)}`;
+}
+
+function formatTable(header: string[], rows: Array<Array<string | number>>): string {
   const table = [header, ...rows].map((row) => row.map(String));
   const widths = header.map((_, column) => Math.max(...table.map((row) => row[column]!.length)));
   return table
@@ -112,6 +121,23 @@ function statusTable(statuses: MailstoreStatus[]): string {
     .join('\n');
 }
 
+const WINDOW_VERBS = { 'schedule-window': 'scheduled', 'cancel-window': 'cancelled', 'drop-window': 'dropped' };
+
+/** One audit entry in a line: a state change, an action on messages, a window, or a store's settings. */
+function auditLine(entry: AuditEntry): string {
+  let what: string;
+  if ('filter' in entry) what = `${entry.action} ${entry.count} (${entry.filter})`;
+  else if ('window' in entry) {
+    const { from, until } = entry.window;
+    what = `${entry.mailstore}  window ${iso(from)} to ${iso(until)} ${WINDOW_VERBS[entry.action]}`;
+  } else if ('from' in entry) what = `${entry.mailstore}  ${entry.from} -> ${entry.to}`;
+  else {
+    const detail = entry.to ?? entry.endpoints?.join(',') ?? '';
+    what = `${entry.mailstore}  ${entry.action}${detail ? ` ${detail}` : ''}`;
+  }
+  return `${iso(entry.at)}  ${what}  by ${entry.by}: ${entry.reason}`;
+}
+
 export function registerMailstoreCommands(program: Command, loadConfig: ConfigLoader, defaultConfig: string): void {
   const action = (run: (context: OperatorContext<Options>, ...positional: string[]) => Promise<string>) =>
     operatorAction<Options>(loadConfig, (error) => error instanceof MailstoreAdminError, run);
@@ -120,14 +146,42 @@ export function registerMailstoreCommands(program: Command, loadConfig: ConfigLo
     .description('stop delivery attempts to a mailstore; its mail keeps being accepted and queued')
     .requiredOption('-r, --reason <text>', 'why (kept in the audit trail)')
     .option('--until <time>', 'lift the hold by itself at this ISO time, or after this long (e.g. 2h)')
+    .option('--from <time>', 'a maintenance window: hold from this ISO time, or in this long (e.g. 1h), to --until')
     .option('--by <name>', 'who holds it (default: your login)')
     .option('-c, --config <file>', 'configuration file', defaultConfig)
     .action(
       action(async (context, mailstore = '') => {
-        const { reason = '', by, until } = context.options;
-        const untilTime = until === undefined ? undefined : parseUntil(until, Date.now());
+        const { reason = '', by, until, from } = context.options;
+        const now = Date.now();
+        const untilTime = until === undefined ? undefined : parseTime('until', until, now);
+        const fromTime = from === undefined ? undefined : parseTime('from', from, now);
+        if (fromTime !== undefined && untilTime === undefined)
+          throw new MailstoreAdminError('--from needs --until: a maintenance window has an end');
+        if (fromTime !== undefined && untilTime !== undefined && fromTime > now) {
+          const window = await withAdmin(context, (admin) =>
+            admin.scheduleHold(mailstore, { from: fromTime, until: untilTime, reason, by: operatorName(by) }),
+          );
+          return `${mailstore}: hold scheduled from ${iso(window.from)} to ${iso(window.until)}: ${reason}`;
+        }
         await withAdmin(context, (admin) => admin.hold(mailstore, { reason, by: operatorName(by), until: untilTime }));
         return `${mailstore} held: ${reason}`;
+      }),
+    );
+  program
+    .command('cancel-window <mailstore>')
+    .description('cancel the maintenance windows of a mailstore that have not started yet')
+    .option('-r, --reason <text>', 'why (kept in the audit trail)')
+    .option('--by <name>', 'who cancels them (default: your login)')
+    .option('-c, --config <file>', 'configuration file', defaultConfig)
+    .action(
+      action(async (context, mailstore = '') => {
+        const { reason, by } = context.options;
+        const cancelled = await withAdmin(context, (admin) =>
+          admin.cancelWindows(mailstore, { by: operatorName(by), reason }),
+        );
+        return cancelled
+          .map((window) => `${mailstore}: cancelled the window from ${iso(window.from)} to ${iso(window.until)}`)
+          .join('\n');
       }),
     );
   program
@@ -170,7 +224,7 @@ export function registerMailstoreCommands(program: Command, loadConfig: ConfigLo
     );
   program
     .command('status')
-    .description('every mailstore: state and queued mail')
+    .description('every mailstore: state, queued mail and maintenance windows')
     .option('--json', 'machine-readable output')
     .option('-c, --config <file>', 'configuration file', defaultConfig)
     .action(
@@ -189,12 +243,7 @@ export function registerMailstoreCommands(program: Command, loadConfig: ConfigLo
       action(async (context) => {
         const entries = await withAdmin(context, (admin) => admin.audit(Number(context.options.limit ?? 20)));
         if (context.options.json) return JSON.stringify(entries, null, 2);
-        return entries
-          .map((entry) => {
-            const what = describeAudit(entry);
-            return `${new Date(entry.at).toISOString()}  ${what}  by ${entry.by}: ${entry.reason}`;
-          })
-          .join('\n');
+        return entries.map(auditLine).join('\n');
       }),
     );
 }

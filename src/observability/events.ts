@@ -28,6 +28,7 @@ export const EVENTS = {
   jobError: 'JobError',
   workerRestarted: 'WorkerRestarted',
   mailstoreState: 'MailstoreState',
+  maintenanceWindow: 'MaintenanceWindow',
   suspectSettled: 'SuspectSettled',
   probe: 'Probe',
   messagesDeleted: 'MessagesDeleted',

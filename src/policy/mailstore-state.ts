@@ -1,5 +1,6 @@
 // The per-mailstore state machine: decides transitions from commands; never touches Redis or BullMQ.
 import { nextRampStep, type Pace, type RampPlan, type RampStep } from './ramp.js';
+import type { WindowAuditEntry } from './maintenance.js';
 
 export type MailstoreState =
   | { kind: 'open' }
@@ -27,7 +28,8 @@ export type StateKind = MailstoreState['kind'];
 export type GuardVerdict = 'retry' | 'confirm';
 
 export type MailstoreCommand =
-  | { kind: 'hold'; reason: string; by: string; until?: number }
+  /** `scheduled`: a maintenance window's hold, which does not replace a hold in place. */
+  | { kind: 'hold'; reason: string; by: string; until?: number; scheduled?: boolean }
   | { kind: 'release'; by: string; reason?: string; pace?: Pace; plan: RampPlan }
   | { kind: 'guard'; reason: string }
   | { kind: 'trip'; reason: string; probeIntervalMs: number }
@@ -74,7 +76,7 @@ export interface StoreAuditEntry {
   endpoints?: string[];
 }
 
-export type AuditEntry = StateAuditEntry | MessageAuditEntry | StoreAuditEntry;
+export type AuditEntry = StateAuditEntry | MessageAuditEntry | StoreAuditEntry | WindowAuditEntry;
 
 export type Decision =
   { ok: true; state: MailstoreState; audit: StateAuditEntry; verdict?: GuardVerdict } | { ok: false; problem: string };
@@ -104,6 +106,11 @@ export function decide(mailstore: string, state: MailstoreState, command: Mailst
       if (command.reason.trim() === '') return { ok: false, problem: 'a hold needs a reason' };
       if (command.until !== undefined && command.until <= now)
         return { ok: false, problem: 'the hold would already be over' };
+      if (command.scheduled && holdInPlace(state, now))
+        return {
+          ok: false,
+          problem: `mailstore ${mailstore} is held by ${state.by}: a scheduled hold does not replace it`,
+        };
       const held: MailstoreState = {
         kind: 'held',
         reason: command.reason,
@@ -216,6 +223,11 @@ function releasing(by: string, reason: string, plan: RampPlan, now: number, pace
 /** A hold given an end time lifts itself then (the only way a hold ends without an operator). */
 export function holdHasExpired(state: MailstoreState, now: number): boolean {
   return state.kind === 'held' && state.until !== undefined && state.until <= now;
+}
+
+/** A hold that has not reached its end time: one a maintenance window yields to. */
+export function holdInPlace(state: MailstoreState, now: number): state is Extract<MailstoreState, { kind: 'held' }> {
+  return state.kind === 'held' && !holdHasExpired(state, now);
 }
 
 /** A tripped store whose next probe is due. */

@@ -35,6 +35,12 @@ export interface Keys {
   mailstoreOverrides(mailstore: string): string;
   /** String: held (with an expiry) by the one node moving a moved store's queued mail. */
   mailstoreSweepLock(mailstore: string): string;
+  /**
+   * Sorted set (score = start time, member = the window as JSON): the mailstore's maintenance
+   * windows, waiting or running. Members are changed only by exact member, so nodes starting or
+   * dropping one cannot lose another scheduled meanwhile.
+   */
+  mailstoreWindows(mailstore: string): string;
   /** Stream: the audit trail of state changes and operator actions, newest last. */
   readonly audit: string;
   /** Hash: scratch copy of the routing table during a bulk replace, renamed over `routes`. */
@@ -57,6 +63,7 @@ export function createKeys(prefix: string): Keys {
     heldMessages: (mailstore) => `${prefix}:store:${mailstore}:held-messages`,
     mailstoreOverrides: (mailstore) => `${prefix}:store:${mailstore}:overrides`,
     mailstoreSweepLock: (mailstore) => `${prefix}:store:${mailstore}:sweep-lock`,
+    mailstoreWindows: (mailstore) => `${prefix}:store:${mailstore}:windows`,
     audit: `${prefix}:audit`,
     routes: `${prefix}:routes`,
     routesLoading: `${prefix}:routes:loading`,

@@ -4,9 +4,11 @@ import { withTimeout } from '../errors.js';
 import { OPEN, deliveriesAllowed, isStopped, type AuditEntry, type MailstoreState } from '../policy/mailstore-state.js';
 import type { PausedInterval } from '../policy/lifetime.js';
 import type { GuardEpisode, OutcomeCounts } from '../policy/guard.js';
+import type { MaintenanceWindow } from '../policy/maintenance.js';
 import type { Keys } from './keys.js';
 import type { MailQueues } from './queues.js';
 import { Backlogs } from './backlog.js';
+import { MaintenanceWindows, windowMember } from './maintenance-windows.js';
 
 /** Held intervals and guard episodes kept per mailstore: far more than any lifetime sees. */
 const KEPT = 1000;
@@ -14,7 +16,13 @@ const KEPT = 1000;
 /** Compare-and-set of a mailstore state with everything stored alongside it; 1 when applied. */
 const APPLY_SCRIPT = `
 if (redis.call('GET', KEYS[1]) or '') ~= ARGV[1] then return 0 end
+-- a maintenance window's hold: only while the window waits (not cancelled, not started by another node)
+if ARGV[9] ~= '' and not redis.call('ZSCORE', KEYS[7], ARGV[9]) then return 0 end
 redis.call('SET', KEYS[1], ARGV[2])
+if ARGV[9] ~= '' then
+  redis.call('ZREM', KEYS[7], ARGV[9])
+  redis.call('ZADD', KEYS[7], ARGV[11], ARGV[10])
+end
 if ARGV[4] ~= '' then
   redis.call('RPUSH', KEYS[3], ARGV[4])
   redis.call('LTRIM', KEYS[3], -tonumber(ARGV[7]), -1)
@@ -36,10 +44,12 @@ export interface StateEffects {
   endedPause?: PausedInterval;
   guardStarted?: GuardEpisode;
   guardEnded?: GuardEpisode;
+  /** The maintenance window whose hold this is: marked started with it. */
+  windowStarted?: MaintenanceWindow;
 }
 
 /** The audit trail keeps about this many entries (XADD MAXLEN ~). */
-const AUDIT_LENGTH = 100_000;
+export const AUDIT_LENGTH = 100_000;
 
 export interface QueueCounts {
   waiting: number;
@@ -56,6 +66,9 @@ export function rateLimit(perSecond: number): { max: number; duration: number } 
 }
 
 export class MailstoreControls {
+  /** The stores' maintenance windows. */
+  readonly windows: MaintenanceWindows;
+
   constructor(
     private readonly redis: Redis,
     private readonly keys: Keys,
@@ -65,6 +78,7 @@ export class MailstoreControls {
     private readonly openRate: (mailstore: string) => number = () => 0,
   ) {
     this.backlogs = new Backlogs(redis, keys, timeoutMs);
+    this.windows = new MaintenanceWindows(redis, keys, timeoutMs, AUDIT_LENGTH);
   }
 
   /** Each store's mail still to deliver, from its index. */
@@ -108,8 +122,10 @@ export class MailstoreControls {
       this.keys.mailstoreGuards(mailstore),
       this.keys.mailstoreOutcomes(mailstore, 'all'),
       this.keys.mailstoreOutcomes(mailstore, 'refused'),
+      this.keys.mailstoreWindows(mailstore),
     ];
     const json = (value: unknown) => (value === undefined ? '' : JSON.stringify(value));
+    const window = effects.windowStarted;
     const argv = [
       version,
       json(state),
@@ -117,9 +133,14 @@ export class MailstoreControls {
       json(effects.endedPause),
       json(effects.guardStarted),
       json(effects.guardEnded),
+      String(KEPT),
+      String(AUDIT_LENGTH),
+      window ? windowMember(window) : '',
+      window ? windowMember({ ...window, startedAt: audit.at }) : '',
+      window ? String(window.from) : '',
     ];
     const applied = await withTimeout(
-      this.redis.eval(APPLY_SCRIPT, keys.length, ...keys, ...argv, String(KEPT), String(AUDIT_LENGTH)),
+      this.redis.eval(APPLY_SCRIPT, keys.length, ...keys, ...argv),
       this.timeoutMs,
       'storing a mailstore state',
     );

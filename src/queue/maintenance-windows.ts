@@ -1,0 +1,90 @@
+// The mailstores' maintenance windows in Redis: added if unchanged, removed by exact member, audited atomically.
+import type { Redis } from 'ioredis';
+import { withTimeout } from '../errors.js';
+import type { MaintenanceWindow, WindowAuditEntry } from '../policy/maintenance.js';
+import type { Keys } from './keys.js';
+
+/** Adds a window only if the set is still the one its overlap was checked against; audits it. 1: added. */
+const ADD_SCRIPT = `
+if table.concat(redis.call('ZRANGE', KEYS[1], 0, -1), '\\n') ~= ARGV[1] then return 0 end
+redis.call('ZADD', KEYS[1], ARGV[2], ARGV[3])
+redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[5], '*', 'entry', ARGV[4])
+return 1`;
+
+/** Removes exact members, auditing each one removed (an empty entry: none); 1 or 0 per member. */
+const REMOVE_SCRIPT = `
+local removed = {}
+for index = 2, #ARGV, 2 do
+  local gone = redis.call('ZREM', KEYS[1], ARGV[index])
+  if gone == 1 and ARGV[index + 1] ~= '' then
+    redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[1], '*', 'entry', ARGV[index + 1])
+  end
+  removed[#removed + 1] = gone
+end
+return removed`;
+
+/** A window's member in the sorted set: always written with the same key order, so it is found again. */
+export function windowMember(window: MaintenanceWindow): string {
+  const { from, until, reason, by, scheduledAt, startedAt } = window;
+  return JSON.stringify({ from, until, reason, by, scheduledAt, startedAt });
+}
+
+export interface WindowRemoval {
+  window: MaintenanceWindow;
+  /** Appended to the audit trail only if this call removed the window. */
+  audit?: WindowAuditEntry;
+}
+
+export class MaintenanceWindows {
+  constructor(
+    private readonly redis: Redis,
+    private readonly keys: Keys,
+    private readonly timeoutMs: number,
+    private readonly auditLength: number,
+  ) {}
+
+  /** The store's windows, earliest first. */
+  async read(mailstore: string): Promise<MaintenanceWindow[]> {
+    return (await this.readVersioned(mailstore)).windows;
+  }
+
+  /** The windows and their stored form, which `addIfUnchanged` compares to detect a concurrent change. */
+  async readVersioned(mailstore: string): Promise<{ windows: MaintenanceWindow[]; version: string }> {
+    const members = await withTimeout(
+      this.redis.zrange(this.keys.mailstoreWindows(mailstore), '0', '-1'),
+      this.timeoutMs,
+      'reading maintenance windows',
+    );
+    return { windows: members.map((member) => JSON.parse(member) as MaintenanceWindow), version: members.join('\n') };
+  }
+
+  /** Stores the window and its audit entry if the windows are still those read as `version`. */
+  async addIfUnchanged(
+    mailstore: string,
+    version: string,
+    window: MaintenanceWindow,
+    audit: WindowAuditEntry,
+  ): Promise<boolean> {
+    const keys = [this.keys.mailstoreWindows(mailstore), this.keys.audit];
+    const argv = [version, String(window.from), windowMember(window), JSON.stringify(audit), String(this.auditLength)];
+    const added = await withTimeout(
+      this.redis.eval(ADD_SCRIPT, keys.length, ...keys, ...argv),
+      this.timeoutMs,
+      'scheduling a maintenance window',
+    );
+    return added === 1;
+  }
+
+  /** Removes these windows (those another node or an operator removed first are skipped); returns those removed. */
+  async remove(mailstore: string, removals: readonly WindowRemoval[]): Promise<MaintenanceWindow[]> {
+    if (removals.length === 0) return [];
+    const keys = [this.keys.mailstoreWindows(mailstore), this.keys.audit];
+    const argv = removals.flatMap(({ window, audit }) => [windowMember(window), audit ? JSON.stringify(audit) : '']);
+    const removed = (await withTimeout(
+      this.redis.eval(REMOVE_SCRIPT, keys.length, ...keys, String(this.auditLength), ...argv),
+      this.timeoutMs,
+      'removing maintenance windows',
+    )) as number[];
+    return removals.filter((_, index) => removed[index] === 1).map(({ window }) => window);
+  }
+}
