@@ -165,8 +165,9 @@ export class App {
       admin: this.mailstoreAdmin,
       logger: this.logger,
       now,
-      // Only nodes that deliver have clients; a node without one reports the probe as failed.
+      // Only nodes that deliver have clients, and only they claim probes.
       probe: async (mailstore) => (await this.clients.get(mailstore)?.probe()) ?? false,
+      canProbe: this.options.delivery !== false,
       maxProbeIntervalMs: (mailstore) => this.config.mailstores[mailstore]!.trip.maxProbeInterval,
       moveMail: async (from) => {
         const to = this.overrides!.overrides.get(from)?.movedTo;

@@ -14,6 +14,8 @@ export interface EnforcerOptions {
   now: () => number;
   /** Does the store answer (connect, greeting, LHLO)? */
   probe: (mailstore: string) => Promise<boolean>;
+  /** False on a node that delivers nothing: it leaves due probes to nodes that can make them. */
+  canProbe: boolean;
   maxProbeIntervalMs: (mailstore: string) => number;
   /** Moves queued mail of a store whose mail an operator moved to another store (no-op otherwise). */
   moveMail?: (mailstore: string) => Promise<void>;
@@ -53,7 +55,7 @@ export class PolicyEnforcer {
           continue;
         }
         // A probe or a ramp step changes the state and enforces the new one itself.
-        if (probeIsDue(state, now())) await this.probe(mailstore);
+        if (this.options.canProbe && probeIsDue(state, now())) await this.probe(mailstore);
         else if (rampStepIsDue(state, now())) await this.rampStep(mailstore);
         else await controls.enforce(mailstore, state);
       } catch (error) {

@@ -10,6 +10,8 @@ import { waitFor } from '../helpers/wait.js';
 describe('the automatic trip', () => {
   let redis: TestRedis;
   let relay: TestRelay;
+  /** A node that runs the policy tick but delivers nothing: it must leave probes to nodes that can deliver. */
+  let policyOnly: TestRelay;
   const store1 = new FakeMailstore();
   const store2 = new FakeMailstore();
 
@@ -23,9 +25,11 @@ describe('the automatic trip', () => {
       { mailstores: { store2: { trip: { failures: 3, probeInterval: '1s', maxProbeInterval: '2s' } } } },
     );
     relay = await startRelay(config);
+    policyOnly = await startRelay(config, { intake: false, delivery: false, policyIntervalMs: 250 });
   });
 
   afterAll(async () => {
+    await policyOnly?.stop();
     await relay?.stop();
     await Promise.all([store1.stop(), store2.stop()]);
     await redis?.cleanup();
@@ -49,6 +53,7 @@ describe('the automatic trip', () => {
     await store2.start();
     await waitFor(() => store2.delivered('bob@example.com').length === 8, 20_000, 'delivery after recovery');
     expect(store2Events('MailstoreState').map((record) => record.action)).toContain('recover');
+    expect(policyOnly.events('Probe')).toHaveLength(0);
     expect(relay.events('Expiration')).toHaveLength(0);
     expect(relay.events('Bounce')).toHaveLength(0);
     // No message burned through its retries while the store was tripped.
