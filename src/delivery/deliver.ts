@@ -32,7 +32,7 @@ export const BOUNCE_RETRY_MS = 5 * 60_000;
 const JITTER = 0.2;
 
 export function createDeliverer(context: DeliveryContext): DeliverFunction {
-  return async (data, body) => {
+  return async (data, body, checkpoint) => {
     const log = context.logger.child({ queueId: data.queueId, mailstore: data.mailstore });
     const job: DeliveryJobData = {
       ...data,
@@ -42,7 +42,8 @@ export function createDeliverer(context: DeliveryContext): DeliverFunction {
     };
     const guard = context.guardSettings(job.mailstore);
     await settleSuspects(context, job, log);
-    await rerouteRecipients(context, job, log);
+    // Moved recipients must not be moved again if this attempt then fails: store the job now.
+    if ((await rerouteRecipients(context, job, log)) > 0) await checkpoint(job);
     let retryAt: number | undefined;
     if (job.recipients.length > 0) {
       const client = context.clients.get(job.mailstore);

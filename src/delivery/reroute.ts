@@ -16,7 +16,7 @@ export interface RerouteContext {
  * leaves this job for a job in that store's queue. A recipient no longer routable at all stays:
  * a routing change never bounces mail that was accepted.
  */
-export async function rerouteRecipients(context: RerouteContext, job: DeliveryJobData, log: Logger): Promise<void> {
+export async function rerouteRecipients(context: RerouteContext, job: DeliveryJobData, log: Logger): Promise<number> {
   const moves = new Map<string, string[]>();
   for (const recipient of job.recipients) {
     const route = await context.resolve(recipient);
@@ -28,4 +28,5 @@ export async function rerouteRecipients(context: RerouteContext, job: DeliveryJo
     job.recipients = job.recipients.filter((recipient) => !recipients.includes(recipient));
     log.info({ event: EVENTS.rerouted, to: mailstore, recipients, jobId }, 'recipients moved to their new mailstore');
   }
+  return moves.size;
 }

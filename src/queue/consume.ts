@@ -13,7 +13,15 @@ export type DeliveryOutcome =
   | { kind: 'retry'; delayMs: number; data: DeliveryJobData }
   | { kind: 'kept'; reason: string; data: DeliveryJobData };
 
-export type DeliverFunction = (data: DeliveryJobData, body: Buffer) => Promise<DeliveryOutcome>;
+/**
+ * One delivery of a job. `checkpoint` stores the job's data at once: a step that must not be
+ * repeated if the rest fails (recipients moved to another store's queue) calls it.
+ */
+export type DeliverFunction = (
+  data: DeliveryJobData,
+  body: Buffer,
+  checkpoint: (data: DeliveryJobData) => Promise<void>,
+) => Promise<DeliveryOutcome>;
 
 export interface ConsumerOptions {
   connection: Redis;
@@ -99,7 +107,7 @@ async function runJob(job: Job<DeliveryJobData>, token: string | undefined, opti
     options.onMissingBody(data);
     throw new UnrecoverableError(`message body ${data.queueId} is missing`);
   }
-  const outcome = await deliver(data, body);
+  const outcome = await deliver(data, body, (saved) => job.updateData(saved));
   switch (outcome.kind) {
     case 'done':
       await spool.finish(jobRef);
