@@ -20,6 +20,12 @@ import { BacklogWatch } from './queue/backlog-watch.js';
 import { OverridesCache, StoreOverridesRepository } from './queue/store-overrides.js';
 import { StoreAdmin } from './admin/stores.js';
 import { destinationOf } from './policy/store-move.js';
+import type { FastifyInstance } from 'fastify';
+import { createAdminServer } from './admin/http/server.js';
+import { MessageAdmin } from './admin/messages.js';
+import { RouteAdmin } from './admin/routes.js';
+import { MessageControls } from './queue/message-controls.js';
+import { withTimeout } from './errors.js';
 import { RouteTable } from './routing/route-table.js';
 import { Router } from './routing/router.js';
 import { SmtpListener } from './smtp/server.js';
@@ -40,10 +46,14 @@ export interface AppOptions {
   random?: () => number;
   /** How often the policy check runs (default 2 s); tests shorten it. */
   policyIntervalMs?: number;
+  /** Run the admin HTTP listener (default: the config's admin.enabled). */
+  admin?: boolean;
 }
 
 export class App {
   smtpPort = 0;
+  adminPort = 0;
+  private adminServer: FastifyInstance | undefined;
   private embedded: EmbeddedRedis | undefined;
   private connections: Redis[] = [];
   private intakeQueues: MailQueues | undefined;
@@ -113,12 +123,14 @@ export class App {
       await this.backlogWatch.start();
       await this.startListener(intake, keys);
     }
-    logger.info({ event: EVENTS.ready, smtpPort: this.smtpPort }, 'ready');
+    if (this.options.admin ?? config.admin.enabled) await this.startAdmin(control, keys);
+    logger.info({ event: EVENTS.ready, smtpPort: this.smtpPort, adminPort: this.adminPort }, 'ready');
   }
 
   /** Graceful: 421 to newcomers, in-flight transactions finish, workers finish their attempts. */
   async stop(): Promise<void> {
     this.logger.info({ event: EVENTS.stopping }, 'stopping');
+    await this.adminServer?.close();
     await this.listener?.drain(this.config.shutdown.grace);
     await this.watchdog?.stop();
     await this.consumers?.close(this.config.shutdown.grace);
@@ -183,6 +195,50 @@ export class App {
 
   /** Where mail for a store goes now: the store, or where an operator moved its mail (this node's copy). */
   private readonly destination = (mailstore: string) => destinationOf(mailstore, this.overrides!.overrides);
+
+  /** The admin API (and later metrics and the status page) on its own listener, over the same services as the CLI. */
+  private async startAdmin(control: Redis, keys: Keys): Promise<void> {
+    const { config, logger } = this;
+    const now = this.options.now ?? Date.now;
+    const timeout = config.limits.timeouts.enqueue;
+    const spool = new Spool(control, keys, timeout);
+    const messages = new MessageControls(this.controlQueues!, spool, control, timeout);
+    this.adminServer = createAdminServer({
+      config,
+      logger: logger.child({ component: 'admin' }),
+      now,
+      mailstoreAdmin: this.mailstoreAdmin!,
+      storeAdmin: this.storeAdmin!,
+      messageAdmin: new MessageAdmin(config, messages, this.controls!, logger, now),
+      routeAdmin: new RouteAdmin(config, new RouteTable(control, keys, timeout)),
+      probe: (mailstore) => this.enforcer!.probeNow(mailstore),
+      redisConnected: () => control.status === 'ready',
+      ready: async () => {
+        const reachable = await withTimeout(control.ping(), 2000, 'PING').then(
+          () => true,
+          () => false,
+        );
+        return {
+          ready: reachable,
+          redis: reachable ? 'reachable' : 'unreachable',
+          durability: config.redis.durability,
+          embeddedRedis: this.embedded !== undefined,
+        };
+      },
+    });
+    await this.adminServer.listen({ host: config.admin.host, port: config.admin.port });
+    const address = this.adminServer.server.address();
+    this.adminPort = typeof address === 'object' && address ? address.port : config.admin.port;
+    logger.info(
+      {
+        event: EVENTS.adminListening,
+        host: config.admin.host,
+        port: this.adminPort,
+        auth: config.admin.token !== undefined,
+      },
+      'admin API listening',
+    );
+  }
 
   private readonly redisError = (error: Error, mailstore: string) =>
     this.logger.debug({ event: EVENTS.redisUnavailable, err: error, mailstore }, 'redis connection error');

@@ -2,7 +2,7 @@
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../observability/logger.js';
 import { EVENTS } from '../observability/events.js';
-import type { ActionOutcome, MessageControls, QueuedMessage } from '../queue/message-controls.js';
+import type { ActionOutcome, MessageControls, QueuedMessage, StoredEnvelope } from '../queue/message-controls.js';
 import type { MessageAuditEntry } from '../policy/mailstore-state.js';
 import type { MailstoreControls } from '../queue/mailstore-controls.js';
 
@@ -67,6 +67,13 @@ export class MessageAdmin {
     private readonly logger: Logger,
     private readonly now: () => number = Date.now,
   ) {}
+
+  /** One message: its envelope, header block and queued jobs; null when Holdfast no longer has it. */
+  async detail(queueId: string): Promise<(StoredEnvelope & { jobs: QueuedMessage[] }) | null> {
+    const envelope = await this.messages.envelope(queueId);
+    if (!envelope) return null;
+    return { ...envelope, jobs: await this.select({ queueId }) };
+  }
 
   async select(filter: MessageFilter): Promise<QueuedMessage[]> {
     if (filter.mailstore && !Object.hasOwn(this.config.mailstores, filter.mailstore)) {

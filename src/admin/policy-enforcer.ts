@@ -1,7 +1,13 @@
 // Every few seconds on every node: starts maintenance windows, lifts expired holds, probes, keeps queues obeying states.
 import type { Logger } from '../observability/logger.js';
 import { EVENTS } from '../observability/events.js';
-import { SYSTEM_ACTOR, holdHasExpired, probeIsDue, rampStepIsDue } from '../policy/mailstore-state.js';
+import {
+  SYSTEM_ACTOR,
+  holdHasExpired,
+  probeIsDue,
+  rampStepIsDue,
+  type MailstoreState,
+} from '../policy/mailstore-state.js';
 import { planWindows } from '../policy/maintenance.js';
 import { MailstoreAdminError, type MailstoreAdmin } from './mailstores.js';
 import type { MailstoreControls } from '../queue/mailstore-controls.js';
@@ -76,6 +82,28 @@ export class PolicyEnforcer {
     const plan = planWindows(windows, await controls.read(mailstore), now());
     await admin.dropWindows(mailstore, plan.drop);
     if (plan.start) await admin.startWindow(mailstore, plan.start).catch(ignoreRaces);
+  }
+
+  /**
+   * An operator's probe, now, whatever the schedule: a tripped store that answers is released
+   * with the ramp. Only a node that delivers can probe.
+   */
+  async probeNow(mailstore: string): Promise<{ answered: boolean; state: MailstoreState }> {
+    const { admin, controls, logger } = this.options;
+    if (!this.options.canProbe) throw new MailstoreAdminError('this node delivers nothing: probe from a delivery node');
+    const answered = await this.options.probe(mailstore);
+    logger.info(
+      { event: EVENTS.probe, mailstore, answered, by: 'operator' },
+      answered ? 'probe answered' : 'probe failed',
+    );
+    if (answered) {
+      await controls.recordHealth(mailstore, true);
+      const state = await controls.read(mailstore);
+      if (state.kind === 'tripped') {
+        await admin.command(mailstore, { kind: 'probe-succeeded', plan: admin.rampPlan(mailstore) }).catch(ignoreRaces);
+      }
+    }
+    return { answered, state: await controls.read(mailstore) };
   }
 
   /** One node claims the due probe (compare-and-set), probes, and reopens the store if it answered. */

@@ -47,10 +47,19 @@ export class RouteAdmin {
 
   /** Validates the whole file first: one bad line and nothing is loaded. */
   async importFile(path: string, options: { replace?: boolean }): Promise<{ loaded: number; tableSize: number }> {
-    const { entries, problems } = parseRouteLines(readFileSync(path, 'utf8'), path);
+    return this.importText(readFileSync(path, 'utf8'), path, options);
+  }
+
+  /** The same for a file's text (`source` names it in problems). */
+  async importText(
+    text: string,
+    source: string,
+    options: { replace?: boolean },
+  ): Promise<{ loaded: number; tableSize: number }> {
+    const { entries, problems } = parseRouteLines(text, source);
     for (const { address, mailstore } of entries) {
       if (!Object.hasOwn(this.config.mailstores, mailstore))
-        problems.push(`${path}: ${address}: unknown mailstore "${mailstore}"`);
+        problems.push(`${source}: ${address}: unknown mailstore "${mailstore}"`);
     }
     if (problems.length > 0) throw new RouteAdminError(problems);
     const loaded = await this.table.bulkLoad(entries, options);

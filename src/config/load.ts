@@ -12,6 +12,7 @@ export const ENVIRONMENT_OVERRIDES = {
   HOLDFAST_REDIS_URL: 'redis.url',
   HOLDFAST_REDIS_PASSWORD: 'redis.password',
   HOLDFAST_LOG_LEVEL: 'log.level',
+  HOLDFAST_ADMIN_TOKEN: 'admin.token',
 } as const;
 
 export function loadConfigFile(path: string, environment: NodeJS.ProcessEnv = process.env): LoadResult {
@@ -44,7 +45,7 @@ export function validateConfig(
     return { ok: false, problems: [...schemaProblems, ...crossProblems] };
   }
   const config = normalise(parsed.data, options.baseDirectory);
-  const problems = [...crossProblems, ...checkFiles(config), ...mergeRoutingFile(config)];
+  const problems = [...crossProblems, ...checkFiles(config), ...mergeRoutingFile(config), ...adminToken(config)];
   if (problems.length > 0) return { ok: false, problems };
   return { ok: true, config: deepFreeze(config) };
 }
@@ -75,6 +76,7 @@ function normalise(config: Config, baseDirectory: string): Config {
   );
   config.redis.embedded.dir = resolve(baseDirectory, config.redis.embedded.dir);
   if (config.routing.file) config.routing.file = resolve(baseDirectory, config.routing.file);
+  if (config.admin.tokenFile) config.admin.tokenFile = resolve(baseDirectory, config.admin.tokenFile);
   if (config.listener.tls) {
     config.listener.tls.key = resolve(baseDirectory, config.listener.tls.key);
     config.listener.tls.cert = resolve(baseDirectory, config.listener.tls.cert);
@@ -98,6 +100,29 @@ function checkFiles(config: Config): string[] {
   }
   if (config.routing.file) readable(config.routing.file, 'routing.file');
   return problems;
+}
+
+/** Reads the admin token file, and refuses an admin API reachable beyond loopback without a token. */
+function adminToken(config: Config): string[] {
+  const { admin } = config;
+  if (admin.tokenFile && admin.token === undefined) {
+    try {
+      admin.token = readFileSync(admin.tokenFile, 'utf8').trim();
+    } catch (error) {
+      return [`admin.tokenFile: cannot read ${admin.tokenFile}: ${(error as Error).message}`];
+    }
+    if (admin.token.length < 16) return [`admin.tokenFile: the token needs at least 16 characters`];
+  }
+  if (admin.enabled && !isLoopback(admin.host) && admin.token === undefined) {
+    return [
+      `admin.host: ${admin.host} is reachable beyond this machine: set a token (HOLDFAST_ADMIN_TOKEN, admin.tokenFile or admin.token)`,
+    ];
+  }
+  return [];
+}
+
+export function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
 }
 
 /** File entries come first; entries written inline in the config win over them. */

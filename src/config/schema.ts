@@ -172,6 +172,16 @@ export const configSchema = z.strictObject({
       watchdogInterval: duration('30s'),
     })
     .prefault({}),
+  admin: z
+    .strictObject({
+      enabled: z.boolean().default(true),
+      host: z.string().min(1).default('127.0.0.1'),
+      port: z.number().int().min(0).max(65535).default(8025),
+      /** Bearer token for the admin API; better from HOLDFAST_ADMIN_TOKEN or tokenFile than in this file. */
+      token: z.string().min(16, 'an admin token needs at least 16 characters').optional(),
+      tokenFile: z.string().optional(),
+    })
+    .prefault({}),
   log: z.strictObject({ level: z.enum(['trace', 'debug', 'info', 'warn', 'error']).default('info') }).prefault({}),
 });
 

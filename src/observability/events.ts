@@ -37,6 +37,9 @@ export const EVENTS = {
   messagesRetried: 'MessagesRetried',
   rerouted: 'Rerouted',
   storeChanged: 'StoreChanged',
+  adminAuthFailed: 'AdminAuthFailed',
+  adminError: 'AdminError',
+  adminListening: 'AdminListening',
   storeMailMoved: 'StoreMailMoved',
 } as const;
 

@@ -18,6 +18,17 @@ export interface QueuedMessage {
   state: 'waiting' | 'delayed' | 'held' | 'failed';
 }
 
+export interface StoredEnvelope {
+  queueId: string;
+  sender: string;
+  receivedAt: number;
+  size: number;
+  client: string;
+  headers: string;
+}
+
+const HEADER_READ_LIMIT = 64 * 1024;
+
 /** What happened to one message under an operator action. */
 export type ActionOutcome = 'done' | 'unchanged' | 'busy';
 
@@ -58,6 +69,28 @@ export class MessageControls {
       }
     }
     return messages;
+  }
+
+  /** The message's envelope and its header block (up to the first empty line, at most 64 KB), or null. */
+  async envelope(queueId: string): Promise<StoredEnvelope | null> {
+    const [fields, head] = await withTimeout(
+      Promise.all([
+        this.redis.hgetall(this.keys.message(queueId)),
+        this.redis.getrange(this.keys.body(queueId), 0, HEADER_READ_LIMIT - 1),
+      ]),
+      this.timeoutMs,
+      'reading a message',
+    );
+    if (fields.receivedAt === undefined) return null;
+    const end = head.search(/\r?\n\r?\n/);
+    return {
+      queueId,
+      sender: fields.sender ?? '',
+      receivedAt: Number(fields.receivedAt),
+      size: Number(fields.size ?? 0),
+      client: fields.client ?? '',
+      headers: end === -1 ? head : head.slice(0, end),
+    };
   }
 
   /** Removes a message's job for this store; false when it is being delivered right now. */

@@ -77,6 +77,7 @@ export function testConfig(
       },
       shutdown: { grace: '5s' },
       workers: { watchdogInterval: '2s' },
+      admin: { port: 0 },
       log: { level: 'debug' },
     },
     overrides,

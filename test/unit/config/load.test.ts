@@ -304,3 +304,38 @@ describe('loadConfigFile', () => {
     });
   });
 });
+
+describe('the admin listener settings', () => {
+  it('listen on loopback port 8025 without a token by default', () => {
+    const config = validConfig(validateConfig(MINIMAL, { baseDirectory: '/' }));
+    expect(config.admin).toMatchObject({ enabled: true, host: '127.0.0.1', port: 8025 });
+    expect(config.admin.token).toBeUndefined();
+  });
+
+  it('refuse an admin API reachable beyond loopback without a token', () => {
+    const problems = problemsOf(validateConfig({ ...MINIMAL, admin: { host: '0.0.0.0' } }, { baseDirectory: '/' }));
+    expect(problems).toEqual([
+      expect.stringMatching(/^admin.host: 0.0.0.0 is reachable beyond this machine: set a token/),
+    ]);
+  });
+
+  it('take the token from HOLDFAST_ADMIN_TOKEN or a token file, and refuse a short one', () => {
+    const environment = { HOLDFAST_ADMIN_TOKEN: 'sixteen-chars-at-least' };
+    const fromEnvironment = validateConfig(
+      { ...MINIMAL, admin: { host: '0.0.0.0' } },
+      { baseDirectory: '/', environment },
+    );
+    expect(validConfig(fromEnvironment).admin.token).toBe('sixteen-chars-at-least');
+    const directory = mkdtempSync(join(tmpdir(), 'holdfast-token-'));
+    try {
+      writeFileSync(join(directory, 'token'), 'from-a-file-0123456789\n');
+      const fromFile = validateConfig({ ...MINIMAL, admin: { tokenFile: 'token' } }, { baseDirectory: directory });
+      expect(validConfig(fromFile).admin.token).toBe('from-a-file-0123456789');
+      expect(problemsOf(validateConfig({ ...MINIMAL, admin: { token: 'short' } }, { baseDirectory: '/' }))).toEqual([
+        'admin.token: an admin token needs at least 16 characters',
+      ]);
+    } finally {
+      rmSync(directory, { recursive: true, force: true });
+    }
+  });
+});

@@ -1,0 +1,130 @@
+// The admin API's contract, shared by the HTTP server and the CLI client: request schemas and response types.
+import { z } from 'zod';
+import type { MailstoreStatus } from './mailstores.js';
+import type { BulkResult } from './messages.js';
+import type { RouteExplanation } from './routes.js';
+import type { QueuedMessage } from '../queue/message-controls.js';
+import type { AuditEntry, MailstoreState } from '../policy/mailstore-state.js';
+import type { MaintenanceWindow } from '../policy/maintenance.js';
+
+export const API_PREFIX = '/api/v1';
+
+/** Every error the API answers: a stable code, a message for people, and the HTTP status. */
+export const API_ERRORS = {
+  INVALID_REQUEST: 400,
+  REFUSED: 409,
+  UNAUTHORIZED: 401,
+  NOT_FOUND: 404,
+  TOO_MANY_ATTEMPTS: 429,
+  REDIS_UNAVAILABLE: 503,
+  INTERNAL: 500,
+} as const;
+
+export type ApiErrorCode = keyof typeof API_ERRORS;
+
+export interface ApiErrorBody {
+  code: ApiErrorCode;
+  message: string;
+}
+
+const actor = { by: z.string().min(1).max(200).optional() };
+const reason = z.string().trim().min(1, 'give a reason (kept in the audit trail)').max(1000);
+/** A time: milliseconds since the epoch, an ISO string, or a duration from now ("2h"). */
+const time = z.union([z.number().int().nonnegative(), z.string().min(1)]);
+
+export const holdRequest = z.strictObject({ ...actor, reason, until: time.optional(), from: time.optional() });
+export const releaseRequest = z.strictObject({
+  ...actor,
+  reason: reason.optional(),
+  rate: z.number().positive().optional(),
+  concurrency: z.number().int().positive().optional(),
+});
+export const noteRequest = z.strictObject({ ...actor, reason: reason.optional() });
+export const moveRequest = z.strictObject({ ...actor, reason, to: z.string().min(1) });
+export const reasonRequest = z.strictObject({ ...actor, reason });
+export const endpointsRequest = z.strictObject({ ...actor, reason, endpoints: z.array(z.string().min(3)).min(1) });
+
+export const messageFilter = z.strictObject({
+  queueId: z.string().min(1).optional(),
+  store: z.string().min(1).optional(),
+  recipient: z.string().min(1).optional(),
+  sender: z.string().optional(),
+  /** A duration ("2h", "3d"). */
+  olderThan: z.string().min(1).optional(),
+});
+export const messageListQuery = messageFilter.extend({
+  state: z.enum(['waiting', 'delayed', 'held', 'failed']).optional(),
+  limit: z.coerce.number().int().min(1).max(1000).default(100),
+  offset: z.coerce.number().int().min(0).default(0),
+});
+export const messageActionRequest = z.strictObject({
+  ...actor,
+  action: z.enum(['hold', 'release', 'retry', 'delete']),
+  filter: messageFilter,
+  /** An action with an empty filter must say so. */
+  all: z.boolean().default(false),
+  dryRun: z.boolean().default(false),
+  reason: z.string().trim().max(1000).optional(),
+});
+export const routeRequest = z.strictObject({ mailstore: z.string().min(1) });
+export const auditQuery = z.strictObject({ limit: z.coerce.number().int().min(1).max(10_000).default(20) });
+
+export type HoldRequest = z.input<typeof holdRequest>;
+export type ReleaseRequest = z.input<typeof releaseRequest>;
+export type NoteRequest = z.input<typeof noteRequest>;
+export type MoveRequest = z.input<typeof moveRequest>;
+export type ReasonRequest = z.input<typeof reasonRequest>;
+export type EndpointsRequest = z.input<typeof endpointsRequest>;
+export type MessageListQuery = z.input<typeof messageListQuery>;
+export type MessageActionRequest = z.input<typeof messageActionRequest>;
+
+export interface StoresResponse {
+  stores: MailstoreStatus[];
+}
+export type StoreResponse = MailstoreStatus;
+export interface StateResponse {
+  state: MailstoreState;
+}
+export interface HoldResponse {
+  state?: MailstoreState;
+  scheduled?: MaintenanceWindow;
+}
+export interface WindowsResponse {
+  cancelled: MaintenanceWindow[];
+}
+export interface ProbeResponse {
+  answered: boolean;
+  state: MailstoreState;
+}
+export interface MessageListResponse {
+  messages: QueuedMessage[];
+  total: number;
+  offset: number;
+  limit: number;
+}
+export interface MessageDetail {
+  queueId: string;
+  sender: string;
+  receivedAt: number;
+  size: number;
+  client: string;
+  /** The message's header block as received (the body is not shown). */
+  headers: string;
+  /** Its delivery jobs still queued, one per store. */
+  jobs: QueuedMessage[];
+}
+export type MessageActionResponse = BulkResult;
+export type RouteResponse = RouteExplanation;
+export interface RouteImportResponse {
+  loaded: number;
+  tableSize: number;
+}
+export interface AuditResponse {
+  entries: AuditEntry[];
+}
+export interface ReadyResponse {
+  ready: boolean;
+  redis: 'reachable' | 'unreachable';
+  durability: 'strict' | 'relaxed';
+  embeddedRedis: boolean;
+}

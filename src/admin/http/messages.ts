@@ -1,0 +1,67 @@
+// /api/v1/messages: find queued messages (filter, paginate), read one, act on a selection (with a dry run).
+import type { FastifyInstance } from 'fastify';
+import { parseDuration } from '../../config/units.js';
+import {
+  API_PREFIX,
+  messageActionRequest,
+  messageListQuery,
+  type MessageActionResponse,
+  type MessageDetail,
+  type MessageListResponse,
+} from '../api.js';
+import { MessageAdminError, type MessageAdmin, type MessageFilter } from '../messages.js';
+import { ApiError } from './errors.js';
+
+export interface MessageRouteDeps {
+  messageAdmin: MessageAdmin;
+}
+
+/** The API's filter (store, olderThan as a duration) as the message service takes it. */
+export function toMessageFilter(filter: {
+  queueId?: string;
+  store?: string;
+  recipient?: string;
+  sender?: string;
+  olderThan?: string;
+}): MessageFilter {
+  const olderThanMs = filter.olderThan === undefined ? undefined : parseDuration(filter.olderThan);
+  if (filter.olderThan !== undefined && olderThanMs === undefined) {
+    throw new ApiError('INVALID_REQUEST', `olderThan: not a duration: ${filter.olderThan}`);
+  }
+  const { queueId, store: mailstore, recipient, sender } = filter;
+  const filterOut: MessageFilter = Object.fromEntries(
+    Object.entries({ queueId, mailstore, recipient, sender, olderThanMs }).filter(([, value]) => value !== undefined),
+  );
+  return filterOut;
+}
+
+export function registerMessageRoutes(server: FastifyInstance, deps: MessageRouteDeps): void {
+  const admin = deps.messageAdmin;
+
+  server.get(`${API_PREFIX}/messages`, async (request): Promise<MessageListResponse> => {
+    const query = messageListQuery.parse(request.query);
+    const { state, limit, offset, ...filter } = query;
+    const selected = (await admin.select(toMessageFilter(filter))).filter(
+      (message) => state === undefined || message.state === state,
+    );
+    // Oldest first: the order in which a store delivers its mail.
+    selected.sort((a, b) => a.receivedAt - b.receivedAt || a.queueId.localeCompare(b.queueId));
+    return { messages: selected.slice(offset, offset + limit), total: selected.length, offset, limit };
+  });
+
+  server.get(`${API_PREFIX}/messages/:queueId`, async (request): Promise<MessageDetail> => {
+    const { queueId } = request.params as { queueId: string };
+    const detail = await admin.detail(queueId);
+    if (!detail) throw new ApiError('NOT_FOUND', `no message ${queueId} (delivered, deleted, or never here)`);
+    return detail;
+  });
+
+  server.post(`${API_PREFIX}/messages/actions`, async (request): Promise<MessageActionResponse> => {
+    const body = messageActionRequest.parse(request.body);
+    const filter = toMessageFilter(body.filter);
+    if (Object.keys(filter).length === 0 && !body.all) {
+      throw new MessageAdminError('select messages (queueId, store, recipient, sender, olderThan) or say all: true');
+    }
+    return admin.act(body.action, filter, { dryRun: body.dryRun, reason: body.reason, by: body.by ?? 'api' });
+  });
+}
