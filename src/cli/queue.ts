@@ -1,70 +1,50 @@
-// `holdfast queue list|hold|release|retry|delete`: act on queued messages by queue id, store, recipient, sender or age.
+// `holdfast queue list|show|hold|release|retry|delete`: find and act on queued messages through the admin API.
 import type { Command } from 'commander';
-import {
-  MessageAdmin,
-  MessageAdminError,
-  describeFilter,
-  pastTense,
-  type MessageAction,
-  type MessageFilter,
-} from '../admin/messages.js';
+import type { MessageAction } from '../admin/messages.js';
+import { describeFilter, pastTense } from '../admin/messages.js';
+import { toMessageFilter } from '../admin/http/messages.js';
+import { ApiError } from '../admin/http/errors.js';
 import { parseDuration } from '../config/units.js';
-import { createLogger } from '../observability/logger.js';
-import { createKeys } from '../queue/keys.js';
-import { MailQueues } from '../queue/queues.js';
-import { MailstoreControls } from '../queue/mailstore-controls.js';
-import { MessageControls } from '../queue/message-controls.js';
-import { Spool } from '../queue/spool.js';
-import { operatorAction, operatorName, type ConfigLoader, type OperatorContext } from './connect.js';
+import {
+  CliInputError,
+  apiAction,
+  apiOptions,
+  operatorName,
+  type CommonOptions,
+  type ConfigLoader,
+} from './connect.js';
+import { iso } from './format.js';
 
-type Options = {
-  config: string;
+type Options = CommonOptions & {
   queueId?: string;
   store?: string;
   recipient?: string;
   sender?: string;
   olderThan?: string;
+  state?: 'waiting' | 'delayed' | 'held' | 'failed';
+  limit?: string;
+  offset?: string;
   reason?: string;
   by?: string;
   dryRun?: boolean;
-  json?: boolean;
   all?: boolean;
 };
 
-/** The selection; an action (not a listing) with none must say --all. */
-function filterOf(options: Options, isAction = true): MessageFilter {
-  const olderThanMs = options.olderThan === undefined ? undefined : parseDuration(options.olderThan);
-  if (options.olderThan !== undefined && olderThanMs === undefined) {
-    throw new MessageAdminError(`--older-than: not a duration: ${options.olderThan}`);
+function filterOf(options: Options) {
+  if (options.olderThan !== undefined && parseDuration(options.olderThan) === undefined) {
+    throw new CliInputError(`--older-than: not a duration: ${options.olderThan}`);
   }
-  const filter = {
-    queueId: options.queueId,
-    mailstore: options.store,
-    recipient: options.recipient,
-    sender: options.sender,
-    olderThanMs,
-  };
-  if (isAction && Object.values(filter).every((value) => value === undefined) && !options.all) {
-    throw new MessageAdminError(
-      'select messages (--queue-id, --store, --recipient, --sender, --older-than) or give --all',
-    );
-  }
-  return filter;
+  const { queueId, store, recipient, sender, olderThan } = options;
+  return { queueId, store, recipient, sender, olderThan };
 }
 
-async function withMessages<T>(
-  context: OperatorContext<Options>,
-  run: (admin: MessageAdmin) => Promise<T>,
-): Promise<T> {
-  const { config, redis } = context;
-  const keys = createKeys(config.redis.prefix);
-  const queues = new MailQueues(redis, keys, Object.keys(config.mailstores), () => undefined);
+/** The selection as the audit trail and the log name it. */
+function describe(filter: ReturnType<typeof filterOf>): string {
   try {
-    const messages = new MessageControls(queues, new Spool(redis, keys, 5000), redis, 5000);
-    const audit = new MailstoreControls(redis, keys, queues, 5000);
-    return await run(new MessageAdmin(config, messages, audit, createLogger('warn', process.stderr)));
-  } finally {
-    await queues.close();
+    return describeFilter(toMessageFilter(filter));
+  } catch (error) {
+    if (error instanceof ApiError) throw new CliInputError(error.message);
+    throw error;
   }
 }
 
@@ -74,28 +54,54 @@ function selection(command: Command): Command {
     .option('--store <mailstore>', 'only this mailstore')
     .option('--recipient <address>', 'only messages for this recipient')
     .option('--sender <address>', 'only messages from this envelope sender ("" for <>)')
-    .option('--older-than <duration>', 'only messages queued longer than this (e.g. 2h, 3d)')
-    .option('--all', 'every queued message (an action with no selection needs it)');
+    .option('--older-than <duration>', 'only messages queued longer than this (e.g. 2h, 3d)');
 }
 
 export function registerQueueCommands(program: Command, loadConfig: ConfigLoader, defaultConfig: string): void {
-  const action = (run: (context: OperatorContext<Options>) => Promise<string>) =>
-    operatorAction<Options>(loadConfig, (error) => error instanceof MessageAdminError, run);
+  const action = (run: Parameters<typeof apiAction<Options>>[1]) => apiAction<Options>(loadConfig, run);
   const queue = program.command('queue').description('find and act on queued messages');
-  selection(queue.command('list').description('list queued messages (not those being delivered right now)'))
-    .option('--json', 'machine-readable output')
-    .option('-c, --config <file>', 'configuration file', defaultConfig)
-    .action(
-      action(async (context) => {
-        const messages = await withMessages(context, (admin) => admin.select(filterOf(context.options, false)));
-        if (context.options.json) return JSON.stringify(messages, null, 2);
-        const lines = messages.map((message) => {
-          const received = new Date(message.receivedAt).toISOString();
-          return `${message.queueId}  ${message.mailstore}  ${message.state}  ${received}  ${message.size}  <${message.sender}> -> ${message.recipients.join(', ')}`;
-        });
-        return [...lines, `${messages.length} messages`].join('\n');
-      }),
-    );
+  apiOptions(
+    selection(queue.command('list').description('list queued messages (not those being delivered right now)'))
+      .option('--state <state>', 'only waiting, delayed, held or failed (kept) messages')
+      .option('--limit <count>', 'at most this many (oldest first)', '1000')
+      .option('--offset <count>', 'skip this many first', '0'),
+    defaultConfig,
+  ).action(
+    action(async (client, options) => {
+      const answer = await client.messages({
+        ...filterOf(options),
+        state: options.state,
+        limit: Number(options.limit ?? 1000),
+        offset: Number(options.offset ?? 0),
+      });
+      const lines = answer.messages.map(
+        (message) =>
+          `${message.queueId}  ${message.mailstore}  ${message.state}  ${iso(message.receivedAt)}  ${message.size}  <${message.sender}> -> ${message.recipients.join(', ')}`,
+      );
+      const more = answer.total > answer.messages.length ? ` (of ${answer.total})` : '';
+      return { text: [...lines, `${answer.messages.length} messages${more}`].join('\n'), json: answer };
+    }),
+  );
+  apiOptions(
+    queue.command('show <queue-id>').description("one message: envelope, headers, its stores' jobs"),
+    defaultConfig,
+  ).action(
+    action(async (client, _options, [queueId = '']) => {
+      const message = await client.message(queueId);
+      const jobs = message.jobs.map((job) => `  ${job.mailstore}  ${job.state}  -> ${job.recipients.join(', ')}`);
+      const text = [
+        `queue id:  ${message.queueId}`,
+        `received:  ${iso(message.receivedAt)} from ${message.client}`,
+        `sender:    <${message.sender}>`,
+        `size:      ${message.size}`,
+        'jobs:',
+        ...jobs,
+        '',
+        message.headers,
+      ].join('\n');
+      return { text, json: message };
+    }),
+  );
   const actions: Array<[MessageAction, string]> = [
     ['hold', 'hold messages: they are accepted and kept, never attempted, until released'],
     ['release', 'release held messages: they are tried at once'],
@@ -104,29 +110,27 @@ export function registerQueueCommands(program: Command, loadConfig: ConfigLoader
   ];
   for (const [name, description] of actions) {
     const needsReason = name === 'hold' || name === 'delete';
-    selection(queue.command(name).description(description))
-      .option('--dry-run', 'only count what would be changed')
-      .option(
-        '-r, --reason <text>',
-        needsReason ? 'why (required unless --dry-run; kept in the audit trail)' : 'why (kept in the audit trail)',
-      )
-      .option('--by <name>', 'who acts (default: your login)')
-      .option('--json', 'machine-readable output')
-      .option('-c, --config <file>', 'configuration file', defaultConfig)
-      .action(
-        action(async (context) => {
-          const { dryRun = false, reason, by, json } = context.options;
-          const filter = filterOf(context.options);
-          const result = await withMessages(context, (admin) =>
-            admin.act(name, filter, { dryRun, reason, by: operatorName(by) }),
-          );
-          if (json) return JSON.stringify(result, null, 2);
-          const what = `${result.matched} messages, ${result.bytes} bytes, ${result.users} users (${describeFilter(filter)})`;
-          if (dryRun) return `would ${name} ${what}`;
-          const unchanged = result.unchanged.length > 0 ? `; ${result.unchanged.length} unchanged` : '';
-          const skipped = result.skipped.length > 0 ? `; skipped ${result.skipped.length} being delivered` : '';
-          return `${pastTense(name)} ${result.done} of ${what}${unchanged}${skipped}`;
-        }),
-      );
+    apiOptions(
+      selection(queue.command(name).description(description))
+        .option('--all', 'every queued message (an action with no selection needs it)')
+        .option('--dry-run', 'only count what would be changed')
+        .option(
+          '-r, --reason <text>',
+          needsReason ? 'why (required unless --dry-run; kept in the audit trail)' : 'why (kept in the audit trail)',
+        )
+        .option('--by <name>', 'who acts (default: your login)'),
+      defaultConfig,
+    ).action(
+      action(async (client, options) => {
+        const filter = filterOf(options);
+        const { dryRun = false, reason, by, all = false } = options;
+        const result = await client.act({ action: name, filter, all, dryRun, reason, by: operatorName(by) });
+        const what = `${result.matched} messages, ${result.bytes} bytes, ${result.users} users (${describe(filter)})`;
+        if (dryRun) return { text: `would ${name} ${what}`, json: result };
+        const unchanged = result.unchanged.length > 0 ? `; ${result.unchanged.length} unchanged` : '';
+        const skipped = result.skipped.length > 0 ? `; skipped ${result.skipped.length} being delivered` : '';
+        return { text: `${pastTense(name)} ${result.done} of ${what}${unchanged}${skipped}`, json: result };
+      }),
+    );
   }
 }

@@ -14,8 +14,9 @@ export interface CliResult {
   stderr: string;
 }
 
-/** Writes a config file for operator commands: the relay's mailstores, domains and Redis. */
-export function writeCliConfig(directory: string, relayConfig: Config): string {
+/** Writes a config file for operator commands: the relay's mailstores, domains and Redis, and its admin API. */
+export function writeCliConfig(directory: string, relay: { config: Config; app: { adminPort: number } }): string {
+  const relayConfig = relay.config;
   const file = join(directory, 'holdfast-cli.yaml');
   // The settings operator commands use (durations as milliseconds); the retry schedule is not one.
   const mailstores = Object.fromEntries(
@@ -39,6 +40,7 @@ export function writeCliConfig(directory: string, relayConfig: Config): string {
       mailstores,
       routing: { users: relayConfig.routing.users },
       redis: { url: relayConfig.redis.url, prefix: relayConfig.redis.prefix },
+      admin: { host: '127.0.0.1', port: relay.app.adminPort, token: relayConfig.admin.token },
     }),
   );
   return file;

@@ -64,7 +64,7 @@ describe('the backlog in a store status (injected clock)', () => {
     expect(held).toMatchObject({ messages: 2, expiringSoon: 1 });
     expect(held.oldestAgeSeconds).toBeGreaterThanOrEqual((6 * DAY) / 1000);
 
-    const cli = (...args: string[]) => holdfastCli(writeCliConfig(directory, relay.config), ...args);
+    const cli = (...args: string[]) => holdfastCli(writeCliConfig(directory, relay), ...args);
     const deleted = await cli('queue', 'delete', '--sender', 'first@remote.test', '--reason', 'test');
     expect(deleted.code, deleted.stdout + deleted.stderr).toBe(0);
     expect(await backlog()).toMatchObject({ messages: 1, expiringSoon: 0 });

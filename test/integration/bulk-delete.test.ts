@@ -23,7 +23,7 @@ describe('bulk deletion of queued mail', () => {
     directory = mkdtempSync(join(tmpdir(), 'holdfast-delete-'));
     const ports = { store1: await store1.start(), store2: await store2.start() };
     relay = await startRelay(testConfig(redis.url, ports, { routing: { users: { 'dave@example.com': 'store2' } } }));
-    const configFile = writeCliConfig(directory, relay.config);
+    const configFile = writeCliConfig(directory, relay);
     cli = (...args) => holdfastCli(configFile, ...args);
   });
 

@@ -87,7 +87,7 @@ describe('the 5xx guard', () => {
       .filter((recipient) => second.includes(recipient));
     expect(kept.length).toBeGreaterThanOrEqual(3);
 
-    const cli = writeCliConfig(directory, relay.config);
+    const cli = writeCliConfig(directory, relay);
     const confirmed = await holdfastCli(cli, 'confirm-bounces', 'store2', '--by', 'ops', '--reason', 'users left');
     expect(confirmed).toMatchObject({ code: 0, stdout: 'store2: bounces confirmed, delivery resumed\n' });
     await waitFor(() => smarthost.messages.length >= kept.length, 20_000, 'the confirmed bounces');

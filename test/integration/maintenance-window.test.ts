@@ -35,7 +35,7 @@ describe('a maintenance window', () => {
     const ports = { store1: await store1.start(), store2: await store2.start() };
     relay = await startRelay(testConfig(redis.url, ports), { policyIntervalMs: 250 });
     peer = await startRelay(relay.config, { intake: false, delivery: false, policyIntervalMs: 250 });
-    const configFile = writeCliConfig(directory, relay.config);
+    const configFile = writeCliConfig(directory, relay);
     cli = (...args) => holdfastCli(configFile, ...args);
   });
 

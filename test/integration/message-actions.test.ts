@@ -29,7 +29,7 @@ describe('operator actions on queued messages', () => {
     // store2 retries only hourly: a message deferred there waits unless an operator retries it.
     const store2Policy = { retry: '1h', trip: { enabled: false } };
     relay = await startRelay(testConfig(redis.url, ports, { mailstores: { store2: store2Policy } }));
-    cli = (...args) => holdfastCli(writeCliConfig(directory, relay.config), ...args);
+    cli = (...args) => holdfastCli(writeCliConfig(directory, relay), ...args);
   });
 
   afterAll(async () => {

@@ -72,7 +72,7 @@ describe('a paced release', () => {
   });
 
   it('takes an explicit pace from the operator, shows progress, and opens when the queue is empty', async () => {
-    const cli = writeCliConfig(directory, relay.config);
+    const cli = writeCliConfig(directory, relay);
     await holdfastCli(cli, 'hold', 'store1', '--reason', 'again');
     await sendMany(relay.port, 30, 'alice@example.com');
     const released = await holdfastCli(cli, 'release', 'store1', '--rate', '2', '--concurrency', '1');

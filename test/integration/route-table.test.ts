@@ -25,7 +25,7 @@ describe('the routing table in Redis', () => {
     directory = mkdtempSync(join(tmpdir(), 'holdfast-routes-'));
     const ports = { store1: await store1.start(), store2: await store2.start() };
     relay = await startRelay(testConfig(redis.url, ports));
-    configFile = writeCliConfig(directory, relay.config);
+    configFile = writeCliConfig(directory, relay);
     holdfast = (...args) => holdfastCli(configFile, ...args);
   });
 

@@ -27,7 +27,7 @@ describe('moving a failed store to its replica', () => {
     store1Port = await freePort(); // store1 is dead
     const ports = { store1: store1Port, store2: await replica.start() };
     relay = await startRelay(testConfig(redis.url, ports));
-    cli = (...args) => holdfastCli(writeCliConfig(directory, relay.config), ...args);
+    cli = (...args) => holdfastCli(writeCliConfig(directory, relay), ...args);
   });
 
   afterAll(async () => {
@@ -99,7 +99,7 @@ describe("changing a store's endpoints live", () => {
     const dead = await freePort();
     const store1 = { retry: '1s', trip: { enabled: false } };
     relay = await startRelay(testConfig(redis.url, { store1: dead }, { mailstores: { store1 } }));
-    cli = (...args) => holdfastCli(writeCliConfig(directory, relay.config), ...args);
+    cli = (...args) => holdfastCli(writeCliConfig(directory, relay), ...args);
   });
 
   afterAll(async () => {

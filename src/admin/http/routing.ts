@@ -27,12 +27,15 @@ export function registerRoutingRoutes(server: FastifyInstance, deps: RoutingRout
     return admin.explain(address(request.params));
   });
 
-  /** Body: the routing file's text (`address,mailstore` per line); `?replace=true` swaps the whole table. */
+  /**
+   * Body: the routing file's text (`address,mailstore` per line); `?replace=true` swaps the whole
+   * table; `?source=` names the file in the problems reported.
+   */
   server.post(`${API_PREFIX}/routes/import`, async (request): Promise<RouteImportResponse> => {
     if (typeof request.body !== 'string') {
       throw new ApiError('INVALID_REQUEST', 'send the routing file as text/csv or text/plain');
     }
-    const replace = (request.query as { replace?: string }).replace === 'true';
-    return admin.importText(request.body, 'import', { replace });
+    const { replace, source = 'import' } = request.query as { replace?: string; source?: string };
+    return admin.importText(request.body, source, { replace: replace === 'true' });
   });
 }

@@ -1,0 +1,70 @@
+// Scenario: the CLI is a client of the admin API: it finds it, proves its token, and says clearly when it cannot.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestRedis, type TestRedis } from '../helpers/redis-server.js';
+import { FakeMailstore } from '../helpers/mailstore.js';
+import { startRelay, testConfig, type TestRelay } from '../helpers/relay.js';
+import { freePort } from '../helpers/ports.js';
+import { holdfastCli, writeCliConfig } from '../helpers/cli.js';
+
+const TOKEN = 'cli-test-token-0123456789abcdef';
+
+describe('the holdfast CLI as an API client', () => {
+  let redis: TestRedis;
+  let relay: TestRelay;
+  let directory: string;
+  const store1 = new FakeMailstore();
+
+  beforeAll(async () => {
+    redis = await startTestRedis();
+    directory = mkdtempSync(join(tmpdir(), 'holdfast-cli-'));
+    relay = await startRelay(
+      testConfig(redis.url, { store1: await store1.start() }, { admin: { port: 0, token: TOKEN } }),
+    );
+  });
+
+  afterAll(async () => {
+    await relay?.stop();
+    await store1.stop();
+    await redis?.cleanup();
+    rmSync(directory, { recursive: true, force: true });
+  });
+
+  it('uses the admin address and token of the config file, and prints JSON with --json', async () => {
+    const file = writeCliConfig(directory, relay);
+    const status = await holdfastCli(file, 'status', '--json');
+    expect(status.code).toBe(0);
+    expect(JSON.parse(status.stdout)).toMatchObject([{ mailstore: 'store1', state: { kind: 'open' } }]);
+    const table = await holdfastCli(file, 'status');
+    expect(table.stdout).toMatch(
+      /^MAILSTORE +STATE +WAITING +DEFERRED +ACTIVE +FAILED +OLDEST +EXPIRING +DETAIL\nstore1 +open/,
+    );
+  });
+
+  it('exits 77 with a hint when the token is wrong', async () => {
+    const wrong = {
+      ...relay,
+      config: { ...relay.config, admin: { ...relay.config.admin, token: 'not-the-right-token-at-all' } },
+    };
+    const result = await holdfastCli(writeCliConfig(directory, wrong), 'status');
+    expect(result.code).toBe(77);
+    expect(result.stderr).toMatch(/missing or wrong bearer token \(set HOLDFAST_ADMIN_TOKEN/);
+  });
+
+  it('exits 69 and says where it looked when nothing answers', async () => {
+    const port = await freePort();
+    const result = await holdfastCli(writeCliConfig(directory, relay), 'status', '--url', `http://127.0.0.1:${port}`);
+    expect(result.code).toBe(69);
+    expect(result.stderr).toContain(`cannot reach the admin API at http://127.0.0.1:${port}`);
+  });
+
+  it('exits 65 when the API refuses the request, with its reason', async () => {
+    const result = await holdfastCli(writeCliConfig(directory, relay), 'release', 'store1');
+    expect(result).toMatchObject({ code: 65, stderr: expect.stringMatching(/^holdfast: .*not held/) as string });
+    expect((await holdfastCli(writeCliConfig(directory, relay), 'hold', 'nope', '--reason', 'x')).stderr).toContain(
+      'unknown mailstore "nope"',
+    );
+  });
+});
