@@ -26,6 +26,7 @@ import { MessageAdmin } from './admin/messages.js';
 import { RouteAdmin } from './admin/routes.js';
 import { MessageControls } from './queue/message-controls.js';
 import { withTimeout } from './errors.js';
+import { Metrics } from './observability/metrics.js';
 import { RouteTable } from './routing/route-table.js';
 import { Router } from './routing/router.js';
 import { SmtpListener } from './smtp/server.js';
@@ -53,6 +54,9 @@ export interface AppOptions {
 export class App {
   smtpPort = 0;
   adminPort = 0;
+  private redisDurable = false;
+  /** Prometheus metrics of this node (served at /metrics on the admin listener). */
+  readonly metrics: Metrics;
   private adminServer: FastifyInstance | undefined;
   private embedded: EmbeddedRedis | undefined;
   private connections: Redis[] = [];
@@ -78,7 +82,15 @@ export class App {
     readonly config: Config,
     readonly logger: Logger,
     private readonly options: AppOptions = {},
-  ) {}
+  ) {
+    this.metrics = new Metrics({
+      stores: () => this.mailstoreAdmin?.status() ?? Promise.resolve([]),
+      redisMemory: () => this.memoryWatch?.lastReading,
+      redisDurable: () => this.redisDurable,
+      durabilityMode: config.redis.durability,
+      now: options.now ?? Date.now,
+    });
+  }
 
   /** PID of the managed redis-server, when Holdfast runs its own. */
   get embeddedRedisPid(): number | undefined {
@@ -150,9 +162,15 @@ export class App {
 
   /** A state change Holdfast makes by itself: another node or an operator may have been first, which is enough. */
   private async automaticCommand(mailstore: string, command: MailstoreCommand): Promise<void> {
-    await this.mailstoreAdmin!.command(mailstore, command).catch((error: unknown) => {
-      if (!(error instanceof MailstoreAdminError)) throw error;
-    });
+    const applied = await this.mailstoreAdmin!.command(mailstore, command).then(
+      () => true,
+      (error: unknown) => {
+        if (!(error instanceof MailstoreAdminError)) throw error;
+        return false;
+      },
+    );
+    if (applied && (command.kind === 'trip' || command.kind === 'guard'))
+      this.metrics.automaticStop(mailstore, command.kind);
   }
 
   /** Mailstore states are enforced before any worker starts taking jobs. */
@@ -213,6 +231,11 @@ export class App {
       routeAdmin: new RouteAdmin(config, new RouteTable(control, keys, timeout)),
       probe: (mailstore) => this.enforcer!.probeNow(mailstore),
       redisConnected: () => control.status === 'ready',
+      extra: (server) => {
+        server.get('/metrics', async (_request, reply) =>
+          reply.type(this.metrics.contentType()).send(await this.metrics.text()),
+        );
+      },
       ready: async () => {
         const reachable = await withTimeout(control.ping(), 2000, 'PING').then(
           () => true,
@@ -263,6 +286,7 @@ export class App {
 
   private async checkDurability(control: Redis): Promise<void> {
     const problems = await findDurabilityProblems(control);
+    this.redisDurable = problems.length === 0;
     if (problems.length === 0) return;
     if (this.config.redis.durability === 'strict') {
       throw new HoldfastError(
@@ -313,6 +337,7 @@ export class App {
       recordOutcomes: (mailstore, outcomes, now, windowMs) =>
         this.controls!.recordOutcomes(mailstore, outcomes, now, windowMs),
       guard: (mailstore, reason) => this.automaticCommand(mailstore, { kind: 'guard', reason }),
+      metrics: this.metrics,
     });
     this.consumers = new Consumers(Object.keys(config.mailstores), (id, activity) =>
       createConsumer(id, {
@@ -357,6 +382,7 @@ export class App {
       router,
       enqueue: (message) => enqueueMessage(queues, message, enqueueOptions),
       storageFull: () => memoryWatch.aboveHighWater,
+      countReply: (stage, code) => this.metrics.smtpReply(stage, code),
       mailstoreFull: (mailstore) => this.backlogWatch?.isOver(mailstore) ?? false,
       now: this.options.now ?? Date.now,
       draining: false,

@@ -14,6 +14,9 @@ import { settleSuspects, suspectWakeAt, watchForBurst, type GuardContext } from 
 import type { RecipientReply } from './transport.js';
 import { sendBounces } from './bounces.js';
 import { EXPIRED_STATUS } from './dsn.js';
+import type { DeliveryMetrics } from '../observability/metrics.js';
+import type { AttemptResult } from './mailstore-client.js';
+import type { OutcomeCounts } from '../policy/guard.js';
 import type { BounceSender } from './bounce.js';
 
 export interface DeliveryContext extends GuardContext, TripContext, RerouteContext {
@@ -25,6 +28,7 @@ export interface DeliveryContext extends GuardContext, TripContext, RerouteConte
   random: () => number;
   /** When the mailstore was held: that time does not count toward a message's lifetime. */
   pausedIntervals: (mailstore: string, now: number) => Promise<PausedInterval[]>;
+  metrics?: DeliveryMetrics;
 }
 
 /** How long to wait before trying again to send a bounce the smarthost did not take. */
@@ -53,6 +57,7 @@ export function createDeliverer(context: DeliveryContext): DeliverFunction {
       const result = await client.deliver(job.sender, job.recipients, body);
       const elapsedMs = Math.round(performance.now() - started);
       const { transient, outcomes } = recordAttempt(job, result, log, { elapsedMs, guard, now: context.now() });
+      countAttempt(context.metrics, job, result, elapsedMs, transient.length, outcomes);
       await watchForBurst(context, job.mailstore, outcomes, log);
       await watchForTrip(context, job.mailstore, result, log);
       retryAt = await planRetries(context, job, transient, log);
@@ -103,6 +108,7 @@ async function planRetries(
     'message expired',
   );
   job.failures.push(...expired);
+  context.metrics?.recipients(job.mailstore, 'expired', expired.length);
   job.recipients = [];
   return undefined;
 }
@@ -131,4 +137,24 @@ function nextStep(
     };
   }
   return { kind: 'retry', delayMs: BOUNCE_RETRY_MS, data: job };
+}
+
+/** Metrics of one attempt: its duration, and what became of each recipient. */
+function countAttempt(
+  metrics: DeliveryMetrics | undefined,
+  job: DeliveryJobData,
+  result: AttemptResult,
+  elapsedMs: number,
+  deferred: number,
+  outcomes: OutcomeCounts,
+): void {
+  if (!metrics) return;
+  metrics.attempt(job.mailstore, elapsedMs / 1000, result.kind === 'unreachable' ? 'unreachable' : 'answered');
+  if (result.kind === 'unreachable') {
+    metrics.recipients(job.mailstore, 'unreachable', deferred);
+    return;
+  }
+  metrics.recipients(job.mailstore, 'delivered', outcomes.total - outcomes.refused - deferred);
+  metrics.recipients(job.mailstore, 'deferred', deferred);
+  metrics.recipients(job.mailstore, 'refused', outcomes.refused);
 }

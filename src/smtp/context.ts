@@ -22,6 +22,8 @@ export interface SmtpContext {
   storageFull: () => boolean;
   /** True while the mailstore's backlog is over one of its limits (cached, not a round trip). */
   mailstoreFull: (mailstore: string) => boolean;
+  /** Counts each reply by stage and code (metrics); optional. */
+  countReply?: (stage: string, code: number) => void;
   /** The clock for reception times (injected in tests). */
   now: () => number;
   /** Set once shutdown begins: new connections and transactions get 421. */

@@ -11,15 +11,31 @@ import type { SmtpContext } from './context.js';
 
 type Callback<T = void> = (error?: Error | null, result?: T) => void;
 
-/** Wraps a stage handler (sync or async) into smtp-server's callback style, once, here. */
-function hook<A extends unknown[], T>(handler: (...args: A) => T | Promise<T>) {
+/** What a stage answers when its handler succeeds (the 220 greeting, 250 to MAIL, RCPT and DATA). */
+const SUCCESS: Record<string, number> = { connect: 220, mail: 250, rcpt: 250, data: 250 };
+
+/**
+ * Wraps a stage handler (sync or async) into smtp-server's callback style, once, here, and counts
+ * the reply the stage gives (an error's responseCode; 451 for one without).
+ */
+function hook<A extends unknown[], T>(
+  stage: string,
+  handler: (...args: A) => T | Promise<T>,
+  count: (stage: string, code: number) => void,
+) {
   return (...args: [...A, Callback<T>]) => {
     const callback = args.pop() as Callback<T>;
     Promise.resolve()
       .then(() => handler(...(args as unknown as A)))
       .then(
-        (result) => callback(null, result),
-        (error: unknown) => callback(error as Error),
+        (result) => {
+          count(stage, SUCCESS[stage] ?? 250);
+          callback(null, result);
+        },
+        (error: unknown) => {
+          count(stage, (error as { responseCode?: number }).responseCode ?? 451);
+          callback(error as Error);
+        },
       );
   };
 }
@@ -30,6 +46,7 @@ export class SmtpListener {
   constructor(private readonly context: SmtpContext) {
     useOwnEnhancedCodes();
     const { listener, limits } = context.config;
+    const count = (stage: string, code: number) => context.countReply?.(stage, code);
     const tls = listener.tls
       ? { key: readFileSync(listener.tls.key), cert: readFileSync(listener.tls.cert), minVersion: 'TLSv1.2' as const }
       : {};
@@ -48,11 +65,11 @@ export class SmtpListener {
       // drain() waits for transactions itself; then idle sessions get 421 after this last second.
       closeTimeout: 1000,
       logger: false,
-      onConnect: hook((session) => onConnect(context, session)),
+      onConnect: hook('connect', (session) => onConnect(context, session), count),
       onClose: (session) => onClose(context, session),
-      onMailFrom: hook((address, session) => onMailFrom(context, address, session)),
-      onRcptTo: hook((address, session) => onRcptTo(context, address, session)),
-      onData: hook((stream, session) => onData(context, stream, session)),
+      onMailFrom: hook('mail', (address, session) => onMailFrom(context, address, session), count),
+      onRcptTo: hook('rcpt', (address, session) => onRcptTo(context, address, session), count),
+      onData: hook('data', (stream, session) => onData(context, stream, session), count),
     };
     this.server = new SMTPServer(options);
     this.server.on('error', (error) => context.logger.warn({ err: error }, 'smtp server error'));

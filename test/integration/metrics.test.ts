@@ -1,0 +1,80 @@
+// Scenario: Prometheus scrapes /metrics and sees accepted mail, deliveries, queue depth, store states and Redis.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestRedis, type TestRedis } from '../helpers/redis-server.js';
+import { FakeMailstore } from '../helpers/mailstore.js';
+import { startRelay, testConfig, type TestRelay } from '../helpers/relay.js';
+import { freePort } from '../helpers/ports.js';
+import { send, sendRaw } from '../helpers/smtp-client.js';
+import { waitFor } from '../helpers/wait.js';
+
+const TOKEN = 'metrics-test-token-0123456789';
+
+/** The value of one sample of the exposition text, or undefined. */
+function sample(text: string, name: string, labels: Record<string, string> = {}): number | undefined {
+  const wanted = Object.entries(labels).map(([key, value]) => `${key}="${value}"`);
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(`${name}{`) && !line.startsWith(`${name} `)) continue;
+    if (wanted.every((label) => line.includes(label))) return Number(line.slice(line.lastIndexOf(' ') + 1));
+  }
+  return undefined;
+}
+
+describe('the /metrics endpoint', () => {
+  let redis: TestRedis;
+  let relay: TestRelay;
+  const store1 = new FakeMailstore();
+
+  beforeAll(async () => {
+    redis = await startTestRedis();
+    const ports = { store1: await store1.start(), store2: await freePort() }; // store2 is down
+    const store2 = { trip: { failures: 1, probeInterval: '1m' } };
+    relay = await startRelay(
+      testConfig(redis.url, ports, { admin: { port: 0, token: TOKEN }, mailstores: { store2 } }),
+    );
+  });
+
+  afterAll(async () => {
+    await relay?.stop();
+    await store1.stop();
+    await redis?.cleanup();
+  });
+
+  const scrape = async (token: string | null = TOKEN) => {
+    const response = await fetch(`http://127.0.0.1:${relay.app.adminPort}/metrics`, {
+      headers: token ? { authorization: `Bearer ${token}` } : {},
+    });
+    return { status: response.status, text: await response.text() };
+  };
+
+  it('needs the admin token', async () => {
+    expect((await scrape(null)).status).toBe(401);
+  });
+
+  it('counts replies, deliveries and attempts, and shows queue depth, store states, trips and Redis', async () => {
+    for (let index = 0; index < 3; index++) await send(relay.port, 'a@remote.test', ['alice@example.com'], `m${index}`);
+    await send(relay.port, 'a@remote.test', ['bob@example.com'], 'for the dead store');
+    await sendRaw(relay.port, 'a@remote.test', ['someone@elsewhere.test'], 'x');
+    await waitFor(() => store1.messages.length === 3);
+    await waitFor(() => relay.events('MailstoreState').some((record) => record.action === 'trip'));
+
+    const { status, text } = await scrape();
+    expect(status).toBe(200);
+    expect(sample(text, 'holdfast_smtp_replies_total', { stage: 'data', code: '250' })).toBe(4);
+    expect(sample(text, 'holdfast_smtp_replies_total', { stage: 'rcpt', code: '550' })).toBe(1);
+    expect(sample(text, 'holdfast_delivery_recipients_total', { mailstore: 'store1', outcome: 'delivered' })).toBe(3);
+    expect(sample(text, 'holdfast_delivery_recipients_total', { mailstore: 'store2', outcome: 'unreachable' })).toBe(1);
+    expect(sample(text, 'holdfast_delivery_attempt_duration_seconds_count', { mailstore: 'store1' })).toBe(3);
+    expect(sample(text, 'holdfast_mailstore_state', { mailstore: 'store2', state: 'tripped' })).toBe(1);
+    expect(sample(text, 'holdfast_mailstore_state', { mailstore: 'store1', state: 'open' })).toBe(1);
+    expect(sample(text, 'holdfast_mailstore_automatic_stops_total', { mailstore: 'store2', kind: 'trip' })).toBe(1);
+    expect(sample(text, 'holdfast_backlog_messages', { mailstore: 'store2' })).toBe(1);
+    expect(sample(text, 'holdfast_backlog_messages', { mailstore: 'store1' })).toBe(0);
+    expect(sample(text, 'holdfast_oldest_message_age_seconds', { mailstore: 'store2' })).toBeGreaterThanOrEqual(0);
+    const queued = ['waiting', 'delayed'].map(
+      (state) => sample(text, 'holdfast_queue_messages', { mailstore: 'store2', state }) ?? 0,
+    );
+    expect(queued[0]! + queued[1]!).toBe(1); // deferred after its failed attempt
+    expect(sample(text, 'holdfast_redis_durable', { mode: 'strict' })).toBe(1);
+    expect(sample(text, 'holdfast_redis_memory_bytes', { kind: 'used' })).toBeGreaterThan(0);
+  });
+});
