@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what Holdfast and its tests need on Debian/Ubuntu, only what is missing: redis-server
-# (the queue), and for the tests and benchmarks swaks, openssl, dovecot-lmtpd and postfix's smtp-source.
+# (the queue), and for the tests and benchmarks swaks, openssl, dovecot-lmtpd, postfix's smtp-source
+# and chromium (the status page test).
 set -euo pipefail
 
 want=()
@@ -10,6 +11,8 @@ if [ "${1:-}" = "--test" ]; then
   command -v swaks >/dev/null || want+=(swaks)
   [ -x /usr/sbin/smtp-source ] || want+=(postfix)
   [ -x /usr/lib/dovecot/lmtp ] || want+=(dovecot-lmtpd)
+  # The status page's end-to-end test drives Debian's Chromium with playwright-core.
+  [ -x /usr/bin/chromium ] || want+=(chromium)
 fi
 if [ ${#want[@]} -gt 0 ]; then
   sudo=""

@@ -22,6 +22,7 @@ import { StoreAdmin } from './admin/stores.js';
 import { destinationOf } from './policy/store-move.js';
 import type { FastifyInstance } from 'fastify';
 import { createAdminServer } from './admin/http/server.js';
+import { registerStatusPage } from './admin/http/status-page.js';
 import { MessageAdmin } from './admin/messages.js';
 import { RouteAdmin } from './admin/routes.js';
 import { MessageControls } from './queue/message-controls.js';
@@ -232,6 +233,7 @@ export class App {
       probe: (mailstore) => this.enforcer!.probeNow(mailstore),
       redisConnected: () => control.status === 'ready',
       extra: (server) => {
+        registerStatusPage(server);
         server.get('/metrics', async (_request, reply) =>
           reply.type(this.metrics.contentType()).send(await this.metrics.text()),
         );

@@ -20,8 +20,9 @@ export interface AdminServerDeps extends StoreRouteDeps, MessageRouteDeps, Routi
   extra?: (server: FastifyInstance) => void;
 }
 
-/** Paths anyone on the listener may read: liveness and readiness for load balancers and orchestrators. */
+/** Paths anyone on the listener may read: liveness and readiness, and the status page (it holds no data). */
 const OPEN_PATHS = [`${API_PREFIX}/health/`];
+const OPEN_EXACT = ['/'];
 
 export function createAdminServer(deps: AdminServerDeps): FastifyInstance {
   const { config, logger } = deps;
@@ -32,7 +33,13 @@ export function createAdminServer(deps: AdminServerDeps): FastifyInstance {
     done(null, body),
   );
   server.addHook('onRequest', (request, _reply, done) => {
-    if (token === undefined || OPEN_PATHS.some((path) => request.url.startsWith(path))) return done();
+    if (
+      token === undefined ||
+      OPEN_EXACT.includes(request.url) ||
+      OPEN_PATHS.some((path) => request.url.startsWith(path))
+    ) {
+      return done();
+    }
     if (limiter.blocked(request.ip)) {
       return done(new ApiError('TOO_MANY_ATTEMPTS', 'too many failed attempts; wait a minute'));
     }
