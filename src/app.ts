@@ -30,6 +30,8 @@ import { MailstoreControls } from './queue/mailstore-controls.js';
 import { MailstoreAdmin, MailstoreAdminError } from './admin/mailstores.js';
 import type { MailstoreCommand } from './policy/mailstore-state.js';
 import { PolicyEnforcer } from './admin/policy-enforcer.js';
+import { Trace } from './queue/trace.js';
+import { TraceAdmin } from './admin/trace.js';
 
 export interface AppOptions {
   /** Run the SMTP listener (default true). */
@@ -63,6 +65,9 @@ export class App {
   /** Operator changes of a store's live settings (move its mail, endpoints); set once started. */
   storeAdmin: StoreAdmin | undefined;
   private overrides: OverridesCache | undefined;
+  private trace: Trace | undefined;
+  /** Message trace lookups (by queue id, Message-ID, recipient); set once started. */
+  traceAdmin: TraceAdmin | undefined;
 
   constructor(
     readonly config: Config,
@@ -95,6 +100,7 @@ export class App {
     await this.checkDurability(control);
     const keys = createKeys(config.redis.prefix);
     const mailstores = Object.keys(config.mailstores);
+    this.startTrace(control, keys);
     await this.startPolicy(control, keys, mailstores);
     if (this.options.delivery !== false) {
       const workerConnection = this.track(createRedis(target, 'worker', 0));
@@ -141,6 +147,16 @@ export class App {
     await this.mailstoreAdmin!.command(mailstore, command).catch((error: unknown) => {
       if (!(error instanceof MailstoreAdminError)) throw error;
     });
+  }
+
+  /** The trace writes on the control connection; its failures never stop mail, so they are only debug. */
+  private startTrace(control: Redis, keys: Keys): void {
+    this.trace = new Trace(control, keys, this.config.trace, {
+      now: this.options.now,
+      timeoutMs: this.config.limits.timeouts.enqueue,
+      onError: (error) => this.logger.debug({ event: EVENTS.traceNotRecorded, err: error }, 'trace not recorded'),
+    });
+    this.traceAdmin = new TraceAdmin(this.trace);
   }
 
   /** Mailstore states are enforced before any worker starts taking jobs. */
@@ -294,6 +310,7 @@ export class App {
       timeoutMs: config.limits.timeouts.enqueue,
       replicas: config.redis.replicas,
       replicaTimeoutMs: config.redis.replicaTimeout,
+      trace: this.trace,
     };
     this.listener = new SmtpListener({
       config,

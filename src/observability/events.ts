@@ -38,6 +38,7 @@ export const EVENTS = {
   rerouted: 'Rerouted',
   storeChanged: 'StoreChanged',
   storeMailMoved: 'StoreMailMoved',
+  traceNotRecorded: 'TraceNotRecorded',
 } as const;
 
 export type EventName = (typeof EVENTS)[keyof typeof EVENTS];
