@@ -255,6 +255,7 @@ export class App {
       now: this.options.now ?? Date.now,
       random: this.options.random ?? Math.random,
       pausedIntervals: (mailstore, now) => this.controls!.pausedIntervals(mailstore, now),
+      recordTrace: (events, messageId) => void this.trace!.record(events, messageId),
       guardSettings: (mailstore) => {
         const { enabled, threshold, ratio, window } = config.mailstores[mailstore]!.guard;
         return { enabled, threshold, ratio, windowMs: window };

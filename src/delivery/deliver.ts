@@ -15,6 +15,8 @@ import type { RecipientReply } from './transport.js';
 import { sendBounces } from './bounces.js';
 import { EXPIRED_STATUS } from './dsn.js';
 import type { BounceSender } from './bounce.js';
+import type { TraceEvent } from '../queue/trace.js';
+import { RunTrace } from './run-trace.js';
 
 export interface DeliveryContext extends GuardContext, TripContext, RerouteContext {
   config: Config;
@@ -25,6 +27,8 @@ export interface DeliveryContext extends GuardContext, TripContext, RerouteConte
   random: () => number;
   /** When the mailstore was held: that time does not count toward a message's lifetime. */
   pausedIntervals: (mailstore: string, now: number) => Promise<PausedInterval[]>;
+  /** Adds a run's events to the message trace, without waiting: a trace failure never holds up mail. */
+  recordTrace: (events: TraceEvent[], messageId: string | undefined) => void;
 }
 
 /** How long to wait before trying again to send a bounce the smarthost did not take. */
@@ -40,26 +44,42 @@ export function createDeliverer(context: DeliveryContext): DeliverFunction {
       failures: [...data.failures],
       suspects: [...(data.suspects ?? [])],
     };
-    const guard = context.guardSettings(job.mailstore);
-    await settleSuspects(context, job, log);
-    // Moved recipients must not be moved again if this attempt then fails: store the job now.
-    if ((await rerouteRecipients(context, job, log)) > 0) await checkpoint(job);
-    let retryAt: number | undefined;
-    if (job.recipients.length > 0) {
-      const client = context.clients.get(job.mailstore);
-      if (!client) throw new Error(`mailstore ${job.mailstore} is not configured on this node`);
-      job.attempts++;
-      const started = performance.now();
-      const result = await client.deliver(job.sender, job.recipients, body);
-      const elapsedMs = Math.round(performance.now() - started);
-      const { transient, outcomes } = recordAttempt(job, result, log, { elapsedMs, guard, now: context.now() });
-      await watchForBurst(context, job.mailstore, outcomes, log);
-      await watchForTrip(context, job.mailstore, result, log);
-      retryAt = await planRetries(context, job, transient, log);
+    const trace = new RunTrace(job, context.now);
+    try {
+      return await deliverJob(context, job, body, checkpoint, { log, trace });
+    } finally {
+      if (trace.events.length > 0) context.recordTrace(trace.events, job.messageId);
     }
-    const bounced = await sendBounces(context, job, body, log);
-    return nextStep(job, { retryAt, wakeAt: suspectWakeAt(job, guard.windowMs) }, bounced, context.now());
   };
+}
+
+async function deliverJob(
+  context: DeliveryContext,
+  job: DeliveryJobData,
+  body: Buffer,
+  checkpoint: (data: DeliveryJobData) => Promise<void>,
+  { log, trace }: { log: Logger; trace: RunTrace },
+): Promise<DeliveryOutcome> {
+  const guard = context.guardSettings(job.mailstore);
+  await settleSuspects(context, job, log);
+  // Moved recipients must not be moved again if this attempt then fails: store the job now.
+  if ((await rerouteRecipients(context, job, log, trace)) > 0) await checkpoint(job);
+  let retryAt: number | undefined;
+  if (job.recipients.length > 0) {
+    const client = context.clients.get(job.mailstore);
+    if (!client) throw new Error(`mailstore ${job.mailstore} is not configured on this node`);
+    job.attempts++;
+    const started = performance.now();
+    const result = await client.deliver(job.sender, job.recipients, body);
+    const elapsedMs = Math.round(performance.now() - started);
+    const facts = { elapsedMs, guard, now: context.now(), trace };
+    const { transient, outcomes } = recordAttempt(job, result, log, facts);
+    await watchForBurst(context, job.mailstore, outcomes, log);
+    await watchForTrip(context, job.mailstore, result, log);
+    retryAt = await planRetries(context, job, transient, { log, trace });
+  }
+  const bounced = await sendBounces(context, job, body, { log, trace });
+  return nextStep(job, { retryAt, wakeAt: suspectWakeAt(job, guard.windowMs) }, bounced, context.now());
 }
 
 /**
@@ -70,7 +90,7 @@ async function planRetries(
   context: DeliveryContext,
   job: DeliveryJobData,
   transient: RecipientReply[],
-  log: Logger,
+  { log, trace }: { log: Logger; trace: RunTrace },
 ): Promise<number | undefined> {
   job.recipients = transient.map((entry) => entry.recipient);
   if (transient.length === 0) return undefined;
@@ -88,6 +108,7 @@ async function planRetries(
       { event: EVENTS.transientFailure, recipients: job.recipients, retryAt: new Date(decision.at).toISOString() },
       'will retry',
     );
+    trace.deferredUntil(decision.at);
     return decision.at;
   }
   const days = (decision.ageMs / 86_400_000).toFixed(1);
@@ -102,6 +123,10 @@ async function planRetries(
     { event: EVENTS.expiration, recipients: job.recipients, ageMs: decision.ageMs, pausedMs },
     'message expired',
   );
+  trace.add('expired', {
+    recipients: job.recipients,
+    detail: `message expired after ${days} days in queue${held}`,
+  });
   job.failures.push(...expired);
   job.recipients = [];
   return undefined;

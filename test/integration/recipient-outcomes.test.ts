@@ -137,6 +137,14 @@ describe('a message that outlives its lifetime', () => {
     const dsn = smarthost.messages[0]!.body;
     expect(dsn).toContain('Status: 5.4.7');
     expect(dsn).toMatch(/Diagnostic-Code: smtp; message expired after 0\.0 days in queue; last reply: .*ECONNREFUSED/);
+    const traced = async () => (await relay.app.traceAdmin!.lookup({ queueId }))[0]?.events ?? [];
+    await waitFor(async () => (await traced()).some((event) => event.kind === 'bounced'), 5000, 'the bounce traced');
+    expect((await traced()).map((event) => event.kind)).toEqual([
+      'accepted',
+      ...Array<string>(relay.events('Attempt').length).fill('deferred'),
+      'expired',
+      'bounced',
+    ]);
     // BullMQ's record of the job and the message's trace (kept for its retention) are all that stay.
     const kept = (key: string) => key.includes(':q:') || key.includes(':trace:events:');
     await waitFor(async () => (await redis.client.keys(`*${queueId}*`)).every(kept));
