@@ -188,7 +188,9 @@ export class App {
       moveMail: async (from) => {
         const to = this.overrides!.overrides.get(from)?.movedTo;
         if (to === undefined) return;
-        const moved = await moveQueuedMail(this.controlQueues!, spool, control, { from, to }, timeout);
+        const moved = await moveQueuedMail(this.controlQueues!, spool, control, { from, to }, timeout, {
+          trace: this.trace,
+        });
         if (moved > 0)
           this.logger.info({ event: EVENTS.storeMailMoved, mailstore: from, to, jobs: moved }, 'moved mail');
       },

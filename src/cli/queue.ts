@@ -10,11 +10,13 @@ import {
 } from '../admin/messages.js';
 import { parseDuration } from '../config/units.js';
 import { createLogger } from '../observability/logger.js';
+import { EVENTS } from '../observability/events.js';
 import { createKeys } from '../queue/keys.js';
 import { MailQueues } from '../queue/queues.js';
 import { MailstoreControls } from '../queue/mailstore-controls.js';
 import { MessageControls } from '../queue/message-controls.js';
 import { Spool } from '../queue/spool.js';
+import { Trace } from '../queue/trace.js';
 import { operatorAction, operatorName, type ConfigLoader, type OperatorContext } from './connect.js';
 
 type Options = {
@@ -62,7 +64,11 @@ async function withMessages<T>(
   try {
     const messages = new MessageControls(queues, new Spool(redis, keys, 5000), redis, 5000);
     const audit = new MailstoreControls(redis, keys, queues, 5000);
-    return await run(new MessageAdmin(config, messages, audit, createLogger('warn', process.stderr)));
+    const logger = createLogger('warn', process.stderr);
+    const trace = new Trace(redis, keys, config.trace, {
+      onError: (error) => logger.debug({ event: EVENTS.traceNotRecorded, err: error }, 'trace not recorded'),
+    });
+    return await run(new MessageAdmin(config, messages, audit, logger, Date.now, trace));
   } finally {
     await queues.close();
   }

@@ -1,9 +1,13 @@
 // Scenario: the message trace shows what happened to each message, found by queue id, Message-ID or recipient.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestRedis, type TestRedis } from '../helpers/redis-server.js';
 import { FakeMailstore } from '../helpers/mailstore.js';
 import { startRelay, testConfig, type TestRelay } from '../helpers/relay.js';
 import { queueIdOf, send } from '../helpers/smtp-client.js';
+import { holdfastCli, writeCliConfig } from '../helpers/cli.js';
 import { waitFor } from '../helpers/wait.js';
 import { createKeys } from '../../src/queue/keys.js';
 import type { TraceKind } from '../../src/queue/trace.js';
@@ -15,12 +19,14 @@ const BOUND = 3;
 describe('the message trace', () => {
   let redis: TestRedis;
   let relay: TestRelay;
+  let directory: string;
   const store = new FakeMailstore();
   const smarthost = new FakeMailstore('smtp');
   let aliceDeferred = false;
 
   beforeAll(async () => {
     redis = await startTestRedis();
+    directory = mkdtempSync(join(tmpdir(), 'holdfast-trace-'));
     // alice's first delivery is deferred; carol is unknown to the store although routing knows her.
     store.replyFor = (recipient) => {
       if (recipient === 'carol@example.com') return '550 5.1.1 <carol@example.com>: User unknown';
@@ -34,7 +40,7 @@ describe('the message trace', () => {
       redis.url,
       { store1: await store.start() },
       {
-        routing: { users: { 'dave@example.com': 'store1' } },
+        routing: { users: { 'dave@example.com': 'store1', 'erin@example.com': 'store1' } },
         mailstores: { store1: { guard: { window: '1s' } } },
         bounces: { smarthost: `127.0.0.1:${await smarthost.start()}` },
         trace: { maxMessagesPerRecipient: BOUND },
@@ -47,6 +53,7 @@ describe('the message trace', () => {
     await relay?.stop();
     await Promise.all([store.stop(), smarthost.stop()]);
     await redis?.cleanup();
+    if (directory) rmSync(directory, { recursive: true, force: true });
   });
 
   const lookup = (query: TraceQuery) => relay.app.traceAdmin!.lookup(query);
@@ -106,6 +113,28 @@ describe('the message trace', () => {
       recipients: ['carol@example.com'],
       detail: 'DSN sent to <sender@remote.test>',
     });
+  });
+
+  it('shows who held and released a message, and why', async () => {
+    await relay.app.mailstoreAdmin!.hold('store1', { reason: 'maintenance', by: 'ops' });
+    const queueId = queueIdOf(await send(relay.port, 'sender@remote.test', ['erin@example.com'], 'held one'));
+    const cli = (...args: string[]) => holdfastCli(writeCliConfig(directory, relay.config), ...args);
+    expect((await cli('queue', 'hold', '--queue-id', queueId, '--reason', 'customer asked', '--by', 'ops')).code).toBe(
+      0,
+    );
+    expect((await cli('queue', 'release', '--queue-id', queueId, '--by', 'ann')).code).toBe(0);
+    await relay.app.mailstoreAdmin!.release('store1', { by: 'ops', rate: 100 });
+    await waitFor(() => traceShows(queueId, 'delivered'), 20_000, 'the delivery in the trace');
+
+    const [message] = await lookup({ queueId });
+    expect(kinds(message)).toEqual(['accepted', 'held', 'released', 'delivered']);
+    expect(message!.events[1]).toMatchObject({
+      kind: 'held',
+      by: 'ops',
+      detail: 'customer asked',
+      mailstore: 'store1',
+    });
+    expect(message!.events[2]).toMatchObject({ kind: 'released', by: 'ann', recipients: ['erin@example.com'] });
   });
 
   it("keeps a recipient's index within its bound, the most recently active messages first", async () => {
