@@ -38,6 +38,8 @@ import { MailstoreControls } from './queue/mailstore-controls.js';
 import { MailstoreAdmin, MailstoreAdminError } from './admin/mailstores.js';
 import type { MailstoreCommand } from './policy/mailstore-state.js';
 import { PolicyEnforcer } from './admin/policy-enforcer.js';
+import { Trace } from './queue/trace.js';
+import { TraceAdmin } from './admin/trace.js';
 
 export interface AppOptions {
   /** Run the SMTP listener (default true). */
@@ -78,6 +80,9 @@ export class App {
   /** Operator changes of a store's live settings (move its mail, endpoints); set once started. */
   storeAdmin: StoreAdmin | undefined;
   private overrides: OverridesCache | undefined;
+  private trace: Trace | undefined;
+  /** Message trace lookups (by queue id, Message-ID, recipient); set once started. */
+  traceAdmin: TraceAdmin | undefined;
 
   constructor(
     readonly config: Config,
@@ -118,6 +123,7 @@ export class App {
     await this.checkDurability(control);
     const keys = createKeys(config.redis.prefix);
     const mailstores = Object.keys(config.mailstores);
+    this.startTrace(control, keys);
     await this.startPolicy(control, keys, mailstores);
     if (this.options.delivery !== false) {
       const workerConnection = this.track(createRedis(target, 'worker', 0));
@@ -174,6 +180,16 @@ export class App {
       this.metrics.automaticStop(mailstore, command.kind);
   }
 
+  /** The trace writes on the control connection; its failures never stop mail, so they are only debug. */
+  private startTrace(control: Redis, keys: Keys): void {
+    this.trace = new Trace(control, keys, this.config.trace, {
+      now: this.options.now,
+      timeoutMs: this.config.limits.timeouts.enqueue,
+      onError: (error) => this.logger.debug({ event: EVENTS.traceNotRecorded, err: error }, 'trace not recorded'),
+    });
+    this.traceAdmin = new TraceAdmin(this.trace);
+  }
+
   /** Mailstore states are enforced before any worker starts taking jobs. */
   private async startPolicy(control: Redis, keys: Keys, mailstores: string[]): Promise<void> {
     const now = this.options.now ?? Date.now;
@@ -203,7 +219,9 @@ export class App {
       moveMail: async (from) => {
         const to = this.overrides!.overrides.get(from)?.movedTo;
         if (to === undefined) return;
-        const moved = await moveQueuedMail(this.controlQueues!, spool, control, { from, to }, timeout);
+        const moved = await moveQueuedMail(this.controlQueues!, spool, control, { from, to }, timeout, {
+          trace: this.trace,
+        });
         if (moved > 0)
           this.logger.info({ event: EVENTS.storeMailMoved, mailstore: from, to, jobs: moved }, 'moved mail');
       },
@@ -228,7 +246,8 @@ export class App {
       now,
       mailstoreAdmin: this.mailstoreAdmin!,
       storeAdmin: this.storeAdmin!,
-      messageAdmin: new MessageAdmin(config, messages, this.controls!, logger, now),
+      messageAdmin: new MessageAdmin(config, messages, this.controls!, logger, now, this.trace),
+      traceAdmin: this.traceAdmin!,
       routeAdmin: new RouteAdmin(config, new RouteTable(control, keys, timeout)),
       probe: (mailstore) => this.enforcer!.probeNow(mailstore),
       redisConnected: () => control.status === 'ready',
@@ -321,6 +340,7 @@ export class App {
       now: this.options.now ?? Date.now,
       random: this.options.random ?? Math.random,
       pausedIntervals: (mailstore, now) => this.controls!.pausedIntervals(mailstore, now),
+      recordTrace: (events, messageId) => void this.trace!.record(events, messageId),
       guardSettings: (mailstore) => {
         const { enabled, threshold, ratio, window } = config.mailstores[mailstore]!.guard;
         return { enabled, threshold, ratio, windowMs: window };
@@ -377,6 +397,7 @@ export class App {
       timeoutMs: config.limits.timeouts.enqueue,
       replicas: config.redis.replicas,
       replicaTimeoutMs: config.redis.replicaTimeout,
+      trace: this.trace,
     };
     this.listener = new SmtpListener({
       config,

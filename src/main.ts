@@ -8,6 +8,7 @@ import { registerRouteCommands } from './cli/route.js';
 import { registerMailstoreCommands } from './cli/mailstores.js';
 import { registerQueueCommands } from './cli/queue.js';
 import { registerStoreCommands } from './cli/stores.js';
+import { registerTraceCommand } from './cli/trace.js';
 
 /** sysexits.h EX_CONFIG: the configuration is wrong. */
 export const EXIT_CONFIG = 78;
@@ -72,5 +73,6 @@ registerRouteCommands(program, loadOrExit, DEFAULT_CONFIG);
 registerMailstoreCommands(program, loadOrExit, DEFAULT_CONFIG);
 registerQueueCommands(program, loadOrExit, DEFAULT_CONFIG);
 registerStoreCommands(program, loadOrExit, DEFAULT_CONFIG);
+registerTraceCommand(program, loadOrExit, DEFAULT_CONFIG);
 
 await program.parseAsync(process.argv);

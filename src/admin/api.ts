@@ -6,6 +6,7 @@ import type { RouteExplanation } from './routes.js';
 import type { QueuedMessage } from '../queue/message-controls.js';
 import type { AuditEntry, MailstoreState } from '../policy/mailstore-state.js';
 import type { MaintenanceWindow } from '../policy/maintenance.js';
+import type { TracedMessage } from './trace.js';
 
 export const API_PREFIX = '/api/v1';
 
@@ -66,6 +67,12 @@ export const messageActionRequest = z.strictObject({
   dryRun: z.boolean().default(false),
   reason: z.string().trim().max(1000).optional(),
 });
+export const traceQuery = z.strictObject({
+  queueId: z.string().min(1).optional(),
+  messageId: z.string().min(1).optional(),
+  recipient: z.string().min(1).optional(),
+  limit: z.coerce.number().int().min(1).max(1000).default(50),
+});
 export const routeRequest = z.strictObject({ mailstore: z.string().min(1) });
 export const auditQuery = z.strictObject({ limit: z.coerce.number().int().min(1).max(10_000).default(20) });
 
@@ -77,6 +84,7 @@ export type ReasonRequest = z.input<typeof reasonRequest>;
 export type EndpointsRequest = z.input<typeof endpointsRequest>;
 export type MessageListQuery = z.input<typeof messageListQuery>;
 export type MessageActionRequest = z.input<typeof messageActionRequest>;
+export type TraceQuery = z.input<typeof traceQuery>;
 
 export interface StoresResponse {
   stores: MailstoreStatus[];
@@ -114,6 +122,9 @@ export interface MessageDetail {
   jobs: QueuedMessage[];
 }
 export type MessageActionResponse = BulkResult;
+export interface TraceResponse {
+  messages: TracedMessage[];
+}
 export type RouteResponse = RouteExplanation;
 export interface RouteImportResponse {
   loaded: number;

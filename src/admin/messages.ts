@@ -5,6 +5,7 @@ import { EVENTS } from '../observability/events.js';
 import type { ActionOutcome, MessageControls, QueuedMessage, StoredEnvelope } from '../queue/message-controls.js';
 import type { MessageAuditEntry } from '../policy/mailstore-state.js';
 import type { MailstoreControls } from '../queue/mailstore-controls.js';
+import type { MessageEvents, Trace, TraceKind } from '../queue/trace.js';
 
 export class MessageAdminError extends Error {
   constructor(message: string) {
@@ -38,7 +39,12 @@ export interface BulkResult {
   skipped: string[];
 }
 
-const PAST: Record<MessageAction, string> = { hold: 'held', release: 'released', retry: 'retried', delete: 'deleted' };
+const PAST: Record<MessageAction, TraceKind> = {
+  hold: 'held',
+  release: 'released',
+  retry: 'retried',
+  delete: 'deleted',
+};
 
 export function pastTense(action: MessageAction): string {
   return PAST[action];
@@ -66,6 +72,8 @@ export class MessageAdmin {
     private readonly mailstores: MailstoreControls,
     private readonly logger: Logger,
     private readonly now: () => number = Date.now,
+    /** Where each message changed gets its `held` ... `deleted` event, when given. */
+    private readonly trace?: Trace,
   ) {}
 
   /** One message: its envelope, header block and queued jobs; null when Holdfast no longer has it. */
@@ -111,13 +119,14 @@ export class MessageAdmin {
       skipped: [],
     };
     if (options.dryRun) return result;
-    const done: string[] = [];
+    const changed: QueuedMessage[] = [];
     for (const message of selected) {
       const outcome = await this.apply(action, message);
-      if (outcome === 'done') done.push(message.queueId);
+      if (outcome === 'done') changed.push(message);
       else if (outcome === 'busy') result.skipped.push(message.queueId);
       else result.unchanged.push(message.queueId);
     }
+    const done = changed.map((message) => message.queueId);
     result.done = done.length;
     const entry: MessageAuditEntry = {
       at: this.now(),
@@ -130,6 +139,7 @@ export class MessageAdmin {
     };
     await this.mailstores.appendAudit(entry);
     this.logger.warn({ event: MESSAGE_EVENTS[action], ...entry }, `${pastTense(action)} ${done.length} messages`);
+    await this.trace?.recordAll(changed.map((message) => traceOf(action, message, entry)));
     return result;
   }
 
@@ -145,6 +155,12 @@ export class MessageAdmin {
         return this.messages.retry(message);
     }
   }
+}
+
+function traceOf(action: MessageAction, message: QueuedMessage, entry: MessageAuditEntry): MessageEvents {
+  const { queueId, mailstore, recipients, messageId } = message;
+  const event = { at: entry.at, queueId, kind: PAST[action], mailstore, recipients, by: entry.by };
+  return { messageId, events: [entry.reason === '' ? event : { ...event, detail: entry.reason }] };
 }
 
 const MESSAGE_EVENTS = {

@@ -20,6 +20,8 @@ import type {
   StateResponse,
   StoreResponse,
   StoresResponse,
+  TraceQuery,
+  TraceResponse,
   WindowsResponse,
 } from '../admin/api.js';
 import { API_PREFIX } from '../admin/api.js';
@@ -48,6 +50,15 @@ export class ApiUnreachableError extends Error {
 
 const store = (id: string) => `/stores/${encodeURIComponent(id)}`;
 
+/** A query string of the parameters given (undefined ones left out). */
+function queryString(query: object): string {
+  const parameters = new URLSearchParams();
+  for (const [key, value] of Object.entries(query) as Array<[string, string | number | undefined]>) {
+    if (value !== undefined) parameters.set(key, String(value));
+  }
+  return parameters.toString();
+}
+
 export class ApiClient {
   constructor(
     readonly baseUrl: string,
@@ -70,15 +81,11 @@ export class ApiClient {
   resetEndpoints = (id: string, body: ReasonRequest) => this.request<unknown>('DELETE', `${store(id)}/endpoints`, body);
   audit = (limit: number) => this.request<AuditResponse>('GET', `/audit?limit=${limit}`);
 
-  messages = (query: MessageListQuery) => {
-    const parameters = new URLSearchParams();
-    for (const [key, value] of Object.entries(query) as Array<[string, string | number | undefined]>) {
-      if (value !== undefined) parameters.set(key, String(value));
-    }
-    return this.request<MessageListResponse>('GET', `/messages?${parameters.toString()}`);
-  };
+  messages = (query: MessageListQuery) => this.request<MessageListResponse>('GET', `/messages?${queryString(query)}`);
   message = (queueId: string) => this.request<MessageDetail>('GET', `/messages/${encodeURIComponent(queueId)}`);
   act = (body: MessageActionRequest) => this.request<MessageActionResponse>('POST', '/messages/actions', body);
+
+  trace = (query: TraceQuery) => this.request<TraceResponse>('GET', `/trace?${queryString(query)}`);
 
   route = (address: string) => this.request<RouteResponse>('GET', `/routes/${encodeURIComponent(address)}`);
   setRoute = (address: string, mailstore: string) =>

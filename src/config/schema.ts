@@ -182,6 +182,14 @@ export const configSchema = z.strictObject({
       tokenFile: z.string().optional(),
     })
     .prefault({}),
+  /** The message trace: every message's events, kept this long after its latest one, within these bounds. */
+  trace: z
+    .strictObject({
+      retention: duration('7d').refine((value) => value >= 60_000, 'the trace retention is at least 1m'),
+      maxEventsPerMessage: z.number().int().min(10).max(10_000).default(200),
+      maxMessagesPerRecipient: z.number().int().min(1).max(100_000).default(1000),
+    })
+    .prefault({}),
   log: z.strictObject({ level: z.enum(['trace', 'debug', 'info', 'warn', 'error']).default('info') }).prefault({}),
 });
 

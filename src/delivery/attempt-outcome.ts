@@ -7,11 +7,13 @@ import { classifyReply } from './reply-rules.js';
 import type { AttemptResult } from './mailstore-client.js';
 import type { RecipientReply } from './transport.js';
 import { isSuspect } from './suspects.js';
+import type { RunTrace } from './run-trace.js';
 
 export interface AttemptFacts {
   elapsedMs: number;
   guard: GuardSettings;
   now: number;
+  trace: RunTrace;
 }
 
 /**
@@ -22,7 +24,7 @@ export function recordAttempt(
   job: DeliveryJobData,
   result: AttemptResult,
   log: Logger,
-  { elapsedMs, guard, now }: AttemptFacts,
+  { elapsedMs, guard, now, trace }: AttemptFacts,
 ): { transient: RecipientReply[]; outcomes: OutcomeCounts } {
   if (result.kind === 'unreachable') {
     const reply = result.errors.map((entry) => `${entry.remote}: ${entry.error}`).join('; ');
@@ -30,8 +32,10 @@ export function recordAttempt(
       { event: EVENTS.attempt, attempt: job.attempts, recipients: job.recipients, reply, elapsedMs },
       'mailstore unreachable',
     );
+    const transient = job.recipients.map((recipient) => ({ recipient, reply }));
+    trace.addByReply('deferred', transient, { attempt: job.attempts, detail: 'no endpoint answered' });
     return {
-      transient: job.recipients.map((recipient) => ({ recipient, reply })),
+      transient,
       outcomes: { total: 0, refused: 0 },
     };
   }
@@ -41,6 +45,11 @@ export function recordAttempt(
     'attempt answered',
   );
   const transient: RecipientReply[] = [];
+  const traced = {
+    delivered: [] as RecipientReply[],
+    refused: [] as RecipientReply[],
+    suspect: [] as RecipientReply[],
+  };
   let refused = 0;
   for (const { recipient, reply } of replies) {
     const classification = classifyReply(reply);
@@ -50,6 +59,7 @@ export function recordAttempt(
     switch (action) {
       case 'delivered':
         log.info({ event: EVENTS.delivery, ...record }, 'delivered');
+        traced.delivered.push({ recipient, reply });
         break;
       case 'transient':
         log.info({ event: EVENTS.transientFailure, ...record }, 'deferred');
@@ -64,9 +74,15 @@ export function recordAttempt(
         );
         if (suspect) (job.suspects ??= []).push({ ...failure, recordedAt: now });
         else job.failures.push(failure);
+        (suspect ? traced.suspect : traced.refused).push({ recipient, reply });
         break;
       }
     }
   }
+  const attempt = { attempt: job.attempts, remote };
+  trace.addByReply('delivered', traced.delivered, attempt);
+  trace.addByReply('deferred', transient, attempt);
+  trace.addByReply('refused', traced.refused, attempt);
+  trace.addByReply('refused', traced.suspect, { ...attempt, detail: 'kept by the 5xx guard for its window' });
   return { transient, outcomes: { total: replies.length, refused } };
 }

@@ -4,6 +4,7 @@ import { EVENTS } from '../observability/events.js';
 import type { DeliveryJobData } from '../queue/job-data.js';
 import { buildDsn } from './dsn.js';
 import type { DeliveryContext } from './deliver.js';
+import type { RunTrace } from './run-trace.js';
 
 /**
  * Clears `job.failures` once they are dealt with: a DSN sent, or nobody to send it to (the null
@@ -14,7 +15,7 @@ export async function sendBounces(
   context: DeliveryContext,
   job: DeliveryJobData,
   body: Buffer,
-  log: Logger,
+  { log, trace }: { log: Logger; trace: RunTrace },
 ): Promise<boolean> {
   if (job.failures.length === 0) return true;
   const recipients = job.failures.map((failure) => failure.recipient);
@@ -23,11 +24,13 @@ export async function sendBounces(
       { event: EVENTS.bounceDiscarded, recipients, failures: job.failures },
       'failed, no bounce to the null sender',
     );
+    trace.add('bounced', { recipients, detail: 'failed; no DSN to the null sender' });
     job.failures = [];
     return true;
   }
   if (!context.bounceSender) {
     log.warn({ event: EVENTS.bounceHeld, recipients }, 'failed; kept for the operator (no smarthost)');
+    trace.add('bounced', { recipients, detail: 'failed; kept for the operator (no bounce smarthost)' });
     return false;
   }
   const dsn = buildDsn({
@@ -47,6 +50,7 @@ export async function sendBounces(
     return true;
   }
   log.info({ event: EVENTS.bounce, recipients, sender: job.sender, failures: job.failures }, 'bounce sent');
+  trace.add('bounced', { recipients, detail: `DSN sent to <${job.sender}>` });
   job.failures = [];
   return true;
 }

@@ -18,6 +18,8 @@ import type { DeliveryMetrics } from '../observability/metrics.js';
 import type { AttemptResult } from './mailstore-client.js';
 import type { OutcomeCounts } from '../policy/guard.js';
 import type { BounceSender } from './bounce.js';
+import type { TraceEvent } from '../queue/trace.js';
+import { RunTrace } from './run-trace.js';
 
 export interface DeliveryContext extends GuardContext, TripContext, RerouteContext {
   config: Config;
@@ -29,6 +31,8 @@ export interface DeliveryContext extends GuardContext, TripContext, RerouteConte
   /** When the mailstore was held: that time does not count toward a message's lifetime. */
   pausedIntervals: (mailstore: string, now: number) => Promise<PausedInterval[]>;
   metrics?: DeliveryMetrics;
+  /** Adds a run's events to the message trace, without waiting: a trace failure never holds up mail. */
+  recordTrace: (events: TraceEvent[], messageId: string | undefined) => void;
 }
 
 /** How long to wait before trying again to send a bounce the smarthost did not take. */
@@ -44,27 +48,43 @@ export function createDeliverer(context: DeliveryContext): DeliverFunction {
       failures: [...data.failures],
       suspects: [...(data.suspects ?? [])],
     };
-    const guard = context.guardSettings(job.mailstore);
-    await settleSuspects(context, job, log);
-    // Moved recipients must not be moved again if this attempt then fails: store the job now.
-    if ((await rerouteRecipients(context, job, log)) > 0) await checkpoint(job);
-    let retryAt: number | undefined;
-    if (job.recipients.length > 0) {
-      const client = context.clients.get(job.mailstore);
-      if (!client) throw new Error(`mailstore ${job.mailstore} is not configured on this node`);
-      job.attempts++;
-      const started = performance.now();
-      const result = await client.deliver(job.sender, job.recipients, body);
-      const elapsedMs = Math.round(performance.now() - started);
-      const { transient, outcomes } = recordAttempt(job, result, log, { elapsedMs, guard, now: context.now() });
-      countAttempt(context.metrics, job, result, elapsedMs, transient.length, outcomes);
-      await watchForBurst(context, job.mailstore, outcomes, log);
-      await watchForTrip(context, job.mailstore, result, log);
-      retryAt = await planRetries(context, job, transient, log);
+    const trace = new RunTrace(job, context.now);
+    try {
+      return await deliverJob(context, job, body, checkpoint, { log, trace });
+    } finally {
+      if (trace.events.length > 0) context.recordTrace(trace.events, job.messageId);
     }
-    const bounced = await sendBounces(context, job, body, log);
-    return nextStep(job, { retryAt, wakeAt: suspectWakeAt(job, guard.windowMs) }, bounced, context.now());
   };
+}
+
+async function deliverJob(
+  context: DeliveryContext,
+  job: DeliveryJobData,
+  body: Buffer,
+  checkpoint: (data: DeliveryJobData) => Promise<void>,
+  { log, trace }: { log: Logger; trace: RunTrace },
+): Promise<DeliveryOutcome> {
+  const guard = context.guardSettings(job.mailstore);
+  await settleSuspects(context, job, log);
+  // Moved recipients must not be moved again if this attempt then fails: store the job now.
+  if ((await rerouteRecipients(context, job, log, trace)) > 0) await checkpoint(job);
+  let retryAt: number | undefined;
+  if (job.recipients.length > 0) {
+    const client = context.clients.get(job.mailstore);
+    if (!client) throw new Error(`mailstore ${job.mailstore} is not configured on this node`);
+    job.attempts++;
+    const started = performance.now();
+    const result = await client.deliver(job.sender, job.recipients, body);
+    const elapsedMs = Math.round(performance.now() - started);
+    const facts = { elapsedMs, guard, now: context.now(), trace };
+    const { transient, outcomes } = recordAttempt(job, result, log, facts);
+    countAttempt(context.metrics, job, result, elapsedMs, transient.length, outcomes);
+    await watchForBurst(context, job.mailstore, outcomes, log);
+    await watchForTrip(context, job.mailstore, result, log);
+    retryAt = await planRetries(context, job, transient, { log, trace });
+  }
+  const bounced = await sendBounces(context, job, body, { log, trace });
+  return nextStep(job, { retryAt, wakeAt: suspectWakeAt(job, guard.windowMs) }, bounced, context.now());
 }
 
 /**
@@ -75,7 +95,7 @@ async function planRetries(
   context: DeliveryContext,
   job: DeliveryJobData,
   transient: RecipientReply[],
-  log: Logger,
+  { log, trace }: { log: Logger; trace: RunTrace },
 ): Promise<number | undefined> {
   job.recipients = transient.map((entry) => entry.recipient);
   if (transient.length === 0) return undefined;
@@ -93,6 +113,7 @@ async function planRetries(
       { event: EVENTS.transientFailure, recipients: job.recipients, retryAt: new Date(decision.at).toISOString() },
       'will retry',
     );
+    trace.deferredUntil(decision.at);
     return decision.at;
   }
   const days = (decision.ageMs / 86_400_000).toFixed(1);
@@ -107,6 +128,10 @@ async function planRetries(
     { event: EVENTS.expiration, recipients: job.recipients, ageMs: decision.ageMs, pausedMs },
     'message expired',
   );
+  trace.add('expired', {
+    recipients: job.recipients,
+    detail: `message expired after ${days} days in queue${held}`,
+  });
   job.failures.push(...expired);
   context.metrics?.recipients(job.mailstore, 'expired', expired.length);
   job.recipients = [];

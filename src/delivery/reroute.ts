@@ -3,6 +3,7 @@ import type { Logger } from '../observability/logger.js';
 import { EVENTS } from '../observability/events.js';
 import type { DeliveryJobData } from '../queue/job-data.js';
 import type { Route } from '../routing/router.js';
+import type { RunTrace } from './run-trace.js';
 
 export interface RerouteContext {
   /** The recipient's route now (the Redis routing table first, then the config). */
@@ -16,7 +17,12 @@ export interface RerouteContext {
  * leaves this job for a job in that store's queue. A recipient no longer routable at all stays:
  * a routing change never bounces mail that was accepted.
  */
-export async function rerouteRecipients(context: RerouteContext, job: DeliveryJobData, log: Logger): Promise<number> {
+export async function rerouteRecipients(
+  context: RerouteContext,
+  job: DeliveryJobData,
+  log: Logger,
+  trace: RunTrace,
+): Promise<number> {
   const moves = new Map<string, string[]>();
   for (const recipient of job.recipients) {
     const route = await context.resolve(recipient);
@@ -27,6 +33,7 @@ export async function rerouteRecipients(context: RerouteContext, job: DeliveryJo
     const jobId = await context.moveRecipients(job, mailstore, recipients);
     job.recipients = job.recipients.filter((recipient) => !recipients.includes(recipient));
     log.info({ event: EVENTS.rerouted, to: mailstore, recipients, jobId }, 'recipients moved to their new mailstore');
+    trace.add('rerouted', { mailstore, recipients, detail: `route changed: from ${job.mailstore}, job ${jobId}` });
   }
   return moves.size;
 }

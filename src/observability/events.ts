@@ -41,6 +41,7 @@ export const EVENTS = {
   adminError: 'AdminError',
   adminListening: 'AdminListening',
   storeMailMoved: 'StoreMailMoved',
+  traceNotRecorded: 'TraceNotRecorded',
 } as const;
 
 export type EventName = (typeof EVENTS)[keyof typeof EVENTS];

@@ -6,6 +6,7 @@ import { DELIVERY_JOB_NAME, type DeliveryJobData } from './job-data.js';
 import type { MailQueues } from './queues.js';
 import { DELIVERY_JOB_OPTIONS } from './queues.js';
 import { unlistJob } from './spool.js';
+import type { Trace, TraceCommands, TraceEvent } from './trace.js';
 
 export interface IncomingMessage {
   queueId: string;
@@ -15,6 +16,8 @@ export interface IncomingMessage {
   body: Buffer;
   receivedAt: number;
   client: string;
+  /** The header Message-ID, when the message has one: for the trace only. */
+  messageId?: string;
 }
 
 export interface EnqueueOptions {
@@ -22,6 +25,8 @@ export interface EnqueueOptions {
   /** Replicas that must acknowledge the write (WAIT) before it counts as durable. */
   replicas: number;
   replicaTimeoutMs: number;
+  /** Where the message's `accepted` event and index entries go, in the same transaction. */
+  trace?: Trace;
 }
 
 /**
@@ -39,7 +44,8 @@ export async function enqueueMessage(
   const client = await withTimeout(firstQueue.getBackend().client, options.timeoutMs, 'connecting to Redis');
   // BullMQ's transaction is an ioredis MULTI underneath: our own commands join its job inserts.
   const transaction = client.multi() as IRedisTransaction &
-    Pick<ChainableCommander, 'set' | 'sadd' | 'zadd' | 'incrby'>;
+    Pick<ChainableCommander, 'set' | 'sadd' | 'zadd' | 'incrby'> &
+    TraceCommands;
   transaction.hset(keys.message(message.queueId), {
     sender: message.sender,
     receivedAt: String(message.receivedAt),
@@ -59,6 +65,7 @@ export async function enqueueMessage(
       receivedAt: message.receivedAt,
       attempts: 0,
       size: message.body.length,
+      ...(message.messageId === undefined ? {} : { messageId: message.messageId }),
     };
     transaction.zadd(keys.mailstoreBacklog(mailstore), message.receivedAt, message.queueId);
     transaction.incrby(keys.mailstoreBacklogBytes(mailstore), message.body.length);
@@ -72,9 +79,16 @@ export async function enqueueMessage(
     );
     await job.addJob(transaction);
   }
+  const traceCommands = options.trace?.addReception(transaction, acceptedEvent(message, mailstores)) ?? 0;
   const results = await withTimeout(transaction.exec(), options.timeoutMs, 'committing the message');
+  // The trace's commands come last; their failure is no reason to refuse the mail.
   const failed =
-    results === null ? ['transaction aborted'] : results.filter(([error]) => error).map(([error]) => String(error));
+    results === null
+      ? ['transaction aborted']
+      : results
+          .slice(0, results.length - traceCommands)
+          .filter(([error]) => error)
+          .map(([error]) => String(error));
   if (failed.length > 0) {
     await discardPartialMessage(queues, message.queueId, mailstores, message.body.length);
     throw new HoldfastError('REDIS_TRANSACTION_FAILED', failed.join('; '));
@@ -89,6 +103,19 @@ export async function enqueueMessage(
       throw new HoldfastError('REDIS_REPLICAS_LAGGING', `${acknowledged} of ${options.replicas}`);
     }
   }
+}
+
+function acceptedEvent(message: IncomingMessage, mailstores: string[]): TraceEvent {
+  return {
+    at: message.receivedAt,
+    queueId: message.queueId,
+    kind: 'accepted',
+    recipients: [...message.recipientsByMailstore.values()].flat(),
+    sender: message.sender,
+    ...(message.messageId === undefined ? {} : { messageId: message.messageId }),
+    remote: message.client,
+    detail: `${message.body.length} bytes, for ${mailstores.join(', ')}`,
+  };
 }
 
 /**
@@ -107,7 +134,13 @@ async function discardPartialMessage(
     const unlist = (mailstore: string) =>
       unlistJob(queues.connection, keys, { queueId, mailstore, jobId: queueId, size }, 1000);
     await Promise.all(mailstores.map(unlist));
-    await queues.connection.del(keys.message(queueId), keys.body(queueId), keys.pending(queueId));
+    // The trace must not show a message the sender was told to send again (its index entries then find no events).
+    await queues.connection.del(
+      keys.message(queueId),
+      keys.body(queueId),
+      keys.pending(queueId),
+      keys.traceEvents(queueId),
+    );
   } catch {
     // Redis is failing; a leftover without jobs is never delivered, it only takes space.
   }

@@ -32,6 +32,8 @@ export interface DeliveryJobData {
   /** Delivery attempts made so far. */
   attempts: number;
   size: number;
+  /** The header Message-ID, when the message has one: keeps the message findable by it in the trace. */
+  messageId?: string;
   /** Since when an operator has held this message (it is parked until released). */
   heldSince?: number;
   /** Past operator holds of this message: that time does not count toward its lifetime. */

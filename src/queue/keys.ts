@@ -45,6 +45,21 @@ export interface Keys {
   readonly audit: string;
   /** Hash: scratch copy of the routing table during a bulk replace, renamed over `routes`. */
   readonly routesLoading: string;
+  /**
+   * List (JSON): the message's trace events, oldest first; capped (the first, its reception, is
+   * always kept) and expiring `trace.retention` after its last event.
+   */
+  traceEvents(queueId: string): string;
+  /**
+   * Sorted set (score = time of its latest event, member = queue id): the messages that carried
+   * this Message-ID (without its angle brackets); capped, expiring like the events.
+   */
+  traceByMessageId(messageId: string): string;
+  /**
+   * Sorted set (score = time of the latest event naming the recipient, member = queue id): the
+   * recipient's traced messages; the address is lower-cased; capped, expiring like the events.
+   */
+  traceByRecipient(recipient: string): string;
 }
 
 export function createKeys(prefix: string): Keys {
@@ -67,6 +82,10 @@ export function createKeys(prefix: string): Keys {
     audit: `${prefix}:audit`,
     routes: `${prefix}:routes`,
     routesLoading: `${prefix}:routes:loading`,
+    // Queue ids never contain ':': these three families cannot collide.
+    traceEvents: (queueId) => `${prefix}:trace:events:${queueId}`,
+    traceByMessageId: (messageId) => `${prefix}:trace:message-id:${messageId}`,
+    traceByRecipient: (recipient) => `${prefix}:trace:recipient:${recipient.toLowerCase()}`,
   };
 }
 

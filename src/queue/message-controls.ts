@@ -14,6 +14,8 @@ export interface QueuedMessage {
   recipients: string[];
   receivedAt: number;
   size: number;
+  /** The header Message-ID, when the message has one. */
+  messageId?: string;
   /** held: by an operator, one by one; failed: kept for the operator after a permanent failure. */
   state: 'waiting' | 'delayed' | 'held' | 'failed';
 }
@@ -172,6 +174,7 @@ function describe(jobId: string, data: DeliveryJobData, state: QueuedMessage['st
     recipients,
     receivedAt: data.receivedAt,
     size: data.size,
+    ...(data.messageId === undefined ? {} : { messageId: data.messageId }),
     state,
   };
 }

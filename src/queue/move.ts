@@ -8,6 +8,7 @@ import type { Redis } from 'ioredis';
 import type { MailQueues } from './queues.js';
 import type { Spool } from './spool.js';
 import { DELIVERY_JOB_OPTIONS } from './queues.js';
+import type { MessageEvents, Trace } from './trace.js';
 
 /**
  * Adds a job for `recipients` of the message to `mailstore`'s queue and its pending member, in
@@ -52,6 +53,7 @@ export async function addMovedJob(
  * each job is copied to `to` and then removed (a crash in between leaves a duplicate, never a
  * loss). An open store's workers reroute its jobs themselves at their next attempt; its deferred
  * jobs are made due now so that this happens at once. Returns how many jobs were moved or made due.
+ * Each message moved gets a `moved` event in the trace, when one is given.
  */
 export async function moveQueuedMail(
   queues: MailQueues,
@@ -59,12 +61,13 @@ export async function moveQueuedMail(
   redis: Redis,
   move: { from: string; to: string },
   timeoutMs: number,
-  batch = 500,
+  { batch = 500, trace }: { batch?: number; trace?: Trace } = {},
 ): Promise<number> {
   const { keys } = queues;
   const lock = keys.mailstoreSweepLock(move.from);
   const token = Math.random().toString(36).slice(2);
   if ((await withTimeout(redis.set(lock, token, 'PX', 30_000, 'NX'), timeoutMs, 'locking a move')) !== 'OK') return 0;
+  const traced: MessageEvents[] = [];
   try {
     const queue = queues.get(move.from);
     const bounded = <T>(what: string, promise: Promise<T>) => withTimeout(promise, timeoutMs * 10, what);
@@ -89,6 +92,8 @@ export async function moveQueuedMail(
           failures: data.failures,
           held: held.has(jobId),
         });
+        const movedRecipients = [...recipients, ...data.failures.map((failure) => failure.recipient)];
+        if (trace) traced.push(movedEvent(trace.now(), data, move, movedRecipients));
       }
       if ((await bounded('removing a job', queue.remove(jobId))) === 1) {
         await spool.finish({ queueId: data.queueId, mailstore: move.from, jobId, size: data.size });
@@ -97,6 +102,17 @@ export async function moveQueuedMail(
     }
     return moved;
   } finally {
+    await trace?.recordAll(traced); // never throws: what was moved is traced even if the pass stopped
     if ((await redis.get(lock).catch(() => null)) === token) await redis.del(lock).catch(() => undefined);
   }
+}
+
+function movedEvent(
+  at: number,
+  data: DeliveryJobData,
+  move: { from: string; to: string },
+  recipients: string[],
+): MessageEvents {
+  const event = { at, queueId: data.queueId, kind: 'moved' as const, mailstore: move.to, recipients };
+  return { messageId: data.messageId, events: [{ ...event, detail: `store ${move.from} moved to ${move.to}` }] };
 }

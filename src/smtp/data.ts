@@ -2,6 +2,7 @@
 import type { SMTPServerDataStream, SMTPServerSession } from 'smtp-server';
 import { EVENTS } from '../observability/events.js';
 import { receivedHeader } from './received-header.js';
+import { headerMessageId } from './message-id.js';
 import { replyError, replyText } from './replies.js';
 import type { SmtpContext } from './context.js';
 
@@ -57,6 +58,7 @@ export async function onData(
         body,
         receivedAt: context.now(),
         client: session.remoteAddress,
+        messageId: headerMessageId(received),
       });
     } catch (error) {
       log.warn(

@@ -129,7 +129,7 @@ describe('a message that outlives its lifetime', () => {
     await redis?.cleanup();
   });
 
-  it('is retried until its lifetime ends, then expires with a 5.4.7 DSN and leaves no keys', async () => {
+  it('is retried until its lifetime ends, then expires with a 5.4.7 DSN and leaves nothing but its trace', async () => {
     const queueId = queueIdOf(await send(relay.port, 'sender@remote.test', ['alice@example.com'], 'too late'));
     await waitFor(() => smarthost.messages.length === 1, 15_000, 'the expiry DSN');
     expect(relay.events('Attempt').length).toBeGreaterThanOrEqual(2);
@@ -137,6 +137,16 @@ describe('a message that outlives its lifetime', () => {
     const dsn = smarthost.messages[0]!.body;
     expect(dsn).toContain('Status: 5.4.7');
     expect(dsn).toMatch(/Diagnostic-Code: smtp; message expired after 0\.0 days in queue; last reply: .*ECONNREFUSED/);
-    await waitFor(async () => (await redis.client.keys(`*${queueId}*`)).every((key) => key.includes(':q:')));
+    const traced = async () => (await relay.app.traceAdmin!.lookup({ queueId }))[0]?.events ?? [];
+    await waitFor(async () => (await traced()).some((event) => event.kind === 'bounced'), 5000, 'the bounce traced');
+    expect((await traced()).map((event) => event.kind)).toEqual([
+      'accepted',
+      ...Array<string>(relay.events('Attempt').length).fill('deferred'),
+      'expired',
+      'bounced',
+    ]);
+    // BullMQ's record of the job and the message's trace (kept for its retention) are all that stay.
+    const kept = (key: string) => key.includes(':q:') || key.includes(':trace:events:');
+    await waitFor(async () => (await redis.client.keys(`*${queueId}*`)).every(kept));
   });
 });

@@ -72,6 +72,21 @@ describe('moving a failed store to its replica', () => {
     await cli('queue', 'release', '--queue-id', kept);
     await waitFor(() => store1.delivered('carol@example.com').length === 1);
     expect(replica.delivered('carol@example.com')).toHaveLength(0);
+    // Its trace tells that story.
+    const traced = async () => (await relay.app.traceAdmin!.lookup({ queueId: kept }))[0]?.events ?? [];
+    await waitFor(
+      async () => (await traced()).some((event) => event.kind === 'delivered'),
+      5000,
+      'the delivery traced',
+    );
+    expect(await traced()).toMatchObject([
+      { kind: 'accepted' },
+      { kind: 'held', mailstore: 'store1', detail: 'customer asked' },
+      { kind: 'moved', mailstore: 'store2', recipients: ['carol@example.com'] },
+      { kind: 'released', mailstore: 'store2' },
+      { kind: 'rerouted', mailstore: 'store1', recipients: ['carol@example.com'] },
+      { kind: 'delivered', mailstore: 'store1', recipients: ['carol@example.com'] },
+    ]);
 
     const audit = JSON.parse((await cli('audit', '--json', '-n', '10')).stdout) as Array<Record<string, unknown>>;
     expect(audit.map((entry) => entry.action)).toEqual(

@@ -6,6 +6,7 @@ import { MailstoreAdminError } from '../mailstores.js';
 import { MessageAdminError } from '../messages.js';
 import { RouteAdminError } from '../routes.js';
 import { StoreAdminError } from '../stores.js';
+import { TraceAdminError } from '../trace.js';
 
 /** An error the HTTP layer raises itself (unknown store, bad token, a time it cannot read). */
 export class ApiError extends Error {
@@ -31,7 +32,8 @@ export function errorAnswer(error: unknown, redisConnected: boolean): { status: 
     error instanceof MailstoreAdminError ||
     error instanceof MessageAdminError ||
     error instanceof StoreAdminError ||
-    error instanceof RouteAdminError
+    error instanceof RouteAdminError ||
+    error instanceof TraceAdminError
   ) {
     return answer('REFUSED', error.message);
   }

@@ -5,15 +5,19 @@ import {
   API_PREFIX,
   messageActionRequest,
   messageListQuery,
+  traceQuery,
+  type TraceResponse,
   type MessageActionResponse,
   type MessageDetail,
   type MessageListResponse,
 } from '../api.js';
 import { MessageAdminError, type MessageAdmin, type MessageFilter } from '../messages.js';
 import { ApiError } from './errors.js';
+import type { TraceAdmin } from '../trace.js';
 
 export interface MessageRouteDeps {
   messageAdmin: MessageAdmin;
+  traceAdmin: TraceAdmin;
 }
 
 /** The API's filter (store, olderThan as a duration) as the message service takes it. */
@@ -47,6 +51,12 @@ export function registerMessageRoutes(server: FastifyInstance, deps: MessageRout
     // Oldest first: the order in which a store delivers its mail.
     selected.sort((a, b) => a.receivedAt - b.receivedAt || a.queueId.localeCompare(b.queueId));
     return { messages: selected.slice(offset, offset + limit), total: selected.length, offset, limit };
+  });
+
+  /** The trace of messages by queue id, Message-ID or recipient, most recently active first. */
+  server.get(`${API_PREFIX}/trace`, async (request): Promise<TraceResponse> => {
+    const query = traceQuery.parse(request.query);
+    return { messages: await deps.traceAdmin.lookup(query) };
   });
 
   server.get(`${API_PREFIX}/messages/:queueId`, async (request): Promise<MessageDetail> => {

@@ -42,6 +42,18 @@ describe('validateConfig', () => {
     expect(store?.timeouts).toEqual({ connect: 10_000, greeting: 30_000, socket: 300_000 });
     expect(config.shutdown.grace).toBe(30_000);
     expect(config.log.level).toBe('info');
+    expect(config.trace).toEqual({
+      retention: 7 * 24 * 3_600_000,
+      maxEventsPerMessage: 200,
+      maxMessagesPerRecipient: 1000,
+    });
+  });
+
+  it('refuses a trace retention under a minute', () => {
+    const raw = { ...MINIMAL, trace: { retention: '10s' } };
+    expect(problemsOf(validateConfig(raw, { baseDirectory: '/' }))).toEqual([
+      'trace.retention: the trace retention is at least 1m',
+    ]);
   });
 
   it('defaults the bounce sender to MAILER-DAEMON at the listener hostname', () => {

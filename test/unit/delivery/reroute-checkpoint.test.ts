@@ -5,6 +5,7 @@ import { createDeliverer, type DeliveryContext } from '../../../src/delivery/del
 import type { MailstoreClient } from '../../../src/delivery/mailstore-client.js';
 import { createLogger } from '../../../src/observability/logger.js';
 import type { DeliveryJobData } from '../../../src/queue/job-data.js';
+import type { TraceEvent } from '../../../src/queue/trace.js';
 
 function config() {
   const result = validateConfig(
@@ -22,6 +23,7 @@ describe('rerouting before an attempt that then fails', () => {
   it('checkpoints the job without the moved recipients before the attempt, and moves them once', async () => {
     const moved: string[][] = [];
     const checkpoints: DeliveryJobData[] = [];
+    const traced: TraceEvent[] = [];
     const failingClient = {
       deliver: () => Promise.reject(new Error('the attempt blew up')),
     } as unknown as MailstoreClient;
@@ -47,6 +49,7 @@ describe('rerouting before an attempt that then fails', () => {
         moved.push(recipients);
         return Promise.resolve('J2');
       },
+      recordTrace: (events: TraceEvent[]) => traced.push(...events),
     } as DeliveryContext;
     const job: DeliveryJobData = {
       queueId: 'Q1',
@@ -68,6 +71,10 @@ describe('rerouting before an attempt that then fails', () => {
     expect(moved).toEqual([['bob@example.com']]);
     expect(checkpoints).toHaveLength(1);
     expect(checkpoints[0]!.recipients).toEqual(['alice@example.com']);
+    // The move is in the message trace although the attempt then failed.
+    expect(traced).toMatchObject([
+      { queueId: 'Q1', kind: 'rerouted', mailstore: 'store2', recipients: ['bob@example.com'] },
+    ]);
 
     // BullMQ runs the job again with what was checkpointed: bob is not moved a second time.
     await expect(deliver(checkpoints[0]!, Buffer.from('x'), checkpoint)).rejects.toThrow('the attempt blew up');

@@ -1,0 +1,253 @@
+// The message trace: each message's events, found by queue id, Message-ID or recipient, kept for a retention window.
+import type { ChainableCommander, Redis } from 'ioredis';
+import { withTimeout } from '../errors.js';
+import type { Keys } from './keys.js';
+
+export const TRACE_KINDS = [
+  'accepted',
+  'delivered',
+  'deferred',
+  'refused',
+  'expired',
+  'bounced',
+  'rerouted',
+  'moved',
+  'held',
+  'released',
+  'retried',
+  'deleted',
+] as const;
+
+/**
+ * accepted: answered 250. delivered, deferred, refused (5xx): a recipient's outcome in one attempt.
+ * expired: deferred recipients outlived their lifetime. bounced: a permanent failure was reported
+ * (or could not be: `detail` says). rerouted, moved: recipients went to another mailstore's queue
+ * (their route changed; an operator moved their store's mail). held ... deleted: operator actions.
+ */
+export type TraceKind = (typeof TRACE_KINDS)[number];
+
+/** One thing that happened to a message; shared with the HTTP API and the CLI. */
+export interface TraceEvent {
+  /** Milliseconds since the epoch. */
+  at: number;
+  queueId: string;
+  kind: TraceKind;
+  /** The mailstore attempted or acted on; for rerouted and moved, the one the recipients went to. */
+  mailstore?: string;
+  /** The recipients it concerns (every recipient, for accepted). */
+  recipients?: string[];
+  /** The mailstore's reply as it was sent; when no endpoint answered, what went wrong instead. */
+  reply?: string;
+  /** Who answered (the endpoint, host:port); for accepted, the sending client's address. */
+  remote?: string;
+  /** The job's delivery attempt (1, 2 ...). */
+  attempt?: number;
+  /** deferred: when the recipients will be tried again. */
+  retryAt?: number;
+  /** accepted: the envelope sender ('' for the null sender). */
+  sender?: string;
+  /** accepted: the header Message-ID, without its angle brackets. */
+  messageId?: string;
+  /** Anything else: an operator's reason, why a refusal waits, where a DSN went. */
+  detail?: string;
+  /** Operator actions: who. */
+  by?: string;
+}
+
+export interface TraceSettings {
+  /** Milliseconds a message's trace is kept after its latest event. */
+  retention: number;
+  maxEventsPerMessage: number;
+  /** How many messages each recipient (and each Message-ID) keeps, the most recently active first. */
+  maxMessagesPerRecipient: number;
+}
+
+/** The commands the trace adds to a caller's transaction. */
+export type TraceCommands = Pick<
+  ChainableCommander,
+  'rpush' | 'pexpire' | 'zadd' | 'zremrangebyscore' | 'zremrangebyrank'
+>;
+
+/** A message's new events, and its Message-ID when it has one (its index entry stays alive with them). */
+export interface MessageEvents {
+  messageId?: string;
+  events: readonly TraceEvent[];
+}
+
+/**
+ * Appends events to a message's list (KEYS[1]; ARGV: cap, retention, events...). Over the cap the
+ * oldest go, except the first one (the reception), which says where the message came from.
+ */
+const APPEND_SCRIPT = `
+local length = redis.call('RPUSH', KEYS[1], unpack(ARGV, 3))
+local cap = tonumber(ARGV[1])
+if length > cap then
+  local first = redis.call('LINDEX', KEYS[1], 0)
+  redis.call('LTRIM', KEYS[1], 1 - cap, -1)
+  redis.call('LPUSH', KEYS[1], first)
+end
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+return length`;
+
+/** A Message-ID becomes part of a key name: longer ones (not seen in real mail) are not indexed. */
+const MAX_MESSAGE_ID_LENGTH = 250;
+
+/** The id inside `<...>` (or the whole value, trimmed); undefined when empty or unreasonably long. */
+export function normalizeMessageId(value: string): string | undefined {
+  const id = (/<([^<>]*)>/.exec(value)?.[1] ?? value).trim();
+  return id.length > 0 && id.length <= MAX_MESSAGE_ID_LENGTH ? id : undefined;
+}
+
+export interface TraceOptions {
+  now?: () => number;
+  /** A write that failed: reported here, never thrown (the trace must not stop mail). */
+  onError?: (error: unknown) => void;
+  timeoutMs?: number;
+}
+
+export class Trace {
+  /** The clock the trace trims and reads by (injected in tests); events take their times from it too. */
+  readonly now: () => number;
+  private readonly onError: (error: unknown) => void;
+  private readonly timeoutMs: number;
+
+  constructor(
+    private readonly redis: Redis,
+    private readonly keys: Keys,
+    private readonly settings: TraceSettings,
+    options: TraceOptions = {},
+  ) {
+    this.now = options.now ?? Date.now;
+    this.onError = options.onError ?? (() => undefined);
+    this.timeoutMs = options.timeoutMs ?? 5000;
+  }
+
+  /**
+   * Adds a message's `accepted` event and its index entries to the caller's transaction (the
+   * reception MULTI, so the trace exists as soon as the 250 does). Returns how many commands it
+   * added, last in the transaction: their results are the trace's, not the message's.
+   */
+  addReception(transaction: TraceCommands, accepted: TraceEvent): number {
+    transaction.rpush(this.keys.traceEvents(accepted.queueId), encode(accepted));
+    transaction.pexpire(this.keys.traceEvents(accepted.queueId), this.settings.retention);
+    return 2 + this.addIndexEntries(transaction, accepted.queueId, accepted.messageId, [accepted]);
+  }
+
+  /** Records one message's events in one round trip; never throws (failures go to onError). */
+  async record(events: readonly TraceEvent[], messageId?: string): Promise<void> {
+    await this.recordAll([{ messageId, events }]);
+  }
+
+  /** Records several messages' events in one round trip; never throws (failures go to onError). */
+  async recordAll(messages: readonly MessageEvents[]): Promise<void> {
+    const pipeline = this.redis.pipeline();
+    for (const { messageId, events } of messages) {
+      for (const [queueId, ofMessage] of groupByQueueId(events)) {
+        const key = this.keys.traceEvents(queueId);
+        const { maxEventsPerMessage, retention } = this.settings;
+        const encoded = ofMessage.map(encode);
+        pipeline.eval(APPEND_SCRIPT, 1, key, maxEventsPerMessage, retention, ...encoded);
+        this.addIndexEntries(pipeline, queueId, messageId, ofMessage);
+      }
+    }
+    if (pipeline.length === 0) return;
+    try {
+      const results = await withTimeout(pipeline.exec(), this.timeoutMs, 'recording trace events');
+      const failed = (results ?? []).find(([error]) => error);
+      if (failed) this.onError(failed[0]);
+    } catch (error) {
+      this.onError(error);
+    }
+  }
+
+  /** The message's events, oldest first; empty once its retention has passed (or for an unknown id). */
+  async events(queueId: string): Promise<TraceEvent[]> {
+    return (await this.eventsOf([queueId])).get(queueId) ?? [];
+  }
+
+  /** The events of several messages in one round trip. */
+  async eventsOf(queueIds: readonly string[]): Promise<Map<string, TraceEvent[]>> {
+    const pipeline = this.redis.pipeline();
+    for (const queueId of queueIds) pipeline.lrange(this.keys.traceEvents(queueId), 0, -1);
+    const results = queueIds.length === 0 ? [] : await withTimeout(pipeline.exec(), this.timeoutMs, 'reading traces');
+    const found = new Map<string, TraceEvent[]>();
+    queueIds.forEach((queueId, index) => {
+      const [error, lines] = results?.[index] ?? [null, []];
+      if (error) throw error;
+      found.set(
+        queueId,
+        (lines as string[]).flatMap((line) => decode(line, queueId)),
+      );
+    });
+    return found;
+  }
+
+  /** Queue ids of the messages that carried this Message-ID (with or without `<>`), most recently active first. */
+  async findByMessageId(messageId: string, limit = this.settings.maxMessagesPerRecipient): Promise<string[]> {
+    const id = normalizeMessageId(messageId);
+    return id === undefined ? [] : this.newest(this.keys.traceByMessageId(id), limit);
+  }
+
+  /** Queue ids of the recipient's messages (any case), most recently active first. */
+  async findByRecipient(address: string, limit = 100): Promise<string[]> {
+    return this.newest(this.keys.traceByRecipient(address.trim()), limit);
+  }
+
+  /** Entries older than the retention may linger until the next write trims them: never returned. */
+  private async newest(key: string, limit: number): Promise<string[]> {
+    const since = this.now() - this.settings.retention;
+    return withTimeout(
+      this.redis.zrevrangebyscore(key, '+inf', since, 'LIMIT', 0, Math.max(0, limit)),
+      this.timeoutMs,
+      'reading the trace index',
+    );
+  }
+
+  /**
+   * Each recipient named (lower-cased) and the Message-ID point at the message with the time of
+   * its latest event (never moved back), trimmed by age and count, and live as long as the events.
+   * Returns how many commands it added.
+   */
+  private addIndexEntries(
+    commands: TraceCommands,
+    queueId: string,
+    messageId: string | undefined,
+    events: readonly TraceEvent[],
+  ): number {
+    const latest = new Map<string, number>();
+    const touch = (key: string, at: number) => latest.set(key, Math.max(at, latest.get(key) ?? at));
+    const id = messageId === undefined ? undefined : normalizeMessageId(messageId);
+    for (const event of events) {
+      for (const recipient of event.recipients ?? []) touch(this.keys.traceByRecipient(recipient), event.at);
+      if (id !== undefined) touch(this.keys.traceByMessageId(id), event.at);
+    }
+    const { retention, maxMessagesPerRecipient } = this.settings;
+    for (const [key, at] of latest) {
+      commands.zadd(key, 'GT', at, queueId);
+      commands.zremrangebyscore(key, '-inf', `(${at - retention}`);
+      commands.zremrangebyrank(key, 0, -(maxMessagesPerRecipient + 1));
+      commands.pexpire(key, retention);
+    }
+    return latest.size * 4;
+  }
+}
+
+function groupByQueueId(events: readonly TraceEvent[]): Map<string, TraceEvent[]> {
+  const groups = new Map<string, TraceEvent[]>();
+  for (const event of events) groups.set(event.queueId, [...(groups.get(event.queueId) ?? []), event]);
+  return groups;
+}
+
+/** Stored without its queue id: the key holds it, and every byte counts times every message. */
+function encode(event: TraceEvent): string {
+  return JSON.stringify({ ...event, queueId: undefined });
+}
+
+function decode(line: string, queueId: string): TraceEvent[] {
+  try {
+    const { at, ...rest } = JSON.parse(line) as Omit<TraceEvent, 'queueId'>;
+    return [{ at, queueId, ...rest }];
+  } catch {
+    return []; // not written by Holdfast: skipped rather than failing the whole trace
+  }
+}
