@@ -353,7 +353,7 @@ export class App {
         const { enabled, failures, probeInterval } = config.mailstores[mailstore]!.trip;
         return { enabled, failures, probeIntervalMs: probeInterval };
       },
-      recordHealth: (mailstore, healthy) => this.controls!.recordHealth(mailstore, healthy),
+      recordHealth: (mailstore, healthy, error) => this.controls!.recordHealth(mailstore, healthy, error),
       trip: (mailstore, reason, probeIntervalMs) =>
         this.automaticCommand(mailstore, { kind: 'trip', reason, probeIntervalMs }),
       recordOutcomes: (mailstore, outcomes, now, windowMs) =>

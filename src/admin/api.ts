@@ -7,6 +7,7 @@ import type { QueuedMessage } from '../queue/message-controls.js';
 import type { AuditEntry, MailstoreState } from '../policy/mailstore-state.js';
 import type { MaintenanceWindow } from '../policy/maintenance.js';
 import type { TracedMessage } from './trace.js';
+import type { TraceEvent } from '../queue/trace.js';
 
 export const API_PREFIX = '/api/v1';
 
@@ -120,6 +121,8 @@ export interface MessageDetail {
   headers: string;
   /** Its delivery jobs still queued, one per store. */
   jobs: QueuedMessage[];
+  /** Its trace: accepted, each attempt's replies, operator actions, oldest first. */
+  events: TraceEvent[];
 }
 export type MessageActionResponse = BulkResult;
 export interface TraceResponse {

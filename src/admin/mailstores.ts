@@ -44,6 +44,8 @@ export interface MailstoreStatus {
   windows: MaintenanceWindow[];
   /** What operators changed live: its mail moved to another store, other endpoints. */
   overrides?: StoreOverrides;
+  /** The store's last failed attempt, when and what (kept after it recovers). */
+  lastError?: { at: number; error: string };
 }
 
 export interface BacklogStatus {
@@ -55,7 +57,15 @@ export interface BacklogStatus {
   /** How many will expire within `expiringWithinSeconds` unless delivered (held time not counting). */
   expiringSoon: number;
   expiringWithinSeconds: number;
+  /**
+   * The backlog by age, like Postfix's qshape: counts younger than 5 minutes, 5-10, 10-20 ...
+   * 640-1280, and older than 1280 minutes (SHAPE_MINUTES are the boundaries).
+   */
+  shape: number[];
 }
+
+/** The age boundaries of the backlog's shape, in minutes (qshape's). */
+export const SHAPE_MINUTES = [5, 10, 20, 40, 80, 160, 320, 640, 1280] as const;
 
 /** "Close to expiry": the last day of a message's lifetime, or its last fifth if that is shorter. */
 export function expiryWarning(lifetimeMs: number): number {
@@ -178,13 +188,17 @@ export class MailstoreAdmin {
     const overrides = (await this.overrides?.readAll()) ?? new Map<string, StoreOverrides>();
     return Promise.all(
       Object.keys(this.config.mailstores).map(async (mailstore) => {
-        const [state, counts, backlog, windows] = await Promise.all([
+        const [state, counts, backlog, windows, lastError] = await Promise.all([
           this.controls.read(mailstore),
           this.controls.counts(mailstore),
           this.backlog(mailstore),
           this.controls.windows.read(mailstore),
+          this.controls.lastError(mailstore),
         ]);
-        const changed = overrides.has(mailstore) ? { overrides: overrides.get(mailstore) } : {};
+        const changed = {
+          ...(overrides.has(mailstore) ? { overrides: overrides.get(mailstore) } : {}),
+          ...(lastError ? { lastError } : {}),
+        };
         if (state.kind !== 'releasing') return { mailstore, state, counts, backlog, windows, ...changed };
         const remaining = counts.waiting + counts.delayed + counts.active;
         return {
@@ -210,7 +224,13 @@ export class MailstoreAdmin {
       this.controls.pausedIntervals(mailstore, now),
     ]);
     const threshold = latestArrivalHavingUsed(intervals, now, lifetime - warning);
-    const expiringSoon = backlog.messages === 0 ? 0 : await this.controls.backlogs.arrivedBy(mailstore, threshold);
+    const cutoffs = [threshold, ...SHAPE_MINUTES.map((minutes) => now - minutes * 60_000)];
+    const counts =
+      backlog.messages === 0 ? cutoffs.map(() => 0) : await this.controls.backlogs.arrivedByEach(mailstore, cutoffs);
+    const [expiringSoon = 0, ...olderThan] = counts;
+    // Older than each boundary, into the count between boundaries: [<5m, 5-10m, ..., >1280m].
+    const bounds = [backlog.messages, ...olderThan, 0];
+    const shape = bounds.slice(0, -1).map((count, index) => count - bounds[index + 1]!);
     const oldest = backlog.oldestReceivedAt;
     return {
       messages: backlog.messages,
@@ -218,6 +238,7 @@ export class MailstoreAdmin {
       ...(oldest === undefined ? {} : { oldestAgeSeconds: Math.max(0, Math.round((now - oldest) / 1000)) }),
       expiringSoon,
       expiringWithinSeconds: Math.round(warning / 1000),
+      shape,
     };
   }
 

@@ -1,5 +1,8 @@
 // How operator commands print: tables, ages, audit lines (pure, shared by the commands).
-import type { MailstoreStatus } from '../admin/mailstores.js';
+import { SHAPE_MINUTES, type MailstoreStatus } from '../admin/mailstores.js';
+
+/** A store's last error is shown in the status while it is younger than this. */
+const RECENT_ERROR_MS = 3600_000;
 import type { AuditEntry } from '../policy/mailstore-state.js';
 
 export function iso(time: number): string {
@@ -17,10 +20,14 @@ export function shortAge(seconds: number | undefined): string {
 }
 
 export function statusTable(statuses: MailstoreStatus[]): string {
-  const rows = statuses.map(({ mailstore, state, counts, progress, backlog, overrides }) => {
+  const rows = statuses.map(({ mailstore, state, counts, progress, backlog, overrides, lastError }) => {
+    const recentError = lastError && Date.now() - lastError.at < RECENT_ERROR_MS ? lastError : undefined;
     const live = [
       overrides?.movedTo === undefined ? '' : ` [mail moved to ${overrides.movedTo}]`,
       overrides?.endpoints === undefined ? '' : ` [endpoints ${overrides.endpoints.join(',')}]`,
+      recentError
+        ? ` [last error ${shortAge(Math.round((Date.now() - recentError.at) / 1000))} ago: ${recentError.error}]`
+        : '',
     ].join('');
     const figures = [
       counts.waiting,
@@ -40,7 +47,9 @@ export function statusTable(statuses: MailstoreStatus[]): string {
     return [mailstore, state.kind, ...figures, (detail + live).trim()];
   });
   const header = ['MAILSTORE', 'STATE', 'WAITING', 'DEFERRED', 'ACTIVE', 'FAILED', 'OLDEST', 'EXPIRING', 'DETAIL'];
-  const table = formatTable(header, rows);
+  const shapeHeader = ['AGE (MINUTES)', 'T', ...SHAPE_MINUTES.map(String), `${SHAPE_MINUTES.at(-1)}+`];
+  const shapes = statuses.map(({ mailstore, backlog }) => [mailstore, backlog.messages, ...backlog.shape]);
+  const table = `${formatTable(header, rows)}\n\nQUEUE SHAPE\n${formatTable(shapeHeader, shapes)}`;
   const windows = statuses.flatMap(({ mailstore, windows }) =>
     windows.map((window) => [
       mailstore,

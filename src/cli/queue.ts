@@ -14,6 +14,7 @@ import {
   type ConfigLoader,
 } from './connect.js';
 import { iso } from './format.js';
+import { traceLine } from './trace.js';
 
 type Options = CommonOptions & {
   queueId?: string;
@@ -96,6 +97,8 @@ export function registerQueueCommands(program: Command, loadConfig: ConfigLoader
         `size:      ${message.size}`,
         'jobs:',
         ...jobs,
+        'events:',
+        ...message.events.map((event) => `  ${traceLine(event)}`),
         '',
         message.headers,
       ].join('\n');

@@ -13,7 +13,8 @@ export interface TripSettings {
 
 export interface TripContext {
   tripSettings: (mailstore: string) => TripSettings;
-  recordHealth: (mailstore: string, healthy: boolean) => Promise<number>;
+  /** Counts consecutive failed attempts (0 after a good one), keeping the last failure's text. */
+  recordHealth: (mailstore: string, healthy: boolean, error?: string) => Promise<number>;
   trip: (mailstore: string, reason: string, probeIntervalMs: number) => Promise<void>;
 }
 
@@ -26,6 +27,12 @@ export function attemptFailed(result: AttemptResult): boolean {
   return result.replies.every(({ reply }) => classifyReply(reply).action === 'transient');
 }
 
+/** What went wrong, in one line: why no endpoint answered, or the store's deferral. */
+export function failureText(result: AttemptResult): string {
+  if (result.kind === 'unreachable') return result.errors.map((entry) => `${entry.remote}: ${entry.error}`).join('; ');
+  return `${result.remote}: ${result.replies[0]?.reply ?? 'no reply'}`;
+}
+
 export async function watchForTrip(
   context: TripContext,
   mailstore: string,
@@ -33,11 +40,11 @@ export async function watchForTrip(
   log: Logger,
 ): Promise<void> {
   const settings = context.tripSettings(mailstore);
-  if (!settings.enabled) return;
   const failed = attemptFailed(result);
   try {
-    const consecutive = await context.recordHealth(mailstore, !failed);
-    if (!failed || consecutive < settings.failures) return;
+    // Counted (and the last error kept for the status) whether or not the trip is on.
+    const consecutive = await context.recordHealth(mailstore, !failed, failed ? failureText(result) : undefined);
+    if (!settings.enabled || !failed || consecutive < settings.failures) return;
     await context.trip(mailstore, `${consecutive} consecutive failed attempts`, settings.probeIntervalMs);
   } catch (error) {
     // Without the count the mail is still retried on its schedule; the next attempt counts again.

@@ -21,6 +21,8 @@ export interface Keys {
   mailstoreOutcomes(mailstore: string, kind: 'all' | 'refused'): string;
   /** String (counter): consecutive failed attempts on the mailstore, for the automatic trip. */
   mailstoreFailures(mailstore: string): string;
+  /** String (JSON): the mailstore's last failed attempt, when and what, for the status. */
+  mailstoreLastError(mailstore: string): string;
   /**
    * Sorted set (score = arrival time): the store's delivery jobs still to be delivered (waiting,
    * deferred, running, held), by job id; for oldest age, expiring mail and backlog limits
@@ -73,6 +75,7 @@ export function createKeys(prefix: string): Keys {
     mailstoreGuards: (mailstore) => `${prefix}:store:${mailstore}:guards`,
     mailstoreOutcomes: (mailstore, kind) => `${prefix}:store:${mailstore}:outcomes:${kind}`,
     mailstoreFailures: (mailstore) => `${prefix}:store:${mailstore}:failures`,
+    mailstoreLastError: (mailstore) => `${prefix}:store:${mailstore}:last-error`,
     mailstoreBacklog: (mailstore) => `${prefix}:store:${mailstore}:backlog`,
     mailstoreBacklogBytes: (mailstore) => `${prefix}:store:${mailstore}:backlog:bytes`,
     heldMessages: (mailstore) => `${prefix}:store:${mailstore}:held-messages`,

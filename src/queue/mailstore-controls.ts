@@ -245,10 +245,33 @@ export class MailstoreControls {
   }
 
   /** Counts consecutive failed attempts (any node); a healthy attempt resets it. Returns the count. */
-  async recordHealth(mailstore: string, healthy: boolean): Promise<number> {
+  async recordHealth(mailstore: string, healthy: boolean, error?: string): Promise<number> {
     const key = this.keys.mailstoreFailures(mailstore);
-    const count = healthy ? this.redis.del(key).then(() => 0) : this.redis.incr(key);
-    return withTimeout(count, this.timeoutMs, 'counting failures');
+    if (healthy)
+      return withTimeout(
+        this.redis.del(key).then(() => 0),
+        this.timeoutMs,
+        'counting failures',
+      );
+    const lastError = JSON.stringify({ at: Date.now(), error: error ?? 'failed' });
+    const results = await withTimeout(
+      this.redis.multi().incr(key).set(this.keys.mailstoreLastError(mailstore), lastError).exec(),
+      this.timeoutMs,
+      'counting failures',
+    );
+    const [incremented] = results ?? [];
+    if (!incremented || incremented[0]) throw incremented?.[0] ?? new Error('transaction aborted');
+    return incremented[1] as number;
+  }
+
+  /** The store's last failed attempt (kept after it recovers, so an operator can see what it was). */
+  async lastError(mailstore: string): Promise<{ at: number; error: string } | undefined> {
+    const raw = await withTimeout(
+      this.redis.get(this.keys.mailstoreLastError(mailstore)),
+      this.timeoutMs,
+      'reading the last error',
+    );
+    return raw === null ? undefined : (JSON.parse(raw) as { at: number; error: string });
   }
 
   async counts(mailstore: string): Promise<QueueCounts> {

@@ -91,6 +91,7 @@ describe('the admin API', () => {
       body: { queueId, sender: 'sender@remote.test', jobs: [{ mailstore: 'store2', state: 'waiting' }] },
     });
     expect(detail.body.headers).toContain('Subject: held mail');
+    expect((detail.body.events as Array<{ kind: string }>).map((event) => event.kind)).toEqual(['accepted']);
     expect((await api('GET', '/messages/NOSUCHMESSAGE')).status).toBe(404);
 
     const dryRun = await api('POST', '/messages/actions', {

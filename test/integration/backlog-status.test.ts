@@ -53,6 +53,11 @@ describe('the backlog in a store status (injected clock)', () => {
     expect(two.messages).toBe(2);
     expect(two.bytes).toBeGreaterThan(2 * 'the first message'.length);
     expect(two.oldestAgeSeconds).toBeGreaterThanOrEqual((2 * DAY) / 1000);
+    // The shape, like qshape: one message under 5 minutes old, one older than 1280 minutes.
+    expect(two.shape).toEqual([1, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
+    // The store is down: the status says why.
+    const [status] = await relay.app.mailstoreAdmin!.status();
+    expect(status!.lastError?.error).toContain(`127.0.0.1:${port}`);
 
     offset = 4.5 * DAY; // the first has used 4.5 of its 5 days: in its last day
     expect(await backlog()).toMatchObject({ messages: 2, expiringSoon: 1 });

@@ -41,6 +41,9 @@ describe('the holdfast CLI as an API client', () => {
     expect(table.stdout).toMatch(
       /^MAILSTORE +STATE +WAITING +DEFERRED +ACTIVE +FAILED +OLDEST +EXPIRING +DETAIL\nstore1 +open/,
     );
+    expect(table.stdout).toMatch(
+      /QUEUE SHAPE\nAGE \(MINUTES\) +T +5 +10 +20 +40 +80 +160 +320 +640 +1280 +1280\+\nstore1 +0 +0/,
+    );
   });
 
   it('exits 77 with a hint when the token is wrong', async () => {

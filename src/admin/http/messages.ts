@@ -63,7 +63,8 @@ export function registerMessageRoutes(server: FastifyInstance, deps: MessageRout
     const { queueId } = request.params as { queueId: string };
     const detail = await admin.detail(queueId);
     if (!detail) throw new ApiError('NOT_FOUND', `no message ${queueId} (delivered, deleted, or never here)`);
-    return detail;
+    const [traced] = await deps.traceAdmin.lookup({ queueId, limit: 1 });
+    return { ...detail, events: traced?.events ?? [] };
   });
 
   server.post(`${API_PREFIX}/messages/actions`, async (request): Promise<MessageActionResponse> => {
