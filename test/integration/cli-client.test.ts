@@ -8,6 +8,7 @@ import { FakeMailstore } from '../helpers/mailstore.js';
 import { startRelay, testConfig, type TestRelay } from '../helpers/relay.js';
 import { freePort } from '../helpers/ports.js';
 import { holdfastCli, writeCliConfig } from '../helpers/cli.js';
+import { queueIdOf, send } from '../helpers/smtp-client.js';
 
 const TOKEN = 'cli-test-token-0123456789abcdef';
 
@@ -43,6 +44,25 @@ describe('the holdfast CLI as an API client', () => {
     );
     expect(table.stdout).toMatch(
       /QUEUE SHAPE\nAGE \(MINUTES\) +T +5 +10 +20 +40 +80 +160 +320 +640 +1280 +1280\+\nstore1 +0 +0/,
+    );
+  });
+
+  it('probes a store, shows one message with its trace, and explains a route', async () => {
+    const cli = (...args: string[]) => holdfastCli(writeCliConfig(directory, relay), ...args);
+    expect(await cli('probe', 'store1')).toMatchObject({ code: 0, stdout: 'store1: answered; open\n' });
+
+    await relay.app.mailstoreAdmin!.hold('store1', { reason: 'for the test', by: 'ops' });
+    const queueId = queueIdOf(await send(relay.port, 'sender@remote.test', ['alice@example.com'], 'shown'));
+    const shown = await cli('queue', 'show', queueId);
+    expect(shown.code).toBe(0);
+    expect(shown.stdout).toContain(`queue id:  ${queueId}`);
+    expect(shown.stdout).toMatch(/jobs:\n {2}store1 {2}waiting {2}-> alice@example.com\nevents:\n {2}.*accepted/);
+    expect(shown.stdout).toContain('Subject: shown');
+    expect((await cli('queue', 'show', 'NOSUCHID')).code).toBe(65);
+    await relay.app.mailstoreAdmin!.release('store1', { by: 'ops' });
+
+    expect((await cli('route', 'get', 'alice@example.com')).stdout).toBe(
+      'alice@example.com -> store1   table: -   config: store1\n',
     );
   });
 
