@@ -21,12 +21,11 @@ import { OverridesCache, StoreOverridesRepository } from './queue/store-override
 import { StoreAdmin } from './admin/stores.js';
 import { destinationOf } from './policy/store-move.js';
 import type { FastifyInstance } from 'fastify';
-import { createAdminServer } from './admin/http/server.js';
-import { registerStatusPage } from './admin/http/status-page.js';
+import { createAdminServer, listenAdmin } from './admin/http/server.js';
+import { redisReadiness } from './admin/http/health.js';
 import { MessageAdmin } from './admin/messages.js';
 import { RouteAdmin } from './admin/routes.js';
 import { MessageControls } from './queue/message-controls.js';
-import { withTimeout } from './errors.js';
 import { Metrics } from './observability/metrics.js';
 import { RouteTable } from './routing/route-table.js';
 import { Router } from './routing/router.js';
@@ -251,37 +250,10 @@ export class App {
       routeAdmin: new RouteAdmin(config, new RouteTable(control, keys, timeout)),
       probe: (mailstore) => this.enforcer!.probeNow(mailstore),
       redisConnected: () => control.status === 'ready',
-      extra: (server) => {
-        registerStatusPage(server);
-        server.get('/metrics', async (_request, reply) =>
-          reply.type(this.metrics.contentType()).send(await this.metrics.text()),
-        );
-      },
-      ready: async () => {
-        const reachable = await withTimeout(control.ping(), 2000, 'PING').then(
-          () => true,
-          () => false,
-        );
-        return {
-          ready: reachable,
-          redis: reachable ? 'reachable' : 'unreachable',
-          durability: config.redis.durability,
-          embeddedRedis: this.embedded !== undefined,
-        };
-      },
+      metrics: this.metrics,
+      ready: () => redisReadiness(control, config.redis.durability, this.embedded !== undefined),
     });
-    await this.adminServer.listen({ host: config.admin.host, port: config.admin.port });
-    const address = this.adminServer.server.address();
-    this.adminPort = typeof address === 'object' && address ? address.port : config.admin.port;
-    logger.info(
-      {
-        event: EVENTS.adminListening,
-        host: config.admin.host,
-        port: this.adminPort,
-        auth: config.admin.token !== undefined,
-      },
-      'admin API listening',
-    );
+    this.adminPort = await listenAdmin(this.adminServer, config, logger);
   }
 
   private readonly redisError = (error: Error, mailstore: string) =>

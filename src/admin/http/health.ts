@@ -1,5 +1,7 @@
 // /api/v1/health: liveness (the process answers) and readiness (Redis reachable, and how durable).
 import type { FastifyInstance } from 'fastify';
+import type { Redis } from 'ioredis';
+import { withTimeout } from '../../errors.js';
 import { API_PREFIX, type ReadyResponse } from '../api.js';
 
 export interface HealthRouteDeps {
@@ -12,4 +14,17 @@ export function registerHealthRoutes(server: FastifyInstance, deps: HealthRouteD
     const ready = await deps.ready();
     return reply.status(ready.ready ? 200 : 503).send(ready);
   });
+}
+
+/** Ready when Redis answers a PING within 2 s; says how durable Holdfast insists Redis be. */
+export async function redisReadiness(
+  redis: Redis,
+  durability: 'strict' | 'relaxed',
+  embeddedRedis: boolean,
+): Promise<ReadyResponse> {
+  const reachable = await withTimeout(redis.ping(), 2000, 'PING').then(
+    () => true,
+    () => false,
+  );
+  return { ready: reachable, redis: reachable ? 'reachable' : 'unreachable', durability, embeddedRedis };
 }

@@ -1,4 +1,4 @@
-// The admin HTTP listener: versioned JSON API under /api/v1, bearer-token auth, one error shape.
+// The admin HTTP listener: versioned JSON API under /api/v1, bearer-token auth, one error shape, metrics, the status page.
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Config } from '../../config/schema.js';
 import { EVENTS } from '../../observability/events.js';
@@ -10,14 +10,15 @@ import { registerStoreRoutes, type StoreRouteDeps } from './stores.js';
 import { registerMessageRoutes, type MessageRouteDeps } from './messages.js';
 import { registerRoutingRoutes, type RoutingRouteDeps } from './routing.js';
 import { registerHealthRoutes, type HealthRouteDeps } from './health.js';
+import { registerStatusPage } from './status-page.js';
 
 export interface AdminServerDeps extends StoreRouteDeps, MessageRouteDeps, RoutingRouteDeps, HealthRouteDeps {
   config: Config;
   logger: Logger;
   /** Whether the admin's Redis connection is up (to tell Redis trouble from bugs). */
   redisConnected: () => boolean;
-  /** Further routes on the same listener (metrics, the status page). */
-  extra?: (server: FastifyInstance) => void;
+  /** Served at /metrics in Prometheus's text format. */
+  metrics: { contentType(): string; text(): Promise<string> };
 }
 
 /** Paths anyone on the listener may read: liveness and readiness, and the status page (it holds no data). */
@@ -65,6 +66,19 @@ export function createAdminServer(deps: AdminServerDeps): FastifyInstance {
   registerStoreRoutes(server, deps);
   registerMessageRoutes(server, deps);
   registerRoutingRoutes(server, deps);
-  deps.extra?.(server);
+  registerStatusPage(server);
+  server.get('/metrics', async (_request, reply) =>
+    reply.type(deps.metrics.contentType()).send(await deps.metrics.text()),
+  );
   return server;
+}
+
+/** Listens on admin.host:admin.port and says so; returns the port (the one chosen, for port 0). */
+export async function listenAdmin(server: FastifyInstance, config: Config, logger: Logger): Promise<number> {
+  const { host, port, token } = config.admin;
+  await server.listen({ host, port });
+  const address = server.server.address();
+  const bound = typeof address === 'object' && address ? address.port : port;
+  logger.info({ event: EVENTS.adminListening, host, port: bound, auth: token !== undefined }, 'admin API listening');
+  return bound;
 }
