@@ -1,4 +1,5 @@
 // Loads a store's backlog for bench/status-scale.ts: many concurrent enqueueMessage calls, no SMTP.
+import { randomBytes } from 'node:crypto';
 import { enqueueMessage, type EnqueueOptions } from '../src/queue/enqueue.js';
 import { newQueueId } from '../src/queue/queue-id.js';
 import type { MailQueues } from '../src/queue/queues.js';
@@ -13,9 +14,32 @@ const RECIPIENTS: ReadonlyMap<string, readonly string[]> = new Map([[MAILSTORE, 
 /** More failed commits than this and the load stops: something is wrong, not a moment of slowness. */
 const MAX_FAILURES = 1000;
 
-/** The message as smtp-server hands it to the DATA stage: headers and `size` bytes, no final dot. */
-export function messagePayload(size: number): Buffer {
-  return Buffer.from(benchMessage(SENDER, RECIPIENT, size, 'status at scale').replace(/\.\r\n$/, ''), 'latin1');
+/**
+ * `size` bytes of 78-byte lines (76 + CRLF) of base64 from random bytes, like an attachment:
+ * incompressible, where smtp-source's repeated letters shrink about 50 times in the AOF's RDB part.
+ */
+function randomLines(size: number): string {
+  const text = randomBytes(Math.ceil((size * 3) / 4)).toString('base64');
+  const lines: string[] = [];
+  let length = 0;
+  let offset = 0;
+  for (; length + 78 <= size; offset += 76, length += 78) lines.push(text.slice(offset, offset + 76));
+  if (size - length >= 2) lines.push(text.slice(offset, offset + size - length - 2));
+  return lines.map((line) => `${line}\r\n`).join('');
+}
+
+/** Payload kinds: smtp-source's text (bench/smtp-latency.ts), or random base64 lines. */
+export type PayloadKind = 'text' | 'random';
+
+/**
+ * The message as smtp-server hands it to the DATA stage, without the final dot: headers and
+ * `size` bytes of payload. One payload serves every message (only the Received: header differs).
+ */
+export function messagePayload(size: number, kind: PayloadKind): Buffer {
+  if (kind === 'text')
+    return Buffer.from(benchMessage(SENDER, RECIPIENT, size, 'status at scale').slice(0, -3), 'latin1');
+  const headers = benchMessage(SENDER, RECIPIENT, 0, 'status at scale').slice(0, -3);
+  return Buffer.from(headers + randomLines(size), 'latin1');
 }
 
 /** What reception stores (src/smtp/data.ts): its Received: header, then the message. */

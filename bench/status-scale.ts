@@ -25,6 +25,7 @@ import { once } from 'node:events';
 import { readdirSync, statSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
 import { MailstoreAdmin } from '../src/admin/mailstores.js';
@@ -39,7 +40,17 @@ import { createRedis } from '../src/redis/connections.js';
 import { findDurabilityProblems } from '../src/redis/durability.js';
 import { EmbeddedRedis } from '../src/redis/embedded.js';
 import { seriesLine, timeCalls, type Series } from './call-timing.js';
-import { fixed, makeTempDir, numberSetting, procStatusKb, removeTempDir, repoRoot, runBenchmark } from './lib.js';
+import {
+  fixed,
+  machineBusyMs,
+  makeTempDir,
+  numberSetting,
+  procStatusKb,
+  removeTempDir,
+  repoRoot,
+  runBenchmark,
+} from './lib.js';
+import { percentile } from './smtp-latency.js';
 import {
   info,
   keyProfile,
@@ -48,7 +59,7 @@ import {
   type KeyKind,
   type MemoryFigures,
 } from './redis-memory.js';
-import { loadBacklog, MAILSTORE, messagePayload, type LoadFigures } from './scale-load.js';
+import { loadBacklog, MAILSTORE, messagePayload, type LoadFigures, type PayloadKind } from './scale-load.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -56,6 +67,7 @@ const { values: args } = parseArgs({
     producers: { type: 'string', default: '128' },
     calls: { type: 'string', default: '1000' },
     size: { type: 'string', default: '5120' },
+    payload: { type: 'string', default: 'random' },
   },
   strict: true,
 });
@@ -66,11 +78,17 @@ function positiveInteger(name: string, text: string): number {
   return value;
 }
 
+function payloadKind(text: string): PayloadKind {
+  if (text !== 'random' && text !== 'text') throw new Error('--payload must be random or text');
+  return text;
+}
+
 const settings = {
   messages: positiveInteger('messages', args.messages),
   producers: positiveInteger('producers', args.producers),
   calls: positiveInteger('calls', args.calls),
   size: positiveInteger('size', args.size),
+  payload: payloadKind(args.payload),
   /** Messages whose own keys are measured with MEMORY USAGE. */
   sample: 200,
   quietWaitS: numberSetting('BENCH_QUIET_WAIT', 120),
@@ -151,15 +169,38 @@ async function setUp(): Promise<Bench> {
 
 interface Loaded {
   load: LoadFigures & { perSecond: number };
+  /** status() once a second while the load ran. */
+  statusDuringLoad: Omit<Series, 'serverCpuMsPerCall' | 'benchCpuMsPerCall' | 'busyBeforePercent'>;
+  /** Forks (AOF rewrites) during the load, and the longest seen (INFO stats latest_fork_usec, read once a second). */
+  forks: number;
+  longestForkMs: number;
   /** AOF rewrites Redis did by itself (auto-aof-rewrite-percentage) during the load. */
   rewrites: number;
   /** How long the last one still ran after the load. */
   rewriteWaitMs: number;
 }
 
+/** status() once a second until `loading` says no more, and the forks Redis made meanwhile. */
+async function watchDuringLoad(bench: Bench, loading: () => boolean) {
+  const samples: number[] = [];
+  let longestForkUs = 0;
+  const forksBefore = (await info(bench.probe, 'stats')).get('total_forks') ?? 0;
+  let forks = 0;
+  while (loading()) {
+    const started = performance.now();
+    await bench.admin.status();
+    samples.push(performance.now() - started);
+    const stats = await info(bench.probe, 'stats');
+    forks = (stats.get('total_forks') ?? 0) - forksBefore;
+    if (forks > 0) longestForkUs = Math.max(longestForkUs, stats.get('latest_fork_usec') ?? 0);
+    await sleep(1000);
+  }
+  return { samples, forks, longestForkMs: longestForkUs / 1000 };
+}
+
 /** Loads the backlog through a fail-fast intake connection with its own queues, as App.startListener. */
 async function load(bench: Bench): Promise<Loaded> {
-  const { config, keys, probe, admin } = bench;
+  const { config, keys, probe } = bench;
   const aofRewrites = async () => (await info(probe, 'persistence')).get('aof_rewrites') ?? Number.NaN;
   const rewritesBefore = await aofRewrites();
   const timeoutMs = config.limits.timeouts.enqueue;
@@ -168,25 +209,38 @@ async function load(bench: Bench): Promise<Loaded> {
   const queues = new MailQueues(intake, keys, Object.keys(config.mailstores), () => undefined);
   queueSets.push(queues);
   process.stderr.write(`${LOG}: loading ${settings.messages} messages, ${settings.producers} producers\n`);
+  let loading = true;
+  const watching = watchDuringLoad(bench, () => loading);
+  const machine0 = machineBusyMs();
   const figures = await loadBacklog({
     queues,
     count: settings.messages,
     producers: settings.producers,
-    payload: messagePayload(settings.size),
+    payload: messagePayload(settings.size, settings.payload),
     timeoutMs,
     redisPid: bench.redisPid,
     progress: async () => {
-      const started = performance.now();
-      await admin.status();
-      const statusMs = performance.now() - started;
       const used = (await memoryFigures(probe)).usedMemory;
-      return `status ${fixed(statusMs, 2)} ms, redis used_memory ${fixed(used / 2 ** 20, 0)} MiB`;
+      return `redis used_memory ${fixed(used / 2 ** 20, 0)} MiB`;
     },
     log: (line) => process.stderr.write(`${LOG}: ${line}\n`),
-  });
+  }).finally(() => (loading = false));
+  const watched = await watching;
+  const { samples } = watched;
   const rewriteWaitMs = await waitForAofRewrite(probe, 600_000);
   return {
     load: { ...figures, perSecond: figures.committed / (figures.wallMs / 1000) },
+    statusDuringLoad: {
+      name: 'status() during the load',
+      calls: samples.length,
+      p50: percentile(samples, 50),
+      p99: percentile(samples, 99),
+      max: percentile(samples, 100),
+      mean: samples.reduce((sum, sample) => sum + sample, 0) / samples.length,
+      machineBusyPercent: ((machineBusyMs() - machine0) / figures.wallMs) * 100,
+    },
+    forks: watched.forks,
+    longestForkMs: watched.longestForkMs,
     rewrites: (await aofRewrites()) - rewritesBefore,
     rewriteWaitMs,
   };
@@ -286,7 +340,7 @@ function describeCommit(): string {
 // ---------------------------------------------------------------- report
 
 function report(figures: ScaleFigures): string {
-  const { load, rewrites, rewriteWaitMs } = figures.loaded;
+  const { load, rewrites, rewriteWaitMs, statusDuringLoad: during } = figures.loaded;
   const { memory, machine } = figures;
   const mib = (bytes: number) => `${fixed(bytes / 2 ** 20, 1)} MiB`;
   const n = settings.messages;
@@ -298,13 +352,17 @@ function report(figures: ScaleFigures): string {
   return [
     '',
     `Status at scale: ${machine.nproc} x ${machine.cpu}, ${fixed(machine.memoryGiB, 0)} GiB; commit ${figures.commit}; ` +
-      `${n} messages of ${fixed(memory.messageSize, 0)} B stored (payload ${settings.size} B) for a held store`,
+      `${n} messages of ${fixed(memory.messageSize, 0)} B stored (${settings.payload} payload of ${settings.size} B) ` +
+      'for a held store',
     '',
     `Load: ${load.committed} committed in ${fixed(load.wallMs / 1000, 1)} s = ${fixed(load.perSecond, 0)} msgs/s ` +
       `(${settings.producers} producers; ${load.failed} failed commits, retried); CPU per message: redis ` +
       `${perMessageCpu(load.redisCpuMs)}, bench ${perMessageCpu(load.benchCpuMs)}; ${rewrites} AOF rewrites meanwhile` +
       (rewriteWaitMs > 1000 ? `, the last ending ${fixed(rewriteWaitMs / 1000, 1)} s after the load` : ''),
     ...load.firstErrors.map((error) => `  failed commit: ${error}`),
+    `  status() once a second during the load: ${during.calls} calls, p50 ${fixed(during.p50, 2)} ms, ` +
+      `p99 ${fixed(during.p99, 2)} ms, max ${fixed(during.max, 2)} ms (machine ${fixed(during.machineBusyPercent, 0)}% ` +
+      `busy); ${figures.loaded.forks} forks, the longest blocking Redis ${fixed(figures.loaded.longestForkMs, 0)} ms`,
     '',
     `Latency, ${settings.calls} calls one after another:`,
     ...figures.series.map((series) => seriesLine(series, 'redis')),
