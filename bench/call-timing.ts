@@ -2,13 +2,31 @@
 import { fixed, machineBusyMs, ownCpuMs, processCpuMs, waitForQuietMachine } from './lib.js';
 import { percentile } from './smtp-latency.js';
 
-export interface Series {
-  name: string;
+export interface Latencies {
   calls: number;
   p50: number;
   p99: number;
   max: number;
   mean: number;
+}
+
+/** Percentiles and mean of latency samples (ms). */
+export function latencies(samples: readonly number[]): Latencies {
+  return {
+    calls: samples.length,
+    p50: percentile(samples, 50),
+    p99: percentile(samples, 99),
+    max: percentile(samples, 100),
+    mean: samples.reduce((sum, sample) => sum + sample, 0) / samples.length,
+  };
+}
+
+/** "p50 A ms, p99 B ms, max C ms" */
+export const latencyText = (figures: Latencies) =>
+  `p50 ${fixed(figures.p50, 2)} ms, p99 ${fixed(figures.p99, 2)} ms, max ${fixed(figures.max, 2)} ms`;
+
+export interface Series extends Latencies {
+  name: string;
   /** CPU (user + system) per call of the server measured (redis-server) and of this process, in ms. */
   serverCpuMsPerCall: number;
   benchCpuMsPerCall: number;
@@ -46,11 +64,7 @@ export async function timeCalls(options: SeriesOptions, call: () => Promise<unkn
   const wallMs = performance.now() - started;
   return {
     name,
-    calls,
-    p50: percentile(samples, 50),
-    p99: percentile(samples, 99),
-    max: percentile(samples, 100),
-    mean: samples.reduce((sum, sample) => sum + sample, 0) / calls,
+    ...latencies(samples),
     serverCpuMsPerCall: (processCpuMs(serverPid) - server0) / calls,
     benchCpuMsPerCall: (ownCpuMs().self - bench0) / calls,
     machineBusyPercent: ((machineBusyMs() - machine0) / wallMs) * 100,
@@ -61,8 +75,7 @@ export async function timeCalls(options: SeriesOptions, call: () => Promise<unkn
 /** One line: the latencies, then the CPU per call (`server` names the other process). */
 export function seriesLine(series: Series, server: string): string {
   return (
-    `  ${series.name.padEnd(28)} p50 ${fixed(series.p50, 2)} ms, p99 ${fixed(series.p99, 2)} ms, ` +
-    `max ${fixed(series.max, 2)} ms, mean ${fixed(series.mean, 2)} ms; CPU per call: ${server} ` +
+    `  ${series.name.padEnd(28)} ${latencyText(series)}, mean ${fixed(series.mean, 2)} ms; CPU per call: ${server} ` +
     `${fixed(series.serverCpuMsPerCall, 3)} ms, bench ${fixed(series.benchCpuMsPerCall, 3)} ms ` +
     `(machine ${fixed(series.machineBusyPercent, 0)}% busy during, ${fixed(series.busyBeforePercent, 0)}% before)`
   );

@@ -39,7 +39,7 @@ import { StoreOverridesRepository } from '../src/queue/store-overrides.js';
 import { createRedis } from '../src/redis/connections.js';
 import { findDurabilityProblems } from '../src/redis/durability.js';
 import { EmbeddedRedis } from '../src/redis/embedded.js';
-import { seriesLine, timeCalls, type Series } from './call-timing.js';
+import { latencies, latencyText, seriesLine, timeCalls, type Latencies, type Series } from './call-timing.js';
 import {
   fixed,
   machineBusyMs,
@@ -50,7 +50,6 @@ import {
   repoRoot,
   runBenchmark,
 } from './lib.js';
-import { percentile } from './smtp-latency.js';
 import {
   info,
   keyProfile,
@@ -169,8 +168,10 @@ async function setUp(): Promise<Bench> {
 
 interface Loaded {
   load: LoadFigures & { perSecond: number };
-  /** status() once a second while the load ran. */
-  statusDuringLoad: Omit<Series, 'serverCpuMsPerCall' | 'benchCpuMsPerCall' | 'busyBeforePercent'>;
+  /** status() once a second while the load ran, each just after a PING (Redis's own delay). */
+  statusDuringLoad: Latencies;
+  pingDuringLoad: Latencies;
+  machineBusyDuringLoadPercent: number;
   /** Forks (AOF rewrites) during the load, and the longest seen (INFO stats latest_fork_usec, read once a second). */
   forks: number;
   longestForkMs: number;
@@ -180,22 +181,27 @@ interface Loaded {
   rewriteWaitMs: number;
 }
 
-/** status() once a second until `loading` says no more, and the forks Redis made meanwhile. */
+/** PING then status() once a second until `loading` says no more, and the forks Redis made meanwhile. */
 async function watchDuringLoad(bench: Bench, loading: () => boolean) {
-  const samples: number[] = [];
+  const status: number[] = [];
+  const ping: number[] = [];
   let longestForkUs = 0;
   const forksBefore = (await info(bench.probe, 'stats')).get('total_forks') ?? 0;
   let forks = 0;
-  while (loading()) {
+  const timed = async (samples: number[], call: () => Promise<unknown>) => {
     const started = performance.now();
-    await bench.admin.status();
+    await call();
     samples.push(performance.now() - started);
+  };
+  while (loading()) {
+    await timed(ping, () => bench.probe.ping());
+    await timed(status, () => bench.admin.status());
     const stats = await info(bench.probe, 'stats');
     forks = (stats.get('total_forks') ?? 0) - forksBefore;
     if (forks > 0) longestForkUs = Math.max(longestForkUs, stats.get('latest_fork_usec') ?? 0);
     await sleep(1000);
   }
-  return { samples, forks, longestForkMs: longestForkUs / 1000 };
+  return { status: latencies(status), ping: latencies(ping), forks, longestForkMs: longestForkUs / 1000 };
 }
 
 /** Loads the backlog through a fail-fast intake connection with its own queues, as App.startListener. */
@@ -226,19 +232,12 @@ async function load(bench: Bench): Promise<Loaded> {
     log: (line) => process.stderr.write(`${LOG}: ${line}\n`),
   }).finally(() => (loading = false));
   const watched = await watching;
-  const { samples } = watched;
   const rewriteWaitMs = await waitForAofRewrite(probe, 600_000);
   return {
     load: { ...figures, perSecond: figures.committed / (figures.wallMs / 1000) },
-    statusDuringLoad: {
-      name: 'status() during the load',
-      calls: samples.length,
-      p50: percentile(samples, 50),
-      p99: percentile(samples, 99),
-      max: percentile(samples, 100),
-      mean: samples.reduce((sum, sample) => sum + sample, 0) / samples.length,
-      machineBusyPercent: ((machineBusyMs() - machine0) / figures.wallMs) * 100,
-    },
+    statusDuringLoad: watched.status,
+    pingDuringLoad: watched.ping,
+    machineBusyDuringLoadPercent: ((machineBusyMs() - machine0) / figures.wallMs) * 100,
     forks: watched.forks,
     longestForkMs: watched.longestForkMs,
     rewrites: (await aofRewrites()) - rewritesBefore,
@@ -340,7 +339,7 @@ function describeCommit(): string {
 // ---------------------------------------------------------------- report
 
 function report(figures: ScaleFigures): string {
-  const { load, rewrites, rewriteWaitMs, statusDuringLoad: during } = figures.loaded;
+  const { load, rewrites, rewriteWaitMs, statusDuringLoad, pingDuringLoad } = figures.loaded;
   const { memory, machine } = figures;
   const mib = (bytes: number) => `${fixed(bytes / 2 ** 20, 1)} MiB`;
   const n = settings.messages;
@@ -360,9 +359,10 @@ function report(figures: ScaleFigures): string {
       `${perMessageCpu(load.redisCpuMs)}, bench ${perMessageCpu(load.benchCpuMs)}; ${rewrites} AOF rewrites meanwhile` +
       (rewriteWaitMs > 1000 ? `, the last ending ${fixed(rewriteWaitMs / 1000, 1)} s after the load` : ''),
     ...load.firstErrors.map((error) => `  failed commit: ${error}`),
-    `  status() once a second during the load: ${during.calls} calls, p50 ${fixed(during.p50, 2)} ms, ` +
-      `p99 ${fixed(during.p99, 2)} ms, max ${fixed(during.max, 2)} ms (machine ${fixed(during.machineBusyPercent, 0)}% ` +
-      `busy); ${figures.loaded.forks} forks, the longest blocking Redis ${fixed(figures.loaded.longestForkMs, 0)} ms`,
+    `  once a second during the load (${statusDuringLoad.calls} times; machine ` +
+      `${fixed(figures.loaded.machineBusyDuringLoadPercent, 0)}% busy): status() ${latencyText(statusDuringLoad)}; ` +
+      `PING just before it ${latencyText(pingDuringLoad)}`,
+    `  ${figures.loaded.forks} forks meanwhile, the longest blocking Redis ${fixed(figures.loaded.longestForkMs, 0)} ms`,
     '',
     `Latency, ${settings.calls} calls one after another:`,
     ...figures.series.map((series) => seriesLine(series, 'redis')),
