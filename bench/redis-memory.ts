@@ -36,7 +36,7 @@ export interface MemoryFigures {
 }
 
 /** MEMORY STATS is a list of name, value, name, value ...; a value may be such a list itself (db.0). */
-function memoryStatsField(stats: unknown[], name: string): number {
+export function memoryStatsField(stats: unknown[], name: string): number {
   for (let index = 0; index + 1 < stats.length; index += 2) {
     const value = stats[index + 1];
     if (stats[index] === name) return Number(value);
