@@ -273,6 +273,7 @@ interface ScaleFigures {
 }
 
 async function main(): Promise<void> {
+  const commit = describeCommit(); // now: a long run may outlive HEAD
   const bench = await setUp();
   const { admin, controls, redisPid, probe } = bench;
   await admin.hold(MAILSTORE, { reason: 'bench: status at scale', by: 'bench' });
@@ -295,7 +296,7 @@ async function main(): Promise<void> {
   const sample = await probe.zrandmember(bench.keys.mailstoreBacklog(MAILSTORE), settings.sample);
   const figures: ScaleFigures = {
     machine: { nproc: cpus().length, cpu: cpus()[0]?.model ?? '?', memoryGiB: totalmem() / 2 ** 30 },
-    commit: describeCommit(),
+    commit,
     settings,
     loaded,
     series,
