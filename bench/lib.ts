@@ -398,7 +398,8 @@ async function startHoldfast(
 ): Promise<ChildProcess> {
   const log = openSync(logPath, 'a');
   const child = processes.add(
-    spawn(process.execPath, [join(repoRoot, 'bin/holdfast.js'), 'start', '-c', configPath], {
+    // BENCH_PROFILE=DIR: Holdfast writes a V8 CPU profile there when it stops (node --cpu-prof).
+    spawn(process.execPath, [...profileArguments(), join(repoRoot, 'bin/holdfast.js'), 'start', '-c', configPath], {
       cwd: repoRoot,
       stdio: ['ignore', log, log],
     }),
@@ -556,4 +557,9 @@ export async function runSmtpSource(
   if (code !== 0) throw new Error(`smtp-source exited with ${code}: ${output.trim()}`);
   if (output.trim()) process.stderr.write(`smtp-source: ${output.trim()}\n`);
   return { wallMs, startAt };
+}
+
+function profileArguments(): string[] {
+  const directory = process.env.BENCH_PROFILE;
+  return directory ? ['--cpu-prof', `--cpu-prof-dir=${directory}`] : [];
 }

@@ -21,6 +21,7 @@
 // connection for the next message; default is one connection per message) BENCH_PER_IP=1000
 // (limits.connections.perIp; all load comes from 127.0.0.1) SMTP_SOURCE=/usr/sbin/smtp-source
 // BENCH_JSON=FILE (also write the figures as JSON) BENCH_KEEP=1 (keep the temp dir and its log)
+// BENCH_PROFILE=DIR (Holdfast writes a V8 CPU profile into DIR when it stops)
 // BENCH_QUIET_WAIT=600 (before each pass, wait up to this many seconds for the machine to be below
 // 25% of one core busy: other processes, e.g. test runs, skew the figures on a small box).
 // Every pass also reports the CPU that the sink, the load generator and other processes used.
