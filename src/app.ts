@@ -220,6 +220,7 @@ export class App {
         if (to === undefined) return;
         const moved = await moveQueuedMail(this.controlQueues!, spool, control, { from, to }, timeout, {
           trace: this.trace,
+          pausedIntervals: () => controls.pausedIntervals(from, now()),
         });
         if (moved > 0)
           this.logger.info({ event: EVENTS.storeMailMoved, mailstore: from, to, jobs: moved }, 'moved mail');
@@ -319,8 +320,12 @@ export class App {
       },
       guardEpisodes: (mailstore) => this.controls!.guardEpisodes(mailstore),
       resolve: (recipient) => router.resolve(recipient),
-      moveRecipients: (job, mailstore, recipients) =>
-        addMovedJob(this.controlQueues!, job, mailstore, recipients, config.limits.timeouts.enqueue),
+      moveRecipients: async (job, mailstore, recipients) => {
+        const sourcePauses = await this.controls!.pausedIntervals(job.mailstore, (this.options.now ?? Date.now)());
+        return addMovedJob(this.controlQueues!, job, mailstore, recipients, config.limits.timeouts.enqueue, {
+          sourcePauses,
+        });
+      },
       tripSettings: (mailstore) => {
         const { enabled, failures, probeInterval } = config.mailstores[mailstore]!.trip;
         return { enabled, failures, probeIntervalMs: probeInterval };

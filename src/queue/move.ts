@@ -6,6 +6,7 @@ import { DELIVERY_JOB_NAME, type DeliveryJobData } from './job-data.js';
 import { pendingMember } from './keys.js';
 import type { Redis } from 'ioredis';
 import type { MailQueues } from './queues.js';
+import { mergeIntervals, type PausedInterval } from '../policy/lifetime.js';
 import type { Spool } from './spool.js';
 import { DELIVERY_JOB_OPTIONS } from './queues.js';
 import type { MessageEvents, Trace } from './trace.js';
@@ -21,11 +22,22 @@ export async function addMovedJob(
   mailstore: string,
   recipients: readonly string[],
   timeoutMs: number,
-  carried: { failures?: DeliveryJobData['failures']; held?: boolean } = {},
+  carried: {
+    failures?: DeliveryJobData['failures'];
+    held?: boolean;
+    /**
+     * When the source store was held (tripped, guarded): that time keeps not counting toward the
+     * lifetime on the new store, whose own holds are a different history.
+     */
+    sourcePauses?: readonly PausedInterval[];
+  } = {},
 ): Promise<string> {
   const jobId = `${source.queueId}-${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`;
+  const sourcePauses = (carried.sourcePauses ?? []).filter(({ to }) => to > source.receivedAt);
+  const heldIntervals = mergeIntervals([...(source.heldIntervals ?? []), ...sourcePauses]);
   const data: DeliveryJobData = {
     ...source,
+    ...(heldIntervals.length > 0 ? { heldIntervals } : {}),
     mailstore,
     recipients: [...recipients],
     failures: carried.failures ?? [],
@@ -61,7 +73,16 @@ export async function moveQueuedMail(
   redis: Redis,
   move: { from: string; to: string },
   timeoutMs: number,
-  { batch = 500, trace }: { batch?: number; trace?: Trace } = {},
+  {
+    batch = 500,
+    trace,
+    pausedIntervals,
+  }: {
+    batch?: number;
+    trace?: Trace;
+    /** The held intervals of `from`, carried onto the moved jobs (see addMovedJob). */
+    pausedIntervals?: () => Promise<PausedInterval[]>;
+  } = {},
 ): Promise<number> {
   const { keys } = queues;
   const lock = keys.mailstoreSweepLock(move.from);
@@ -81,6 +102,7 @@ export async function moveQueuedMail(
       queue.getJobs(['waiting', 'prioritized', 'delayed'], 0, batch - 1, true),
     );
     const held = new Set(await bounded('reading held messages', redis.smembers(keys.heldMessages(move.from))));
+    const sourcePauses = (await pausedIntervals?.()) ?? [];
     let moved = 0;
     for (const job of jobs) {
       const data = job.data;
@@ -91,6 +113,7 @@ export async function moveQueuedMail(
         await addMovedJob(queues, data, move.to, recipients, timeoutMs, {
           failures: data.failures,
           held: held.has(jobId),
+          sourcePauses,
         });
         const movedRecipients = [...recipients, ...data.failures.map((failure) => failure.recipient)];
         if (trace) traced.push(movedEvent(trace.now(), data, move, movedRecipients));

@@ -63,3 +63,46 @@ describe('expiry across a long hold (injected clock)', () => {
     expect(relay.events('Expiration')[0]!.pausedMs as number).toBeGreaterThanOrEqual(3 * DAY);
   });
 });
+
+describe('a message moved off a held store (injected clock)', () => {
+  let redis: TestRedis;
+  let relay: TestRelay;
+  let offset = 0;
+
+  beforeAll(async () => {
+    redis = await startTestRedis();
+    const policy = { lifetime: '5d', retry: '1s', trip: { enabled: false } };
+    // Both stores are down: the message is only ever deferred or expired.
+    const config = testConfig(
+      redis.url,
+      { store1: await freePort(), store2: await freePort() },
+      { mailstores: { store1: policy, store2: policy } },
+    );
+    relay = await startRelay(config, { now: () => Date.now() + offset, policyIntervalMs: 250 });
+  });
+
+  afterAll(async () => {
+    await relay?.stop();
+    await redis?.cleanup();
+  });
+
+  it('keeps the time its first store was held from counting on the store it moved to', async () => {
+    await relay.app.mailstoreAdmin!.hold('store1', { reason: 'storage failure', by: 'ops' });
+    const queueId = queueIdOf(await send(relay.port, 'sender@remote.test', ['alice@example.com'], 'moved'));
+    offset = 4 * DAY; // four days held on store1
+    await relay.app.storeAdmin!.move('store1', 'store2', { by: 'ops', reason: 'failover' });
+    await waitFor(() => relay.events('StoreMailMoved').length > 0);
+    await waitFor(() => relay.events('TransientFailure').some((record) => record.mailstore === 'store2'));
+
+    offset = 6 * DAY; // six days in the queue, four of them held: two count
+    const seen = relay.logs.length;
+    await waitFor(() =>
+      relay.logs
+        .slice(seen)
+        .some(
+          (record) => record.queueId === queueId && ['TransientFailure', 'Expiration'].includes(record.event ?? ''),
+        ),
+    );
+    expect(relay.events('Expiration')).toHaveLength(0);
+  });
+});
