@@ -11,6 +11,7 @@ import { HoldfastError } from './errors.js';
 import { createKeys, type Keys } from './queue/keys.js';
 import { MailQueues } from './queue/queues.js';
 import { enqueueMessage } from './queue/enqueue.js';
+import { IncomingBodies } from './queue/incoming.js';
 import { Spool } from './queue/spool.js';
 import { addMovedJob, moveQueuedMail } from './queue/move.js';
 import { createConsumer } from './queue/consume.js';
@@ -376,11 +377,16 @@ export class App {
       replicaTimeoutMs: config.redis.replicaTimeout,
       trace: this.trace,
     };
+    const incoming = new IncomingBodies(intake, keys, config.limits.timeouts.enqueue);
     this.listener = new SmtpListener({
       config,
       logger: logger.child({ component: 'smtp' }),
       router,
       enqueue: (message) => enqueueMessage(queues, message, enqueueOptions),
+      incoming: (queueId) => ({
+        append: (chunk) => incoming.append(queueId, chunk),
+        discard: () => incoming.discard(queueId),
+      }),
       storageFull: () => memoryWatch.aboveHighWater,
       countReply: (stage, code) => this.metrics.smtpReply(stage, code),
       mailstoreFull: (mailstore) => this.backlogWatch?.isOver(mailstore) ?? false,

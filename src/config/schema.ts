@@ -133,6 +133,8 @@ export const configSchema = z.strictObject({
   limits: z
     .strictObject({
       maxMessageSize: size('50mb'),
+      /** Bytes of a message a session holds in memory; the rest is written into Redis as it arrives. */
+      messageBuffer: size('256kb'),
       maxRecipients: z.number().int().min(1).default(1000),
       connections: z
         .strictObject({

@@ -13,7 +13,10 @@ export interface IncomingMessage {
   sender: string;
   /** Recipients grouped by the mailstore that holds their mailbox. */
   recipientsByMailstore: ReadonlyMap<string, readonly string[]>;
+  /** The message's bytes; only its last part when `spooled` bytes of it are already in Redis. */
   body: Buffer;
+  /** Bytes of the message already appended under `keys.incomingBody(queueId)` while it arrived. */
+  spooled?: number;
   receivedAt: number;
   client: string;
   /** The header Message-ID, when the message has one: for the trace only. */
@@ -40,20 +43,28 @@ export async function enqueueMessage(
 ): Promise<void> {
   const { keys } = queues;
   const mailstores = [...message.recipientsByMailstore.keys()];
+  const size = messageSize(message);
   const firstQueue = queues.get(mailstores[0]!);
   const client = await withTimeout(firstQueue.getBackend().client, options.timeoutMs, 'connecting to Redis');
   // BullMQ's transaction is an ioredis MULTI underneath: our own commands join its job inserts.
   const transaction = client.multi() as IRedisTransaction &
-    Pick<ChainableCommander, 'set' | 'sadd' | 'zadd' | 'incrby'> &
+    Pick<ChainableCommander, 'set' | 'append' | 'rename' | 'persist' | 'sadd' | 'zadd' | 'incrby'> &
     TraceCommands;
   transaction.hset(keys.message(message.queueId), {
     sender: message.sender,
     receivedAt: String(message.receivedAt),
-    size: String(message.body.length),
+    size: String(size),
     client: message.client,
     mailstores: mailstores.join(','),
   });
-  transaction.set(keys.body(message.queueId), message.body);
+  if (message.spooled) {
+    // The partial body becomes the body in the same transaction as the jobs, or not at all.
+    const incoming = keys.incomingBody(message.queueId);
+    if (message.body.length > 0) transaction.append(incoming, message.body);
+    transaction.rename(incoming, keys.body(message.queueId)).persist(keys.body(message.queueId));
+  } else {
+    transaction.set(keys.body(message.queueId), message.body);
+  }
   transaction.sadd(keys.pending(message.queueId), ...mailstores);
   for (const mailstore of mailstores) {
     const data: DeliveryJobData = {
@@ -64,11 +75,11 @@ export async function enqueueMessage(
       failures: [],
       receivedAt: message.receivedAt,
       attempts: 0,
-      size: message.body.length,
+      size,
       ...(message.messageId === undefined ? {} : { messageId: message.messageId }),
     };
     transaction.zadd(keys.mailstoreBacklog(mailstore), message.receivedAt, message.queueId);
-    transaction.incrby(keys.mailstoreBacklogBytes(mailstore), message.body.length);
+    transaction.incrby(keys.mailstoreBacklogBytes(mailstore), size);
     const queue = queues.get(mailstore);
     const job = new Job(
       queue,
@@ -90,7 +101,7 @@ export async function enqueueMessage(
           .filter(([error]) => error)
           .map(([error]) => String(error));
   if (failed.length > 0) {
-    await discardPartialMessage(queues, message.queueId, mailstores, message.body.length);
+    await discardPartialMessage(queues, message.queueId, mailstores, size);
     throw new HoldfastError('REDIS_TRANSACTION_FAILED', failed.join('; '));
   }
   if (options.replicas > 0) {
@@ -105,6 +116,10 @@ export async function enqueueMessage(
   }
 }
 
+function messageSize(message: IncomingMessage): number {
+  return (message.spooled ?? 0) + message.body.length;
+}
+
 function acceptedEvent(message: IncomingMessage, mailstores: string[]): TraceEvent {
   return {
     at: message.receivedAt,
@@ -114,7 +129,7 @@ function acceptedEvent(message: IncomingMessage, mailstores: string[]): TraceEve
     sender: message.sender,
     ...(message.messageId === undefined ? {} : { messageId: message.messageId }),
     remote: message.client,
-    detail: `${message.body.length} bytes, for ${mailstores.join(', ')}`,
+    detail: `${messageSize(message)} bytes, for ${mailstores.join(', ')}`,
   };
 }
 
@@ -138,6 +153,7 @@ async function discardPartialMessage(
     await queues.connection.del(
       keys.message(queueId),
       keys.body(queueId),
+      keys.incomingBody(queueId),
       keys.pending(queueId),
       keys.traceEvents(queueId),
     );

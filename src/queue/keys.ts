@@ -7,6 +7,11 @@ export interface Keys {
   message(queueId: string): string;
   /** String: the message bytes, stored once whatever the number of mailstores. */
   body(queueId: string): string;
+  /**
+   * String: a large message's bytes while they arrive (appended chunk by chunk during DATA), renamed
+   * to `body` by the commit; expires by itself when its session dies first.
+   */
+  incomingBody(queueId: string): string;
   /** Set: the mailstores whose delivery job for this message has not ended yet. */
   pending(queueId: string): string;
   /** Hash: operator-managed routing table, recipient address -> mailstore id. */
@@ -69,6 +74,7 @@ export function createKeys(prefix: string): Keys {
     bullmqPrefix: `${prefix}:q`,
     message: (queueId) => `${prefix}:msg:${queueId}`,
     body: (queueId) => `${prefix}:body:${queueId}`,
+    incomingBody: (queueId) => `${prefix}:incoming:${queueId}`,
     pending: (queueId) => `${prefix}:pending:${queueId}`,
     mailstoreState: (mailstore) => `${prefix}:store:${mailstore}`,
     mailstorePauses: (mailstore) => `${prefix}:store:${mailstore}:pauses`,

@@ -3,6 +3,7 @@ import type { Config } from '../config/schema.js';
 import type { Logger } from '../observability/logger.js';
 import type { Router } from '../routing/router.js';
 import type { IncomingMessage } from '../queue/enqueue.js';
+import type { BodySpool } from './body.js';
 
 /** One mail transaction: opened at MAIL FROM, its recipients routed at RCPT. */
 export interface Transaction {
@@ -18,6 +19,8 @@ export interface SmtpContext {
   router: Router;
   /** Commits the message durably or throws; the only way a message enters the queue. */
   enqueue: (message: IncomingMessage) => Promise<void>;
+  /** Where a large message's bytes go while they arrive, before `enqueue` commits them. */
+  incoming: (queueId: string) => BodySpool;
   /** True while Redis memory is above the high-water mark (cached, not a round trip). */
   storageFull: () => boolean;
   /** True while the mailstore's backlog is over one of its limits (cached, not a round trip). */

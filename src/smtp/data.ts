@@ -4,17 +4,38 @@ import { EVENTS } from '../observability/events.js';
 import { receivedHeader } from './received-header.js';
 import { headerMessageId } from './message-id.js';
 import { replyError, replyText } from './replies.js';
+import { BodyCollector } from './body.js';
 import type { SmtpContext } from './context.js';
 
-/** Reads the whole message; resolves null when the client went away before the final dot. */
-function readMessage(stream: SMTPServerDataStream): Promise<Buffer | null> {
+/**
+ * Reads the whole message into the collector, pausing while it writes to the spool; resolves false
+ * when the client went away before the final dot.
+ */
+function readMessage(stream: SMTPServerDataStream, collector: BodyCollector): Promise<boolean> {
   return new Promise((resolve) => {
-    const chunks: Buffer[] = [];
-    stream.on('data', (chunk: Buffer) => chunks.push(chunk));
-    stream.once('end', () => resolve(Buffer.concat(chunks)));
-    stream.once('error', () => resolve(null));
-    stream.once('close', () => resolve(stream.readableEnded ? Buffer.concat(chunks) : null));
+    let writing: Promise<void> = Promise.resolve();
+    stream.on('data', (chunk: Buffer) => {
+      const written = collector.add(chunk);
+      if (!written) return;
+      stream.pause();
+      writing = written.finally(() => stream.resume());
+    });
+    const settle = (complete: boolean) => void writing.then(() => resolve(complete));
+    stream.once('end', () => settle(true));
+    stream.once('error', () => settle(false));
+    stream.once('close', () => settle(stream.readableEnded));
   });
+}
+
+/**
+ * The reply for a message that could not be committed: 452 when Redis is out of memory (its OOM
+ * error, or a transaction aborted because of one), else 451.
+ */
+function notCommitted(error: unknown) {
+  const errors = [error, ...((error as { previousErrors?: unknown[] } | null)?.previousErrors ?? [])];
+  return errors.some((each) => /^OOM\b/.test((each as Error | null)?.message ?? ''))
+    ? replyError('storageFull')
+    : replyError('localError');
 }
 
 export async function onData(
@@ -25,16 +46,10 @@ export async function onData(
   const transaction = context.transactions.get(session.id);
   context.inFlight++;
   try {
-    const received = await readMessage(stream);
-    if (!transaction || received === null) {
-      // Nothing was written to Redis: a message is only stored whole, after the final dot.
-      context.logger.info(
-        { event: EVENTS.receptionFailed, client: session.remoteAddress, reason: 'disconnected' },
-        'client left during DATA',
-      );
+    if (!transaction) {
+      stream.resume();
       throw replyError('localError');
     }
-    if (stream.sizeExceeded) throw replyError('localError'); // smtp-server answers 552 itself (rejectOversized)
     const { config, logger } = context;
     const recipients = [...transaction.recipientsByMailstore.values()].flat();
     const header = receivedHeader({
@@ -47,7 +62,32 @@ export async function onData(
       recipient: recipients.length === 1 ? recipients[0] : undefined,
       date: new Date(),
     });
-    const body = Buffer.concat([Buffer.from(header, 'latin1'), received]);
+    const { maxMessageSize, messageBuffer } = config.limits;
+    const collector = new BodyCollector(
+      Buffer.from(header, 'latin1'),
+      { threshold: messageBuffer, maxSize: maxMessageSize },
+      context.incoming(transaction.queueId),
+    );
+    const complete = await readMessage(stream, collector);
+    if (!complete || stream.sizeExceeded || collector.failed !== undefined) {
+      // Nothing was committed: a message is only queued whole, after the final dot.
+      await collector.discard();
+      if (collector.failed !== undefined && complete) {
+        logger.warn(
+          { event: EVENTS.receptionFailed, err: collector.failed, client: session.remoteAddress },
+          'message body not written: not committed',
+        );
+        throw notCommitted(collector.failed);
+      }
+      if (!complete) {
+        logger.info(
+          { event: EVENTS.receptionFailed, client: session.remoteAddress, reason: 'disconnected' },
+          'client left during DATA',
+        );
+      }
+      throw replyError('localError'); // for an oversized message smtp-server answers 552 itself (rejectOversized)
+    }
+    const body = collector.rest();
     const log = logger.child({ queueId: transaction.queueId });
     const started = performance.now();
     try {
@@ -56,16 +96,18 @@ export async function onData(
         sender: transaction.sender,
         recipientsByMailstore: transaction.recipientsByMailstore,
         body,
+        spooled: collector.spooled,
         receivedAt: context.now(),
         client: session.remoteAddress,
-        messageId: headerMessageId(received),
+        messageId: headerMessageId(collector.spooled > 0 ? collector.start() : body),
       });
     } catch (error) {
+      await collector.discard();
       log.warn(
         { event: EVENTS.receptionFailed, err: error, client: session.remoteAddress },
         'message not committed: 451',
       );
-      throw replyError('localError');
+      throw notCommitted(error);
     }
     log.info(
       {
@@ -73,7 +115,7 @@ export async function onData(
         sender: transaction.sender,
         recipients,
         mailstores: [...transaction.recipientsByMailstore.keys()],
-        size: body.length,
+        size: collector.spooled + body.length,
         client: session.remoteAddress,
         commitMs: Math.round(performance.now() - started),
       },
