@@ -58,6 +58,12 @@ export class App {
   smtpPort = 0;
   adminPort = 0;
   private redisDurable = false;
+
+  /** The address the admin API listens on, once it does. */
+  get adminAddress(): string | undefined {
+    const address = this.adminServer?.server.address();
+    return typeof address === 'object' && address ? address.address : undefined;
+  }
   /** Prometheus metrics of this node (served at /metrics on the admin listener). */
   readonly metrics: Metrics;
   private adminServer: FastifyInstance | undefined;

@@ -1,4 +1,5 @@
 // Scenario: an operator drives Holdfast over the admin HTTP API: token, stores, messages, routes, health, errors.
+import { networkInterfaces } from 'node:os';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestRedis, type TestRedis } from '../helpers/redis-server.js';
 import { FakeMailstore } from '../helpers/mailstore.js';
@@ -51,8 +52,9 @@ describe('the admin API', () => {
     });
     expect((await api('GET', '/stores', undefined, 'wrong-token')).status).toBe(401);
     expect((await api('GET', '/stores')).status).toBe(200);
-    // The token is never logged.
+    // No token is ever logged, right or wrong.
     expect(JSON.stringify(relay.logs)).not.toContain(TOKEN);
+    expect(JSON.stringify(relay.logs)).not.toContain('wrong-token');
     expect(relay.events('AdminAuthFailed').length).toBeGreaterThanOrEqual(2);
   });
 
@@ -127,6 +129,20 @@ describe('the admin API', () => {
       body: { code: 'REFUSED' },
     });
     expect(await api('GET', '/nothing-here')).toMatchObject({ status: 404, body: { code: 'NOT_FOUND' } });
+  });
+
+  it('listens on loopback only: another address of this machine is refused', async () => {
+    expect(relay.app.adminAddress).toBe('127.0.0.1');
+    const outside = Object.values(networkInterfaces())
+      .flat()
+      .find((each) => each && each.family === 'IPv4' && !each.internal)?.address;
+    // A machine with no other address has nothing to be reached from.
+    if (outside === undefined) return;
+    const refused = await fetch(`http://${outside}:${relay.app.adminPort}/api/v1/health/live`).then(
+      () => false,
+      () => true,
+    );
+    expect(refused).toBe(true);
   });
 
   it('makes a client that keeps failing the token wait', async () => {
