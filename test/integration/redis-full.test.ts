@@ -1,0 +1,65 @@
+// Scenario: a mailstore outage fills Redis up to its high-water mark while mail keeps arriving.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestRedis, type TestRedis } from '../helpers/redis-server.js';
+import { FakeMailstore } from '../helpers/mailstore.js';
+import { startRelay, testConfig, type TestRelay } from '../helpers/relay.js';
+import { queueIdOf, sendRaw, testMessage } from '../helpers/smtp-client.js';
+import { waitFor } from '../helpers/wait.js';
+
+const ROOM = 4_000_000;
+const MESSAGE_SIZE = 200_000;
+
+describe('Redis filling up during a mailstore outage', () => {
+  let redis: TestRedis;
+  let relay: TestRelay;
+  const store = new FakeMailstore();
+  let storePort: number;
+
+  beforeAll(async () => {
+    redis = await startTestRedis();
+    storePort = await store.start();
+    await store.stop();
+    relay = await startRelay(testConfig(redis.url, { store1: storePort }, { limits: { redisMemoryHighWater: 0.9 } }));
+  });
+
+  afterAll(async () => {
+    await relay?.stop();
+    await store.stop();
+    await redis?.cleanup();
+  });
+
+  it('refuses new mail with 452 4.3.1 above the high-water mark, loses nothing, and takes mail again once delivery drains it', async () => {
+    const used = Number(/used_memory:(\d+)/.exec(await redis.client.info('memory'))![1]);
+    await redis.client.config('SET', 'maxmemory', String(used + ROOM));
+    const acknowledged: string[] = [];
+    const refusals: string[] = [];
+    for (let number = 0; number < 60 && refusals.length < 3; number++) {
+      const replies = await sendRaw(
+        relay.port,
+        'sender@remote.test',
+        ['alice@example.com'],
+        testMessage(`fill-${number}`, MESSAGE_SIZE),
+      );
+      const last = replies.at(-1)!;
+      if (last.startsWith('250')) acknowledged.push(queueIdOf(last));
+      else refusals.push(replies.find((reply) => !reply.startsWith('2') && !reply.startsWith('354'))!);
+    }
+    expect(acknowledged.length).toBeGreaterThan(0);
+    expect(refusals.length).toBe(3);
+    for (const refusal of refusals) expect(refusal).toMatch(/^452 4\.3\.1 /);
+
+    await store.start(storePort);
+    await waitFor(() => store.messages.length >= acknowledged.length, 30_000, 'the queued mail delivered');
+    const delivered = store.messages.map((message) => /id ([^\s;]+)/.exec(message.body)?.[1]);
+    expect([...delivered].sort()).toEqual([...acknowledged].sort());
+    await waitFor(() => relay.events('RedisMemoryNormal').length > 0, 10_000, 'memory below the mark');
+    const after = await sendRaw(
+      relay.port,
+      'sender@remote.test',
+      ['alice@example.com'],
+      testMessage('after', MESSAGE_SIZE),
+    );
+    expect(after.at(-1)).toMatch(/^250 2\.0\.0 /);
+    await redis.client.config('SET', 'maxmemory', '0');
+  });
+});
