@@ -45,6 +45,9 @@ function hook<A extends unknown[], T>(
   };
 }
 
+/** After the grace period, idle sessions get this last second before their 421. */
+const LAST_SECOND_MS = 1000;
+
 /** STARTTLS settings for smtp-server: the certificate, the oldest TLS version, the ciphers. */
 function tlsOptions(tls: Config['listener']['tls']): Partial<SMTPServerOptions> {
   if (!tls) return {};
@@ -81,8 +84,6 @@ export class SmtpListener {
       authOptional: true,
       maxCommandLength: limits.commandLineLength,
       socketTimeout: limits.timeouts.socket,
-      // drain() waits for transactions itself; then idle sessions get 421 after this last second.
-      closeTimeout: 1000,
       logger: false,
       onConnect: hook(
         'connect',
@@ -133,7 +134,11 @@ export class SmtpListener {
     const busy = () => this.context.inFlight > 0 || this.context.transactions.size > 0;
     while (busy() && Date.now() < deadline) await sleep(50);
     const closed = this.acceptor.close();
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+    // smtp-server answers every later command with 421. Its own timer that closes the sessions
+    // left is not used: it is cleared as soon as its (never listening) server closes.
+    this.server.close();
+    await Promise.race([closed, sleep(LAST_SECOND_MS)]);
+    for (const connection of this.server.connections) connection.send(421, replyText('shuttingDown'));
     await closed;
   }
 
