@@ -146,6 +146,15 @@ describe('bad input at the SMTP front', () => {
       dialog.close();
     });
 
+    it('takes a command line ending in a bare LF like one ending in CRLF (Postfix normalize does too)', async () => {
+      const { dialog } = await SmtpDialog.open(relay.port);
+      dialog.write('EHLO client.test\nMAIL FROM:<sender@remote.test>\nRCPT TO:<nobody@example.com>\n');
+      expect((await dialog.reply()).split('\r\n')[0]).toMatch(/^250-mx\.test /);
+      expect(await dialog.reply()).toMatch(/^250 2\.1\.0 /);
+      expect(await dialog.reply()).toMatch(/^550 5\.1\.1 /);
+      dialog.close();
+    });
+
     it('answers 421 and closes the connection after 10 unknown commands', async () => {
       const { dialog } = await SmtpDialog.open(relay.port);
       dialog.write('XYZZY\r\n'.repeat(12));
