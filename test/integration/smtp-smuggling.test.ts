@@ -3,7 +3,7 @@
 // never two; and a message with bare line endings is stored with CRLF only.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { countBareLineEndings } from '../../src/smtp/line-endings.js';
-import { startTestRedis, type TestRedis } from '../helpers/redis-server.js';
+import { keysWithPrefix, startTestRedis, type TestRedis } from '../helpers/redis-server.js';
 import { FakeMailstore } from '../helpers/mailstore.js';
 import { freePort } from '../helpers/ports.js';
 import { queuedIds, storedBody } from '../helpers/queued.js';
@@ -20,15 +20,16 @@ const SMUGGLED =
 
 /**
  * Sends one transaction (to bob, whose store is down, so the message stays in Redis) whose DATA
- * holds `sequence` and the smuggled transaction before the real end; returns every reply after 354.
+ * holds `sequence` and the smuggled transaction before the real end, after `padding`; returns every
+ * reply after 354.
  */
-async function smuggle(port: number, sequence: string): Promise<string[]> {
+async function smuggle(port: number, sequence: string, padding = ''): Promise<string[]> {
   const { dialog } = await SmtpDialog.open(port);
   await dialog.command('EHLO client.test');
   expect(await dialog.command('MAIL FROM:<sender@remote.test>')).toMatch(/^250/);
   expect(await dialog.command('RCPT TO:<bob@example.com>')).toMatch(/^250/);
   expect(await dialog.command('DATA')).toMatch(/^354/);
-  dialog.write(`Subject: carrier\r\n\r\nhello${sequence}${SMUGGLED}.\r\nQUIT\r\n`);
+  dialog.write(`Subject: carrier\r\n\r\n${padding}hello${sequence}${SMUGGLED}.\r\nQUIT\r\n`);
   return repliesUntilClosed(dialog);
 }
 
@@ -36,6 +37,9 @@ describe('SMTP smuggling', () => {
   let redis: TestRedis;
   let normalizing: TestRelay;
   let rejecting: TestRelay;
+  /** The same two, with the message streamed into Redis past a 4 kB buffer, and a 20 kB size limit. */
+  let normalizingStreamed: TestRelay;
+  let rejectingStreamed: TestRelay;
   const store = new FakeMailstore();
 
   beforeAll(async () => {
@@ -43,11 +47,15 @@ describe('SMTP smuggling', () => {
     const stores = { store1: await store.start(), store2: await freePort() }; // store2 (bob's) is down
     normalizing = await startRelay(testConfig(redis.url, stores));
     rejecting = await startRelay(testConfig(redis.url, stores, { listener: { bareLineEndings: 'reject' } }));
+    const limits = { messageBuffer: '4kb', maxMessageSize: '20kb' };
+    normalizingStreamed = await startRelay(testConfig(redis.url, stores, { limits }));
+    rejectingStreamed = await startRelay(
+      testConfig(redis.url, stores, { limits, listener: { bareLineEndings: 'reject' } }),
+    );
   });
 
   afterAll(async () => {
-    await normalizing?.stop();
-    await rejecting?.stop();
+    for (const relay of [normalizing, rejecting, normalizingStreamed, rejectingStreamed]) await relay?.stop();
     await store.stop();
     await redis?.cleanup();
   });
@@ -111,6 +119,51 @@ describe('SMTP smuggling', () => {
         expect(await dialog.reply()).toMatch(expected);
       }
       dialog.close();
+    });
+  });
+
+  describe('with the message streamed into Redis past limits.messageBuffer', () => {
+    const PADDING = `${'p'.repeat(76)}\r\n`.repeat(130); // 10 kB: the sequence arrives after the buffer filled
+
+    it.each(SEQUENCES)('stores exactly one message when DATA holds %j far into the message', async (sequence) => {
+      const before = await queuedIds(normalizingStreamed, redis.client);
+      const replies = await smuggle(normalizingStreamed.port, sequence, PADDING);
+      expect(replies[0]).toMatch(/^250 2\.0\.0 /);
+      const queueId = queueIdOf(replies[0]!);
+      expect((await queuedIds(normalizingStreamed, redis.client)).filter((id) => !before.includes(id))).toEqual([
+        queueId,
+      ]);
+      const body = await storedBody(normalizingStreamed, redis.client, queueId);
+      expect(body.toString('latin1')).toContain(`${PADDING}hello\r\n.\r\n${SMUGGLED}`);
+      expect(countBareLineEndings(body)).toBe(0);
+    });
+
+    it.each(SEQUENCES)(
+      'stores nothing, and leaves nothing streamed, when refusing DATA holding %j',
+      async (sequence) => {
+        const before = await queuedIds(rejectingStreamed, redis.client);
+        const replies = await smuggle(rejectingStreamed.port, sequence, PADDING);
+        expect(replies[0]).toMatch(/^550 5\.5\.2 /);
+        expect(await queuedIds(rejectingStreamed, redis.client)).toEqual(before);
+        const prefix = rejectingStreamed.config.redis.prefix;
+        expect(await keysWithPrefix(redis.client, `${prefix}:incoming:*`)).toEqual([]);
+      },
+    );
+
+    it('stores whole a message just under the size limit whose bare LFs take it past the limit', async () => {
+      const text = `Subject: lf\n\n${`${'x'.repeat(9)}\n`.repeat(1900)}`; // 19 kB sent, 21 kB with CRLF
+      const { dialog } = await SmtpDialog.open(normalizingStreamed.port);
+      for (const command of ['EHLO client.test', 'MAIL FROM:<sender@remote.test>', 'RCPT TO:<bob@example.com>', 'DATA'])
+        await dialog.command(command);
+      dialog.write(`${text}\r\n.\r\n`);
+      const queueId = queueIdOf(await dialog.reply());
+      dialog.close();
+      const body = (await storedBody(normalizingStreamed, redis.client, queueId)).toString('latin1');
+      const expected = `${text.replace(/\n/g, '\r\n')}\r\n`;
+      expect(expected.length).toBeGreaterThan(20 * 1024);
+      const start = body.indexOf('Subject: lf');
+      expect(body.slice(0, start)).toMatch(/^Received: [^]*\r\n$/); // Holdfast's trace header, then...
+      expect(body.slice(start)).toBe(expected); // ...the message, whole, with CRLF only
     });
   });
 
