@@ -31,6 +31,7 @@ import { Metrics } from './observability/metrics.js';
 import { RouteTable } from './routing/route-table.js';
 import { Router } from './routing/router.js';
 import { SmtpListener } from './smtp/server.js';
+import { ConnectionRate } from './smtp/connection-rate.js';
 import { MailstoreClient } from './delivery/mailstore-client.js';
 import { createDeliverer } from './delivery/deliver.js';
 import { createBounceSender } from './delivery/bounce.js';
@@ -401,6 +402,7 @@ export class App {
       transactions: new Map(),
       connectionsByAddress: new Map(),
       openConnections: 0,
+      connectionRate: new ConnectionRate(config.limits.connections.ratePerIp, this.options.now ?? Date.now),
       inFlight: 0,
     });
     this.smtpPort = await this.listener.listen();

@@ -1,4 +1,5 @@
 // The configuration schema: every setting, its default, and the cross-checks between sections.
+import { isIP } from 'node:net';
 import { z } from 'zod';
 import { parseDuration, parseHostPort, parseRetrySchedule, parseSize } from './units.js';
 
@@ -28,6 +29,14 @@ const hostPort = z.string().transform((value, context) => {
   }
   return parsed;
 });
+
+/** An IPv4/IPv6 address or a CIDR block ("192.0.2.0/24"). */
+const addressOrBlock = z.string().refine((value) => {
+  const [address = '', bits, ...rest] = value.split('/');
+  const family = isIP(address);
+  if (family === 0 || rest.length > 0) return false;
+  return bits === undefined || (/^\d{1,3}$/.test(bits) && Number(bits) <= (family === 4 ? 32 : 128));
+}, 'an IP address or a CIDR block such as 192.0.2.0/24');
 
 /** Mailstore ids become BullMQ queue names, which may not contain ':'. */
 const mailstoreId = z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'mailstore ids are letters, digits, _ . - (no ":")');
@@ -127,7 +136,26 @@ export const configSchema = z.strictObject({
       host: z.string().default('0.0.0.0'),
       port: z.number().int().min(0).max(65535).default(25),
       hostname: z.string().min(1).default('localhost'),
-      tls: z.strictObject({ key: z.string().min(1), cert: z.string().min(1) }).optional(),
+      tls: z
+        .strictObject({
+          key: z.string().min(1),
+          cert: z.string().min(1),
+          /** The oldest TLS version STARTTLS accepts. */
+          minVersion: z.enum(['TLSv1', 'TLSv1.1', 'TLSv1.2', 'TLSv1.3']).default('TLSv1.2'),
+          /** An OpenSSL cipher list (Node's `ciphers`); unset: Node's default list. */
+          ciphers: z.string().min(1).optional(),
+        })
+        .optional(),
+      /** Line endings other than CRLF inside DATA: `normalize` them to CRLF, or `reject` the message (550 5.5.2). */
+      bareLineEndings: z.enum(['normalize', 'reject']).default('normalize'),
+      /** PROXY protocol v1/v2 from a load balancer: every connection must start with a valid header. */
+      proxyProtocol: z
+        .strictObject({
+          enabled: z.boolean().default(false),
+          /** Addresses or CIDR blocks of the proxies; connections from any other peer are dropped. Empty: any peer. */
+          trustedProxies: z.array(addressOrBlock).default([]),
+        })
+        .prefault({}),
     })
     .prefault({}),
   limits: z
@@ -136,13 +164,24 @@ export const configSchema = z.strictObject({
       /** Bytes of a message a session holds in memory; the rest is written into Redis as it arrives. */
       messageBuffer: size('256kb'),
       maxRecipients: z.number().int().min(1).default(1000),
+      /** The longest command line (octets, without the CRLF); longer gets 421 and the connection closes. */
+      commandLineLength: z.number().int().min(512).default(2048),
       connections: z
         .strictObject({
           total: z.number().int().min(1).default(1000),
           perIp: z.number().int().min(1).default(20),
+          /** New connections per minute from one address (0: no limit); more get 421 4.7.0. */
+          ratePerIp: z.number().int().min(0).default(0),
         })
         .prefault({}),
-      timeouts: z.strictObject({ socket: duration('5m'), enqueue: duration('5s') }).prefault({}),
+      timeouts: z
+        .strictObject({
+          socket: duration('5m'),
+          enqueue: duration('5s'),
+          /** From connecting, or from the reply to the previous message, to the end of the next message. */
+          transaction: duration('30m'),
+        })
+        .prefault({}),
       redisMemoryHighWater: z.number().gt(0).max(1).default(0.9),
     })
     .prefault({}),

@@ -16,6 +16,7 @@ export const EVENTS = {
   rejection: 'Rejection',
   reception: 'Reception',
   receptionFailed: 'ReceptionFailed',
+  proxyRefused: 'ProxyRefused',
   attempt: 'Attempt',
   delivery: 'Delivery',
   transientFailure: 'TransientFailure',

@@ -4,6 +4,7 @@ import type { Logger } from '../observability/logger.js';
 import type { Router } from '../routing/router.js';
 import type { IncomingMessage } from '../queue/enqueue.js';
 import type { BodySpool } from './body.js';
+import type { ConnectionRate } from './connection-rate.js';
 
 /** One mail transaction: opened at MAIL FROM, its recipients routed at RCPT. */
 export interface Transaction {
@@ -34,6 +35,8 @@ export interface SmtpContext {
   transactions: Map<string, Transaction>;
   connectionsByAddress: Map<string, number>;
   openConnections: number;
+  /** Connection attempts per client address per minute (limits.connections.ratePerIp). */
+  connectionRate: ConnectionRate;
   /** Transactions between MAIL FROM and the DATA reply: shutdown waits for them. */
   inFlight: number;
 }

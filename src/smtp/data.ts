@@ -5,17 +5,22 @@ import { receivedHeader } from './received-header.js';
 import { headerMessageId } from './message-id.js';
 import { replyError, replyText } from './replies.js';
 import { BodyCollector } from './body.js';
+import { LineEndings, bareLineEndingRefusal } from './line-endings.js';
 import type { SmtpContext } from './context.js';
 
 /**
  * Reads the whole message into the collector, pausing while it writes to the spool; resolves false
  * when the client went away before the final dot.
  */
-function readMessage(stream: SMTPServerDataStream, collector: BodyCollector): Promise<boolean> {
+function readMessage(
+  stream: SMTPServerDataStream,
+  collector: BodyCollector,
+  lineEndings: LineEndings,
+): Promise<boolean> {
   return new Promise((resolve) => {
     let writing: Promise<void> = Promise.resolve();
     stream.on('data', (chunk: Buffer) => {
-      const written = collector.add(chunk);
+      const written = collector.add(lineEndings.push(chunk));
       if (!written) return;
       stream.pause();
       writing = written.finally(() => stream.resume());
@@ -63,12 +68,14 @@ export async function onData(
       date: new Date(),
     });
     const { maxMessageSize, messageBuffer } = config.limits;
+    const lineEndings = new LineEndings(config.listener.bareLineEndings);
     const collector = new BodyCollector(
       Buffer.from(header, 'latin1'),
-      { threshold: messageBuffer, maxSize: maxMessageSize },
+      { threshold: messageBuffer, maxSize: lineEndings.storedSize(maxMessageSize) },
       context.incoming(transaction.queueId),
     );
-    const complete = await readMessage(stream, collector);
+    const complete = await readMessage(stream, collector, lineEndings);
+    await collector.add(lineEndings.end());
     if (!complete || stream.sizeExceeded || collector.failed !== undefined) {
       // Nothing was committed: a message is only queued whole, after the final dot.
       await collector.discard();
@@ -86,6 +93,10 @@ export async function onData(
         );
       }
       throw replyError('localError'); // for an oversized message smtp-server answers 552 itself (rejectOversized)
+    }
+    if (lineEndings.refused) {
+      await collector.discard();
+      throw bareLineEndingRefusal(context, session, lineEndings.bare);
     }
     const body = collector.rest();
     const log = logger.child({ queueId: transaction.queueId });

@@ -4,6 +4,15 @@ import { EVENTS } from '../observability/events.js';
 import { replyError } from './replies.js';
 import type { SmtpContext } from './context.js';
 
+/** RFC 5321 section 4.5.3.1.1; smtp-server checks only the whole path (253 octets). */
+const MAX_LOCAL_PART = 64;
+
+/** What comes before the last @ (all of it for the domainless `postmaster`). */
+function localPart(address: string): string {
+  const at = address.lastIndexOf('@');
+  return at === -1 ? address : address.slice(0, at);
+}
+
 export async function onRcptTo(
   context: SmtpContext,
   address: SMTPServerAddress,
@@ -14,6 +23,13 @@ export async function onRcptTo(
   if (transaction.recipientCount >= context.config.limits.maxRecipients) throw replyError('tooManyRecipients');
   const recipient = address.address;
   const log = context.logger.child({ queueId: transaction.queueId, client: session.remoteAddress, recipient });
+  if (Buffer.byteLength(localPart(recipient), 'utf8') > MAX_LOCAL_PART) {
+    log.info(
+      { event: EVENTS.rejection, stage: 'rcpt', reason: 'local-part-too-long' },
+      'recipient refused: local part too long',
+    );
+    throw replyError('localPartTooLong');
+  }
   let route;
   try {
     route = await context.router.resolve(recipient);

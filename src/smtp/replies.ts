@@ -5,6 +5,12 @@ export const REPLIES = {
   shuttingDown: { code: 421, status: '4.3.2', text: 'Service shutting down, try again later' },
   tooManyConnections: { code: 421, status: '4.7.0', text: 'Too many connections, try again later' },
   tooManyFromYou: { code: 421, status: '4.7.0', text: 'Too many connections from your address, try again later' },
+  connectionRate: {
+    code: 421,
+    status: '4.7.0',
+    text: 'Too many connections from your address this minute, try again later',
+  },
+  transactionTimeout: { code: 421, status: '4.4.2', text: 'Took too long to send a message, closing connection' },
   localError: { code: 451, status: '4.3.0', text: 'Temporary local problem, try again later' },
   storageFull: { code: 452, status: '4.3.1', text: 'Insufficient system storage, try again later' },
   tooManyRecipients: { code: 452, status: '4.5.3', text: 'Too many recipients' },
@@ -15,6 +21,12 @@ export const REPLIES = {
   },
   userUnknown: { code: 550, status: '5.1.1', text: 'Recipient address rejected: User unknown' },
   relayDenied: { code: 550, status: '5.7.1', text: 'Relay access denied' },
+  localPartTooLong: { code: 501, status: '5.1.3', text: 'Recipient address rejected: local part over 64 octets' },
+  bareLineEnding: {
+    code: 550,
+    status: '5.5.2',
+    text: 'Message refused: bare <CR> or <LF> received, lines must end with <CR><LF>',
+  },
 } as const;
 
 export type ReplyName = keyof typeof REPLIES;

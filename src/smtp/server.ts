@@ -1,11 +1,16 @@
 // The SMTP listener: smtp-server configured for an inbound MX, with Holdfast's stage handlers.
 import { readFileSync } from 'node:fs';
-import { SMTPServer, type SMTPServerOptions } from 'smtp-server';
+import { SMTPServer, type SMTPServerDataStream, type SMTPServerOptions, type SMTPServerSession } from 'smtp-server';
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { Config } from '../config/schema.js';
+import { EVENTS } from '../observability/events.js';
+import { Acceptor } from './acceptor.js';
 import { onClose, onConnect } from './connect.js';
 import { onData } from './data.js';
 import { onMailFrom } from './mail-from.js';
 import { onRcptTo } from './rcpt-to.js';
+import { replyText } from './replies.js';
+import { TransactionDeadlines } from './transaction-deadline.js';
 import { useOwnEnhancedCodes } from './enhanced-codes.js';
 import type { SmtpContext } from './context.js';
 
@@ -40,18 +45,32 @@ function hook<A extends unknown[], T>(
   };
 }
 
+/** After the grace period, idle sessions get this last second before their 421. */
+const LAST_SECOND_MS = 1000;
+
+/** STARTTLS settings for smtp-server: the certificate, the oldest TLS version, the ciphers. */
+function tlsOptions(tls: Config['listener']['tls']): Partial<SMTPServerOptions> {
+  if (!tls) return {};
+  return {
+    key: readFileSync(tls.key),
+    cert: readFileSync(tls.cert),
+    minVersion: tls.minVersion,
+    ...(tls.ciphers === undefined ? {} : { ciphers: tls.ciphers }),
+  };
+}
+
 export class SmtpListener {
   private readonly server: SMTPServer;
+  private readonly acceptor: Acceptor;
+  private readonly deadlines: TransactionDeadlines;
 
   constructor(private readonly context: SmtpContext) {
     useOwnEnhancedCodes();
     const { listener, limits } = context.config;
     const count = (stage: string, code: number) => context.countReply?.(stage, code);
-    const tls = listener.tls
-      ? { key: readFileSync(listener.tls.key), cert: readFileSync(listener.tls.cert), minVersion: 'TLSv1.2' as const }
-      : {};
+    this.deadlines = new TransactionDeadlines(limits.timeouts.transaction, (sessionId) => this.cutOff(sessionId));
     const options: SMTPServerOptions = {
-      ...tls,
+      ...tlsOptions(listener.tls),
       name: listener.hostname,
       banner: 'Holdfast ESMTP',
       size: limits.maxMessageSize,
@@ -59,29 +78,48 @@ export class SmtpListener {
       hideENHANCEDSTATUSCODES: false,
       hideDSN: true,
       hideSTARTTLS: !listener.tls,
-      disabledCommands: ['AUTH'],
+      // Without a certificate of ours, smtp-server would still run STARTTLS with its built-in one,
+      // whose private key is public.
+      disabledCommands: listener.tls ? ['AUTH'] : ['AUTH', 'STARTTLS'],
       authOptional: true,
+      maxCommandLength: limits.commandLineLength,
       socketTimeout: limits.timeouts.socket,
-      // drain() waits for transactions itself; then idle sessions get 421 after this last second.
-      closeTimeout: 1000,
       logger: false,
-      onConnect: hook('connect', (session) => onConnect(context, session), count),
-      onClose: (session) => onClose(context, session),
+      onConnect: hook(
+        'connect',
+        (session) => {
+          onConnect(context, session);
+          this.deadlines.start(session.id);
+        },
+        count,
+      ),
+      onClose: (session) => {
+        this.deadlines.end(session.id);
+        onClose(context, session);
+      },
       onMailFrom: hook('mail', (address, session) => onMailFrom(context, address, session), count),
       onRcptTo: hook('rcpt', (address, session) => onRcptTo(context, address, session), count),
-      onData: hook('data', (stream, session) => onData(context, stream, session), count),
+      onData: hook('data', (stream, session) => this.receive(stream, session), count),
     };
     this.server = new SMTPServer(options);
     this.server.on('error', (error) => context.logger.warn({ err: error }, 'smtp server error'));
+    this.acceptor = new Acceptor(this.server, {
+      proxyProtocol: listener.proxyProtocol,
+      headerTimeoutMs: limits.timeouts.socket,
+      onRefused: (peer, reason) =>
+        context.logger.info({ event: EVENTS.proxyRefused, peer, reason }, 'connection dropped: no valid PROXY header'),
+    });
+    this.acceptor.server.on('error', (error) => context.logger.warn({ err: error }, 'smtp listener error'));
   }
 
   async listen(): Promise<number> {
     const { host, port } = this.context.config.listener;
+    const server = this.acceptor.server;
     await new Promise<void>((resolve, reject) => {
-      this.server.server.once('error', reject);
-      this.server.listen(port, host, () => resolve());
+      server.once('error', reject);
+      server.listen(port, host, () => resolve());
     });
-    const address = this.server.server.address();
+    const address = server.address();
     return typeof address === 'object' && address ? address.port : port;
   }
 
@@ -95,6 +133,35 @@ export class SmtpListener {
     const deadline = Date.now() + graceMs;
     const busy = () => this.context.inFlight > 0 || this.context.transactions.size > 0;
     while (busy() && Date.now() < deadline) await sleep(50);
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+    const closed = this.acceptor.close();
+    // smtp-server answers every later command with 421. Its own timer that closes the sessions
+    // left is not used: it is cleared as soon as its (never listening) server closes.
+    this.server.close();
+    await Promise.race([closed, sleep(LAST_SECOND_MS)]);
+    for (const connection of this.server.connections) connection.send(421, replyText('shuttingDown'));
+    await closed;
+  }
+
+  /** DATA: the transaction deadline stops once the message is in whole, and starts again with its reply. */
+  private async receive(stream: SMTPServerDataStream, session: SMTPServerSession): Promise<string> {
+    stream.once('end', () => this.deadlines.pause(session.id));
+    try {
+      return await onData(this.context, stream, session);
+    } finally {
+      this.deadlines.restart(session.id);
+    }
+  }
+
+  /** A session out of time: 421 4.4.2, and smtp-server closes the connection. */
+  private cutOff(sessionId: string): void {
+    for (const connection of this.server.connections) {
+      if (connection.id !== sessionId) continue;
+      this.context.logger.info(
+        { event: EVENTS.rejection, stage: 'session', reason: 'transaction-timeout', client: connection.remoteAddress },
+        'client cut off: too slow to send a message',
+      );
+      this.context.countReply?.('session', 421);
+      connection.send(421, replyText('transactionTimeout'));
+    }
   }
 }

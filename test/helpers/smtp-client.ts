@@ -1,5 +1,6 @@
 // SMTP clients for tests: a raw dialog for exact replies, and nodemailer for plain sending.
 import { connect, type Socket } from 'node:net';
+import { connect as tlsConnect, type ConnectionOptions } from 'node:tls';
 import nodemailer from 'nodemailer';
 
 /** A line-level SMTP conversation: send a command, read the complete (multi-line) reply. */
@@ -21,11 +22,36 @@ export class SmtpDialog {
     socket.on('error', () => undefined);
   }
 
-  static async open(port: number): Promise<{ dialog: SmtpDialog; greeting: string }> {
-    const socket = connect(port, '127.0.0.1');
+  /** Connects and reads the greeting; `preface` (a PROXY header) is sent first, from `localAddress` if given. */
+  static async open(
+    port: number,
+    options: { preface?: Buffer; localAddress?: string } = {},
+  ): Promise<{ dialog: SmtpDialog; greeting: string }> {
+    const socket = connect({ port, host: '127.0.0.1', localAddress: options.localAddress });
     await new Promise<void>((resolve, reject) => socket.once('connect', resolve).once('error', reject));
     const dialog = new SmtpDialog(socket);
+    if (options.preface) socket.write(options.preface);
     return { dialog, greeting: await dialog.reply() };
+  }
+
+  /** After the server's 220 to STARTTLS: the TLS handshake, and the dialog continued inside TLS. */
+  async startTls(options: ConnectionOptions = {}): Promise<SmtpDialog> {
+    this.socket.removeAllListeners('data');
+    const secure = tlsConnect({ socket: this.socket, rejectUnauthorized: false, servername: 'mx.test', ...options });
+    await new Promise<void>((resolve, reject) => secure.once('secureConnect', resolve).once('error', reject));
+    return new SmtpDialog(secure);
+  }
+
+  /** Resolves once the server has closed the connection (or after the timeout, with false). */
+  async waitClosed(timeoutMs = 15_000): Promise<boolean> {
+    const deadline = Date.now() + timeoutMs;
+    while (!this.closed && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+    return this.closed;
+  }
+
+  /** What the server sent that no reply() has read yet. */
+  get unread(): string {
+    return this.buffer;
   }
 
   /** Reads one complete reply (the last line has a space after the code). */
@@ -101,4 +127,27 @@ export function queueIdOf(reply: string): string {
   const match = /queued as (\S+)/.exec(reply);
   if (!match) throw new Error(`not a queued reply: ${reply}`);
   return match[1]!;
+}
+
+/** Opens a session, says EHLO, sends each command in turn, and returns the replies to those commands. */
+export async function converse(port: number, commands: string[]): Promise<string[]> {
+  const { dialog } = await SmtpDialog.open(port);
+  try {
+    await dialog.command('EHLO client.test');
+    const replies: string[] = [];
+    for (const command of commands) replies.push(await dialog.command(command));
+    return replies;
+  } finally {
+    dialog.close();
+  }
+}
+
+/** Reads replies until the server closes the connection; returns them all. */
+export async function repliesUntilClosed(dialog: SmtpDialog, timeoutMs = 15_000): Promise<string[]> {
+  const replies: string[] = [];
+  for (;;) {
+    const reply = await dialog.reply(timeoutMs);
+    if (reply === '') return replies;
+    replies.push(reply);
+  }
 }
