@@ -24,6 +24,7 @@ export class BodyCollector {
   private spooledBytes = 0;
   private failure: unknown;
   private keptStart = Buffer.alloc(0);
+  private overflow = false;
 
   /** `head` (the Received header) comes first and does not count toward the size limit. */
   constructor(
@@ -41,7 +42,8 @@ export class BodyCollector {
    */
   add(chunk: Buffer): Promise<void> | undefined {
     this.received += chunk.length;
-    if (this.received > this.limits.maxSize || this.failure !== undefined) return undefined;
+    if (this.received > this.limits.maxSize) this.overflow = true;
+    if (this.overflow || this.failure !== undefined) return undefined;
     this.chunks.push(chunk);
     this.buffered += chunk.length;
     if (this.buffered < this.limits.threshold) return undefined;
@@ -59,6 +61,11 @@ export class BodyCollector {
         this.failure = error;
       },
     );
+  }
+
+  /** True once more than the size limit arrived: what was kept is not the whole message. */
+  get overflowed(): boolean {
+    return this.overflow;
   }
 
   /** Why writing to the spool failed, if it did: the message cannot be committed. */

@@ -76,7 +76,7 @@ export async function onData(
     );
     const complete = await readMessage(stream, collector, lineEndings);
     await collector.add(lineEndings.end());
-    if (!complete || stream.sizeExceeded || collector.failed !== undefined) {
+    if (!complete || stream.sizeExceeded || collector.overflowed || collector.failed !== undefined) {
       // Nothing was committed: a message is only queued whole, after the final dot.
       await collector.discard();
       if (collector.failed !== undefined && complete) {

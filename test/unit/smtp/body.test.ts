@@ -66,6 +66,7 @@ describe('the DATA body collector', () => {
     );
     const kept = appended.reduce((sum, part) => sum + part.length, 0) + collector.rest().length;
     expect(kept).toBeLessThanOrEqual(1500);
+    expect(collector.overflowed).toBe(true);
   });
 
   it('reports a failed spool write, keeps nothing after it, and discards what was spooled', async () => {
