@@ -18,7 +18,7 @@ describe('the outage suite: crashes', () => {
   it(
     'delivers every acknowledged message after the Holdfast process is SIGKILLed mid-stream and started again',
     async () => {
-      world = await OutageWorld.start('holdfast-killed', { slowStoresMs: SLOW_STORE_MS });
+      world = await OutageWorld.start('holdfast-killed', { slowStoresMs: SLOW_STORE_MS, shortLocks: true });
       const sender = world.sender({ count: 240, rate: 40, sessions: 4 });
       const stream = sender.run();
       await waitFor(() => sender.progress >= 80, 30_000, 'a third of the stream');
@@ -39,7 +39,7 @@ describe('the outage suite: crashes', () => {
   it(
     'delivers every acknowledged message after redis-server is SIGKILLed mid-stream and restarted, with no restart of Holdfast',
     async () => {
-      world = await OutageWorld.start('redis-killed', { slowStoresMs: SLOW_STORE_MS });
+      world = await OutageWorld.start('redis-killed', { slowStoresMs: SLOW_STORE_MS, shortLocks: true });
       const sender = world.sender({ count: 240, rate: 40, sessions: 4 });
       const stream = sender.run();
       await waitFor(() => sender.progress >= 60, 30_000, 'a quarter of the stream');

@@ -17,7 +17,7 @@ describe('the outage suite: two nodes on one Redis', () => {
     'finishes all the work of a node SIGKILLed during delivery on the other node',
     async () => {
       // Slow stores: every delivery is in flight for a while, so the kill finds some running.
-      world = await OutageWorld.start('node-killed', { nodes: 2, slowStoresMs: 50 });
+      world = await OutageWorld.start('node-killed', { nodes: 2, slowStoresMs: 50, shortLocks: true });
       const node1 = world.nodes[0]!;
       const node2 = world.nodes[1]!;
       for (const store of STORES) await world.cli('hold', store, '--reason', 'outage suite: backlog', '--by', 'e2e');

@@ -104,7 +104,9 @@ describe('the outage suite: mailstore faults', () => {
       await world.cli('release', 'store2', '--reason', 'outage suite: user database restored', '--by', 'e2e');
 
       const figures = await world.settleAndCount(sender);
-      expectNoHarm(figures, 0);
+      // Dovecot's reload (SIGHUP) of the emptied file ends its LMTP processes: one that had saved a
+      // message may still answer "421 4.3.2 Shutting down", and Holdfast rightly tries it again.
+      expectNoHarm(figures, STORE_CONCURRENCY);
       expect(figures.delivered).toBe(200);
     },
     SCENARIO_TIMEOUT_MS,

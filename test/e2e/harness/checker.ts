@@ -35,8 +35,8 @@ export interface Figures {
   damaged: number;
   /** Transactions the sender saw fail (4xx, no answer) whose message was delivered anyway: committed, not lost. */
   unacknowledgedDelivered: number;
-  /** The queue ids of the lost and duplicated messages: whose log records explain them. */
-  queueIdsToExplain: string[];
+  /** The lost and duplicated messages: their tokens and queue ids, whose log records explain them. */
+  toExplain: { tokens: string[]; queueIds: string[] };
   details: {
     lost: string[];
     duplicated: string[];
@@ -86,7 +86,8 @@ export function countFigures(input: {
   let delivered = 0;
   let duplicated = 0;
   let unacknowledgedDelivered = 0;
-  const toExplain = new Set<string>();
+  const tokens = new Set<string>();
+  const queueIds = new Set<string>();
   for (const message of messages) {
     const found = byToken.get(message.token) ?? [];
     byToken.delete(message.token);
@@ -94,11 +95,14 @@ export function countFigures(input: {
       found.filter((copy) => copy.user === recipient && copy.store === storeOf(recipient));
     const missing = message.recipients.filter((recipient) => inPlace(recipient).length === 0);
     const queueIdList = message.attempts.flatMap((attempt) => attempt.queueId ?? []);
-    const queueIds = queueIdList.join(' ');
-    const explain = () => queueIdList.forEach((queueId) => toExplain.add(queueId));
+    const queueIdText = queueIdList.join(' ');
+    const explain = () => {
+      tokens.add(message.token);
+      for (const queueId of queueIdList) queueIds.add(queueId);
+    };
     if (missing.length === 0) delivered++;
     else if (message.acknowledged) {
-      details.lost.push(`${message.token} (${queueIds}) to ${missing.join(', ')}`);
+      details.lost.push(`${message.token} (${queueIdText}) to ${missing.join(', ')}`);
       explain();
     }
     for (const recipient of message.recipients) {
@@ -107,7 +111,9 @@ export function countFigures(input: {
       for (const [attempt, count] of perAttempt) {
         if (count > 1) {
           duplicated += count - 1;
-          details.duplicated.push(`${message.token} (${queueIds}) attempt ${attempt} to ${recipient}: ${count} copies`);
+          details.duplicated.push(
+            `${message.token} (${queueIdText}) attempt ${attempt} to ${recipient}: ${count} copies`,
+          );
           explain();
         }
         const sent = message.attempts.find((entry) => entry.number === attempt);
@@ -139,7 +145,7 @@ export function countFigures(input: {
     bounced: bounces.length,
     damaged: damaged.length,
     unacknowledgedDelivered,
-    queueIdsToExplain: [...toExplain],
+    toExplain: { tokens: [...tokens], queueIds: [...queueIds] },
     details,
   };
 }

@@ -44,6 +44,18 @@ export function recipientsFor(index: number): string[] {
 /** Where the figures of each scenario are written, for docs/reliability.md. */
 export const RESULTS_DIR = join(process.cwd(), 'var', 'reliability');
 
+export interface WorldOptions {
+  /** Holdfast processes on the one Redis (default 1). */
+  nodes?: number;
+  /** Each store's replies reach Holdfast this much later (a SlowLink in front of it): deliveries are in flight longer. */
+  slowStoresMs?: number;
+  /**
+   * Worker locks of 4 s, checked every 2 s, instead of the defaults (30 s, 15 s): for crash
+   * scenarios, where the jobs a dead node (or a dead Redis) leaves running wait for their lock to lapse.
+   */
+  shortLocks?: boolean;
+}
+
 export class OutageWorld {
   readonly nodes: HoldfastNode[] = [];
   readonly smarthost = new FakeMailstore('smtp');
@@ -58,11 +70,7 @@ export class OutageWorld {
   ) {}
 
   /** Starts everything; whatever started is stopped again if a later part fails. */
-  /**
-   * `nodes`: Holdfast processes on the one Redis. `slowStoresMs`: each store's replies reach
-   * Holdfast this much later (a SlowLink in front of it), so that deliveries are in flight longer.
-   */
-  static async start(scenario: string, options: { nodes?: number; slowStoresMs?: number } = {}): Promise<OutageWorld> {
+  static async start(scenario: string, options: WorldOptions = {}): Promise<OutageWorld> {
     const dir = mkdtempSync(join(tmpdir(), `holdfast-outage-${scenario}-`));
     const started: Array<{ cleanup(): Promise<void> }> = [];
     try {
@@ -89,7 +97,7 @@ export class OutageWorld {
         const node = new HoldfastNode(
           `node${index}`,
           dir,
-          await nodeConfig(index, redis.url, storePorts, smarthostPort),
+          await nodeConfig(index, redis.url, storePorts, smarthostPort, options.shortLocks ?? false),
         );
         world.nodes.push(node);
         await node.start();
@@ -180,7 +188,8 @@ export class OutageWorld {
       ...result,
       notes,
       measuredAt: new Date().toISOString(),
-      logs: this.logsOf(result.queueIdsToExplain),
+      logs: this.logsOf(result.toExplain.queueIds),
+      storeLogs: this.storeLogsOf(result.toExplain.tokens),
     };
     writeFileSync(join(RESULTS_DIR, `${this.scenario}.json`), `${JSON.stringify(record, null, 2)}\n`);
     return result;
@@ -210,6 +219,17 @@ export class OutageWorld {
     return lines.sort();
   }
 
+  /** What each store's Dovecot logged about these messages (by Message-ID). */
+  storeLogsOf(tokens: readonly string[]): string[] {
+    return Object.entries(this.stores).flatMap(([store, dovecot]) =>
+      dovecot
+        .log()
+        .split('\n')
+        .filter((line) => tokens.some((token) => line.includes(`<${token}@`)))
+        .map((line) => `${store}: ${line}`),
+    );
+  }
+
   count(sender: Sender): Figures {
     return countFigures({
       scenario: this.scenario,
@@ -236,14 +256,15 @@ export class OutageWorld {
 
 /**
  * The node's config file, as an operator would write it for a small, fast-reacting test site:
- * retries every second, a trip after 5 failed attempts with probes every 1-2 s, a quick ramp, short
- * worker locks (a crashed node's jobs are taken over within 4 + 2 s), the 5xx guard at its defaults.
+ * retries every second, a trip after 5 failed attempts with probes every 1-2 s, a quick ramp, the 5xx
+ * guard at its defaults; with `shortLocks`, a crashed node's jobs are taken over within 4 + 2 s.
  */
 async function nodeConfig(
   index: number,
   redisUrl: string,
   storePorts: Record<StoreId, number>,
   smarthostPort: number,
+  shortLocks: boolean,
 ): Promise<Record<string, unknown>> {
   const mailstores = Object.fromEntries(
     STORES.map((store) => [
@@ -267,7 +288,9 @@ async function nodeConfig(
     redis: { url: redisUrl, prefix: 'hf' },
     bounces: { smarthost: `127.0.0.1:${smarthostPort}` },
     shutdown: { grace: '5s' },
-    workers: { lockDuration: '4s', stalledInterval: '2s', watchdogInterval: '2s' },
+    workers: shortLocks
+      ? { lockDuration: '4s', stalledInterval: '2s', watchdogInterval: '2s' }
+      : { watchdogInterval: '2s' },
     admin: { host: '127.0.0.1', port: await freePort() },
     log: { level: 'info' },
   };
