@@ -1,7 +1,8 @@
 // Outage suite, several nodes: two Holdfast processes on one Redis, one SIGKILLed while a backlog drains.
 import { afterEach, describe, expect, it } from 'vitest';
 import { waitFor } from '../helpers/wait.js';
-import { OutageWorld, STORES } from './harness/world.js';
+import { OutageWorld } from './harness/world.js';
+import { STORES } from './harness/site.js';
 import { CRASH_DUPLICATE_BOUND, expectNoHarm } from './harness/expectations.js';
 
 const SCENARIO_TIMEOUT_MS = 150_000;

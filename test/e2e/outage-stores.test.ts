@@ -1,7 +1,8 @@
 // Outage suite, mailstore faults: real Dovecot stores stopped, held, or answering "user unknown" under a stream of mail.
 import { afterEach, describe, expect, it } from 'vitest';
 import { waitFor } from '../helpers/wait.js';
-import { OutageWorld, STORE_CONCURRENCY } from './harness/world.js';
+import { OutageWorld } from './harness/world.js';
+import { STORE_CONCURRENCY } from './harness/site.js';
 import { expectNoHarm } from './harness/expectations.js';
 
 const SCENARIO_TIMEOUT_MS = 150_000;
@@ -45,7 +46,7 @@ describe('the outage suite: mailstore faults', () => {
 
       await world.stores.store2.restart();
       const figures = await world.settleAndCount(sender);
-      // Attempts running when Dovecot stopped may have been stored without their reply reaching Holdfast.
+      // A Dovecot that stops may answer "421 4.3.2 Shutting down" for a message it has saved: retried, rightly.
       expectNoHarm(figures, STORE_CONCURRENCY);
       expect(figures.delivered).toBe(200);
     },

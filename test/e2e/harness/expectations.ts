@@ -1,7 +1,7 @@
 // What every outage scenario must show, and how many duplicates a crash may cause.
 import { expect } from 'vitest';
 import type { Figures } from './checker.js';
-import { STORE_CONCURRENCY, STORE_COUNT } from './world.js';
+import { STORE_CONCURRENCY, STORE_COUNT } from './site.js';
 
 /**
  * At-least-once: a delivery the store accepted but Holdfast had not recorded when it (or its Redis)

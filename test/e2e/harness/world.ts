@@ -4,7 +4,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startDovecot, type TestDovecot } from '../../helpers/dovecot.js';
 import { FakeMailstore } from '../../helpers/mailstore.js';
-import { freePort } from '../../helpers/ports.js';
 import { startTestRedis, type TestRedis } from '../../helpers/redis-server.js';
 import { holdfastCli, type CliResult } from '../../helpers/cli.js';
 import { waitFor } from '../../helpers/wait.js';
@@ -13,33 +12,7 @@ import { HoldfastNode } from './holdfast-node.js';
 import { SlowLink } from './slow-link.js';
 import { Sender, type SenderOptions } from './sender.js';
 import { countFigures, findCopies, summaryLine, type Figures } from './checker.js';
-
-/** Each user's store. Every store knows every user, so mail sent to the wrong store lands there (misrouted). */
-export const USERS: Readonly<Record<string, string>> = {
-  'alice@example.com': 'store1',
-  'bob@example.com': 'store2',
-  'carol@example.com': 'store3',
-  'amy@example.com': 'store1',
-  'ben@example.com': 'store2',
-  'cora@example.com': 'store3',
-};
-const ADDRESSES = Object.keys(USERS);
-export const STORES = ['store1', 'store2', 'store3'] as const;
-export type StoreId = (typeof STORES)[number];
-export const STORE_COUNT = STORES.length;
-
-/** Per store: attempts at once. The at-least-once bound of a crash follows from it (see docs/reliability.md). */
-export const STORE_CONCURRENCY = 4;
-
-/**
- * One recipient, each user in turn; every fifth message also goes to the next user (on another
- * store): one message, two delivery jobs.
- */
-export function recipientsFor(index: number): string[] {
-  const first = ADDRESSES[index % ADDRESSES.length]!;
-  if (index % 5 !== 4) return [first];
-  return [first, ADDRESSES[(index + 1) % ADDRESSES.length]!];
-}
+import { ADDRESSES, STORES, USERS, nodeConfig, recipientsFor, type StoreId } from './site.js';
 
 /** Where the figures of each scenario are written, for docs/reliability.md. */
 export const RESULTS_DIR = join(process.cwd(), 'var', 'reliability');
@@ -82,7 +55,7 @@ export class OutageWorld {
         started.push(stores[store]);
       }
       const world = new OutageWorld(scenario, dir, redis, stores);
-      started.push(world);
+      started.splice(0, started.length, world); // from now on the world stops all of it
       const smarthostPort = await world.smarthost.start();
       const storePorts = {} as Record<StoreId, number>;
       for (const store of STORES) {
@@ -252,46 +225,4 @@ export class OutageWorld {
     if (process.env.HOLDFAST_OUTAGE_KEEP) console.log(`[outage] ${this.scenario}: node logs kept in ${this.dir}`);
     else rmSync(this.dir, { recursive: true, force: true });
   }
-}
-
-/**
- * The node's config file, as an operator would write it for a small, fast-reacting test site:
- * retries every second, a trip after 5 failed attempts with probes every 1-2 s, a quick ramp, the 5xx
- * guard at its defaults; with `shortLocks`, a crashed node's jobs are taken over within 4 + 2 s.
- */
-async function nodeConfig(
-  index: number,
-  redisUrl: string,
-  storePorts: Record<StoreId, number>,
-  smarthostPort: number,
-  shortLocks: boolean,
-): Promise<Record<string, unknown>> {
-  const mailstores = Object.fromEntries(
-    STORES.map((store) => [
-      store,
-      {
-        endpoints: [`127.0.0.1:${storePorts[store]}`],
-        concurrency: STORE_CONCURRENCY,
-        retry: '1s',
-        timeouts: { connect: '2s', greeting: '5s', socket: '15s' },
-        trip: { failures: 5, probeInterval: '1s', maxProbeInterval: '2s' },
-        ramp: { startRate: 50, startConcurrency: STORE_CONCURRENCY, step: '2s' },
-      },
-    ]),
-  );
-  return {
-    listener: { host: '127.0.0.1', port: await freePort(), hostname: `mx${index}.test` },
-    limits: { timeouts: { enqueue: '2s' } },
-    domains: { 'example.com': { mailstore: 'store1', rejectUnknownUsers: true } },
-    routing: { users: USERS },
-    mailstores,
-    redis: { url: redisUrl, prefix: 'hf' },
-    bounces: { smarthost: `127.0.0.1:${smarthostPort}` },
-    shutdown: { grace: '5s' },
-    workers: shortLocks
-      ? { lockDuration: '4s', stalledInterval: '2s', watchdogInterval: '2s' }
-      : { watchdogInterval: '2s' },
-    admin: { host: '127.0.0.1', port: await freePort() },
-    log: { level: 'info' },
-  };
 }
