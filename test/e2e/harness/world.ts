@@ -157,9 +157,10 @@ export class OutageWorld {
     const result = figures();
     console.log(summaryLine(result));
     mkdirSync(RESULTS_DIR, { recursive: true });
+    const deliveriesByNode = Object.fromEntries(this.nodes.map((node) => [node.name, node.events('Delivery').length]));
     const record = {
       ...result,
-      notes,
+      notes: { ...notes, deliveriesByNode },
       measuredAt: new Date().toISOString(),
       logs: this.logsOf(result.toExplain.queueIds),
       storeLogs: this.storeLogsOf(result.toExplain.tokens),
