@@ -29,6 +29,8 @@ export interface TestDovecot {
   log(): string;
   /** Empties the users file and makes Dovecot reload it: every user is then "550 5.1.1 User doesn't exist". */
   emptyUserdb(): Promise<void>;
+  /** Writes the users file back as it was at start and makes Dovecot reload it: every user is known again. */
+  restoreUserdb(): Promise<void>;
   /** Stops the Dovecot master and waits until every process of this instance has exited. */
   stop(): Promise<void>;
   /** Starts Dovecot again with the same config, port and Maildirs. */
@@ -84,6 +86,19 @@ export async function startDovecot(options: { users: string[] }): Promise<TestDo
   }
 
   const maildir = (user: string) => userMaildir(mailRoot, user);
+  /** Rewrites the users file, has Dovecot reload it (SIGHUP), and waits until each user gets the expected reply. */
+  const reloadUsers = async (users: readonly string[], expected: string, what: string) => {
+    writeUsers(usersFile, users);
+    if (!master) return;
+    process.kill(master.pid, 'SIGHUP');
+    for (const user of options.users) {
+      await waitFor(
+        async () => (await rcptReply(port, user)).startsWith(expected),
+        10_000,
+        `dovecot to ${what} ${user}`,
+      );
+    }
+  };
   return {
     port,
     dir,
@@ -91,12 +106,10 @@ export async function startDovecot(options: { users: string[] }): Promise<TestDo
     messages: (user) => readMaildir(maildir(user)),
     log: readLog,
     async emptyUserdb() {
-      writeUsers(usersFile, []);
-      if (!master) return;
-      process.kill(master.pid, 'SIGHUP');
-      for (const user of options.users) {
-        await waitFor(async () => (await rcptReply(port, user)).startsWith('550'), 10_000, `dovecot to forget ${user}`);
-      }
+      await reloadUsers([], '550', 'forget');
+    },
+    async restoreUserdb() {
+      await reloadUsers(options.users, '250', 'know again');
     },
     stop,
     async restart() {
