@@ -1,4 +1,5 @@
 // Runs one BullMQ worker per mailstore queue and carries out what the delivery code decides.
+import { setTimeout as sleep } from 'node:timers/promises';
 import { DelayedError, UnrecoverableError, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { DeliveryJobData } from './job-data.js';
@@ -85,6 +86,23 @@ export function endOfHold(data: DeliveryJobData, now: number): DeliveryJobData {
   return { ...rest, heldIntervals: [...(data.heldIntervals ?? []), { from: heldSince, to: now }] };
 }
 
+/**
+ * Records a delivery that was made, trying again while Redis does not answer, for as long as the
+ * job's lock lasts: recorded late, the delivery is not made again (a node taking the job over finds
+ * it finished); never recorded, it is made again once the lock lapses.
+ */
+async function finishPatiently(spool: Spool, job: Parameters<Spool['finish']>[0], patienceMs: number): Promise<void> {
+  const deadline = Date.now() + patienceMs;
+  for (let waitMs = 250; ; waitMs = Math.min(waitMs * 2, 2000)) {
+    try {
+      return await spool.finish(job);
+    } catch (error) {
+      if (Date.now() + waitMs > deadline) throw error;
+      await sleep(waitMs);
+    }
+  }
+}
+
 async function runJob(job: Job<DeliveryJobData>, token: string | undefined, options: ConsumerOptions): Promise<void> {
   const { spool, deliver } = options;
   let data = job.data;
@@ -110,7 +128,7 @@ async function runJob(job: Job<DeliveryJobData>, token: string | undefined, opti
   const outcome = await deliver(data, body, (saved) => job.updateData(saved));
   switch (outcome.kind) {
     case 'done':
-      await spool.finish(jobRef);
+      await finishPatiently(spool, jobRef, options.lockDuration);
       return;
     case 'retry':
       await job.updateData(outcome.data);

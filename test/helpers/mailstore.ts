@@ -20,6 +20,8 @@ export class FakeMailstore {
   readonly replies: Array<{ recipient: string; reply: string }> = [];
   port = 0;
   replyFor: ReplyScript = () => '250';
+  /** Awaited after each message's final dot, before the store replies (a store slow to answer). */
+  beforeReply: (() => Promise<void>) | undefined;
   private server: SMTPServer | undefined;
   private transactions = 0;
 
@@ -39,31 +41,35 @@ export class FakeMailstore {
       onData: (stream, session, callback) => {
         const chunks: Buffer[] = [];
         stream.on('data', (chunk: Buffer) => chunks.push(chunk));
-        stream.on('end', () => {
-          const number = ++this.transactions;
-          const body = Buffer.concat(chunks).toString('utf8');
-          const recipients = session.envelope.rcptTo.map((address) => address.address);
-          const results: SMTPServerDataResult[] = [];
-          const accepted: string[] = [];
-          for (const recipient of recipients) {
-            const reply = this.replyFor(recipient, number);
-            this.replies.push({ recipient, reply });
-            if (reply.startsWith('2')) {
-              accepted.push(recipient);
-              results.push('Ok delivered');
-            } else {
-              const error = new Error(reply.slice(4)) as ReplyError;
-              error.responseCode = Number(reply.slice(0, 3));
-              results.push(error);
-            }
-          }
-          if (accepted.length > 0) {
-            const sender = session.envelope.mailFrom ? session.envelope.mailFrom.address : '';
-            this.messages.push({ from: sender, to: accepted, body });
-          }
-          if (this.protocol === 'lmtp') callback(null, results);
-          else callback(results.find((result) => result instanceof Error) ?? null, 'Ok');
-        });
+        stream.on(
+          'end',
+          () =>
+            void (this.beforeReply?.() ?? Promise.resolve()).then(() => {
+              const number = ++this.transactions;
+              const body = Buffer.concat(chunks).toString('utf8');
+              const recipients = session.envelope.rcptTo.map((address) => address.address);
+              const results: SMTPServerDataResult[] = [];
+              const accepted: string[] = [];
+              for (const recipient of recipients) {
+                const reply = this.replyFor(recipient, number);
+                this.replies.push({ recipient, reply });
+                if (reply.startsWith('2')) {
+                  accepted.push(recipient);
+                  results.push('Ok delivered');
+                } else {
+                  const error = new Error(reply.slice(4)) as ReplyError;
+                  error.responseCode = Number(reply.slice(0, 3));
+                  results.push(error);
+                }
+              }
+              if (accepted.length > 0) {
+                const sender = session.envelope.mailFrom ? session.envelope.mailFrom.address : '';
+                this.messages.push({ from: sender, to: accepted, body });
+              }
+              if (this.protocol === 'lmtp') callback(null, results);
+              else callback(results.find((result) => result instanceof Error) ?? null, 'Ok');
+            }),
+        );
       },
     });
     await new Promise<void>((resolve) => this.server!.listen(port, '127.0.0.1', () => resolve()));
