@@ -7,7 +7,7 @@ import { EmbeddedRedis } from './redis/embedded.js';
 import { createRedis, redisTarget } from './redis/connections.js';
 import { findDurabilityProblems } from './redis/durability.js';
 import { MemoryWatch } from './redis/memory-watch.js';
-import { HoldfastError } from './errors.js';
+import { HoldfastError, withTimeout } from './errors.js';
 import { createKeys, type Keys } from './queue/keys.js';
 import { MailQueues } from './queue/queues.js';
 import { enqueueMessage } from './queue/enqueue.js';
@@ -39,6 +39,16 @@ import type { MailstoreCommand } from './policy/mailstore-state.js';
 import { PolicyEnforcer } from './admin/policy-enforcer.js';
 import { Trace } from './queue/trace.js';
 import { TraceAdmin } from './admin/trace.js';
+
+/**
+ * QUIT when the connection is up (replies in flight still arrive). A connection waiting to
+ * reconnect would hold QUIT in its offline queue until Redis is back: it is only disconnected.
+ * disconnect() also closes what QUIT leaves open: the sentinel subscriptions of its failover detector.
+ */
+async function closeConnection(connection: Redis): Promise<void> {
+  if (connection.status === 'ready') await withTimeout(connection.quit(), 2000, 'QUIT').catch(() => undefined);
+  connection.disconnect();
+}
 
 export interface AppOptions {
   /** Run the SMTP listener (default true). */
@@ -161,7 +171,7 @@ export class App {
     await this.controlQueues?.close();
     await this.intakeQueues?.close();
     await this.workerQueues?.close();
-    await Promise.all(this.connections.map((connection) => connection.quit().catch(() => connection.disconnect())));
+    await Promise.all(this.connections.map(closeConnection));
     await this.embedded?.stop();
     this.logger.info({ event: EVENTS.stopped }, 'stopped');
   }
