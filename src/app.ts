@@ -7,6 +7,7 @@ import { EmbeddedRedis } from './redis/embedded.js';
 import { createRedis, redisTarget } from './redis/connections.js';
 import { findDurabilityProblems } from './redis/durability.js';
 import { MemoryWatch } from './redis/memory-watch.js';
+import { CommitGate } from './redis/commit-gate.js';
 import { HoldfastError, withTimeout } from './errors.js';
 import { createKeys, type Keys } from './queue/keys.js';
 import { MailQueues } from './queue/queues.js';
@@ -39,6 +40,10 @@ import type { MailstoreCommand } from './policy/mailstore-state.js';
 import { PolicyEnforcer } from './admin/policy-enforcer.js';
 import { Trace } from './queue/trace.js';
 import { TraceAdmin } from './admin/trace.js';
+
+/** While intake refuses mail because Redis cannot keep it, how long a check may take, and how often it runs. */
+const GATE_PROBE_TIMEOUT_MS = 500;
+const GATE_PROBE_INTERVAL_MS = 1000;
 
 /**
  * QUIT when the connection is up (replies in flight still arrive). A connection waiting to
@@ -386,11 +391,23 @@ export class App {
       replicaTimeoutMs: config.redis.replicaTimeout,
       trace: this.trace,
     };
+    const gate = new CommitGate(intake, {
+      durability: config.redis.durability,
+      replicas: config.redis.replicas,
+      probeTimeoutMs: Math.min(config.redis.replicaTimeout, GATE_PROBE_TIMEOUT_MS),
+      probeIntervalMs: GATE_PROBE_INTERVAL_MS,
+      logger,
+      // Wall-clock pacing of the checks, not message time: not the injectable clock.
+      now: Date.now,
+      onDurability: (durable) => {
+        this.redisDurable = durable;
+      },
+    });
     this.listener = new SmtpListener({
       config,
       logger: logger.child({ component: 'smtp' }),
       router,
-      enqueue: (message) => enqueueMessage(queues, message, enqueueOptions),
+      enqueue: (message) => gate.commit(() => enqueueMessage(queues, message, enqueueOptions)),
       storageFull: () => memoryWatch.aboveHighWater,
       countReply: (stage, code) => this.metrics.smtpReply(stage, code),
       mailstoreFull: (mailstore) => this.backlogWatch?.isOver(mailstore) ?? false,

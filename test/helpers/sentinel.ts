@@ -199,7 +199,7 @@ export async function startSentinelSet(options: { replicas?: number } = {}): Pro
       timeoutMs,
       `${node.port} to replicate ${primary.port}`,
     ).catch((error: unknown) => {
-      throw new Error(`${String(error)}\n${logs()}`);
+      throw new Error(`${String(error)}\n${logs()}`, { cause: error });
     });
   };
 
@@ -265,7 +265,7 @@ export async function startSentinelSet(options: { replicas?: number } = {}): Pro
     await stopAll();
     const detail = logs();
     rmSync(root, { recursive: true, force: true });
-    throw new Error(`${String(error)}\n${detail}`);
+    throw new Error(`${String(error)}\n${detail}`, { cause: error });
   }
 
   const set: TestSentinelSet = {
@@ -298,13 +298,16 @@ export async function startSentinelSet(options: { replicas?: number } = {}): Pro
           const ports = await primaryPorts();
           if (ports.some((port) => port === old.port || port !== ports[0])) return false;
           promoted = nodeOn(ports[0]!);
-          const role = (await set.client(promoted).call('ROLE').catch(() => [])) as string[];
+          const role = (await set
+            .client(promoted)
+            .call('ROLE')
+            .catch(() => [])) as string[];
           return role[0] === 'master';
         },
         timeoutMs,
         `a failover away from ${old.port}`,
       ).catch((error: unknown) => {
-        throw new Error(`${String(error)}\n${logs()}`);
+        throw new Error(`${String(error)}\n${logs()}`, { cause: error });
       });
       return promoted!;
     },

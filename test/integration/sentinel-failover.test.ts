@@ -151,19 +151,29 @@ describe('a relay on Redis Sentinel with replicas: 1', () => {
     await set?.cleanup();
   });
 
-  it('answers 451 4.3.0 instead of 250 while the replica does not acknowledge, and 250 again when it does', async () => {
+  it('answers 451 4.3.0 instead of 250 while the replica does not acknowledge, and writes no more mail', async () => {
     const primary = await set.primary();
     const replica = set.nodes.find((node) => node.port !== primary.port)!;
+    const sendOne = (subject: string) =>
+      send(relay.port, 'sender@remote.test', ['alice@example.com'], subject).catch((error: Error) => error.message);
     set.pause(replica);
     try {
-      const reply = await send(relay.port, 'sender@remote.test', ['alice@example.com'], 'no replica').catch(
-        (error: Error) => error.message,
-      );
-      expect(reply).toMatch(/451 4\.3\.0/);
+      for (const subject of ['no replica 1', 'no replica 2', 'no replica 3']) {
+        expect(await sendOne(subject)).toMatch(/451 4\.3\.0/);
+      }
     } finally {
       set.resume(replica);
     }
-    expect(await send(relay.port, 'sender@remote.test', ['alice@example.com'], 'replica back')).toMatch(/^250/);
+    expect(relay.events('CommitsRefused')).toMatchObject([{ reason: 'REDIS_REPLICAS_LAGGING' }]);
+    // Once a commit went unacknowledged (at most the first), the next messages are refused before they are written.
+    const refused = relay.events('ReceptionFailed').map((record) => record.queueId!);
+    expect(refused).toHaveLength(3);
+    for (const queueId of refused.slice(1)) {
+      expect(await set.client(primary).exists(`${relay.config.redis.prefix}:msg:${queueId}`)).toBe(0);
+    }
+
+    await waitFor(async () => (await sendOne('replica back')).startsWith('250'), 20_000, 'a 250 again');
+    expect(relay.events('CommitsResumed')).toHaveLength(1);
   });
 
   it('delivers every message it acknowledged while the primary was killed and the replica promoted', async () => {
@@ -189,6 +199,8 @@ describe('a relay on Redis Sentinel with replicas: 1', () => {
     const { missing, ...figures } = await countFigures(sender, store);
     console.info(`sentinel failover: ${JSON.stringify({ ...timings, ...figures })}`);
     expect(figures.refused).toBeGreaterThan(0);
+    // The promoted replica was checked as the primary was: it fsyncs every write.
+    expect(relay.events('CommitsRefused').map((record) => record.reason)).not.toContain('REDIS_NOT_DURABLE');
     expect(missing).toEqual([]);
   });
 
