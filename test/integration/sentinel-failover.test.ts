@@ -45,6 +45,14 @@ class SteadySender {
     return this.outcomes.filter((outcome) => outcome.reply.startsWith('250') && outcome.at >= after);
   }
 
+  /** From `since`, when the first and the last refusal came (ms after `since`). */
+  refusals(since: number): { refusedFromMs: number; refusedUntilMs: number } {
+    const times = this.outcomes
+      .filter((outcome) => !outcome.reply.startsWith('250') && outcome.at >= since)
+      .map((outcome) => outcome.at - since);
+    return { refusedFromMs: Math.min(...times), refusedUntilMs: Math.max(...times) };
+  }
+
   private async session(index: number): Promise<void> {
     let sent = 0;
     while (!this.stopping) {
@@ -179,11 +187,12 @@ describe('a relay on Redis Sentinel with replicas: 1', () => {
   it('delivers every message it acknowledged while the primary was killed and the replica promoted', async () => {
     const sender = new SteadySender(relay.port);
     const timings: Record<string, number> = {};
+    let killedAt = 0;
     try {
       sender.start();
       await waitFor(() => sender.acknowledged().length >= 20, 20_000, '20 messages acknowledged before the kill');
       const old = await set.primary();
-      const killedAt = Date.now();
+      killedAt = Date.now();
       await set.kill(old);
       expect((await set.waitForFailover(old)).port).not.toBe(old.port);
       timings.failoverMs = Date.now() - killedAt;
@@ -197,6 +206,7 @@ describe('a relay on Redis Sentinel with replicas: 1', () => {
       await sender.stop();
     }
     const { missing, ...figures } = await countFigures(sender, store);
+    Object.assign(timings, sender.refusals(killedAt));
     console.info(`sentinel failover: ${JSON.stringify({ ...timings, ...figures })}`);
     expect(figures.refused).toBeGreaterThan(0);
     // The promoted replica was checked as the primary was: it fsyncs every write.
@@ -207,11 +217,12 @@ describe('a relay on Redis Sentinel with replicas: 1', () => {
   it('delivers every message it acknowledged through a planned switchover with the old primary alive', async () => {
     const sender = new SteadySender(relay.port);
     const timings: Record<string, number> = {};
+    let startedAt = 0;
     try {
       sender.start();
       await waitFor(() => sender.acknowledged().length >= 20, 20_000, '20 messages acknowledged before');
       const old = await set.primary();
-      const startedAt = Date.now();
+      startedAt = Date.now();
       await set.switchover();
       await set.waitForFailover(old);
       timings.failoverMs = Date.now() - startedAt;
@@ -223,6 +234,7 @@ describe('a relay on Redis Sentinel with replicas: 1', () => {
       await sender.stop();
     }
     const { missing, ...figures } = await countFigures(sender, store);
+    Object.assign(timings, sender.refusals(startedAt));
     console.info(`sentinel switchover: ${JSON.stringify({ ...timings, ...figures })}`);
     expect(missing).toEqual([]);
   });
