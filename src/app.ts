@@ -5,7 +5,7 @@ import type { Logger } from './observability/logger.js';
 import { EVENTS } from './observability/events.js';
 import { EmbeddedRedis } from './redis/embedded.js';
 import { createRedis, redisTarget } from './redis/connections.js';
-import { findDurabilityProblems } from './redis/durability.js';
+import { findDurabilityProblems, refuseRedisCluster } from './redis/durability.js';
 import { MemoryWatch } from './redis/memory-watch.js';
 import { CommitGate } from './redis/commit-gate.js';
 import { HoldfastError, withTimeout } from './errors.js';
@@ -134,6 +134,7 @@ export class App {
     const target = redisTarget(config, embeddedUrl);
     const enqueueTimeout = config.limits.timeouts.enqueue;
     const control = this.track(createRedis(target, 'control', enqueueTimeout));
+    await refuseRedisCluster(control);
     await this.checkDurability(control);
     const keys = createKeys(config.redis.prefix);
     const mailstores = Object.keys(config.mailstores);
