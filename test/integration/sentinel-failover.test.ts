@@ -187,7 +187,7 @@ describe('a relay on Redis Sentinel with replicas: 1', () => {
   it('delivers every message it acknowledged while the primary was killed and the replica promoted', async () => {
     const sender = new SteadySender(relay.port);
     const timings: Record<string, number> = {};
-    let killedAt = 0;
+    let killedAt: number;
     try {
       sender.start();
       await waitFor(() => sender.acknowledged().length >= 20, 20_000, '20 messages acknowledged before the kill');
@@ -217,7 +217,7 @@ describe('a relay on Redis Sentinel with replicas: 1', () => {
   it('delivers every message it acknowledged through a planned switchover with the old primary alive', async () => {
     const sender = new SteadySender(relay.port);
     const timings: Record<string, number> = {};
-    let startedAt = 0;
+    let startedAt: number;
     try {
       sender.start();
       await waitFor(() => sender.acknowledged().length >= 20, 20_000, '20 messages acknowledged before');
