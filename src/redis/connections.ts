@@ -40,6 +40,8 @@ export function createRedis(target: RedisTarget, role: ConnectionRole, commandTi
       ...options,
       sentinels: target.sentinels,
       name: target.sentinelName ?? 'mymaster',
+      // Reconnect as soon as a sentinel announces +switch-master, instead of writing on to the old
+      // primary until the sentinels demote it (their CLIENT KILL then moves us anyway).
       failoverDetector: true,
     });
   } else if (target.url?.startsWith('unix://')) {

@@ -110,7 +110,7 @@ interface Figures {
   lost: number;
   duplicated: number;
   /** Refused (451) but committed anyway: the sender's retry will make a second copy. */
-  refusedButDelivered: number;
+  unacknowledgedButDelivered: number;
 }
 
 /** Waits (bounded) for every acknowledged message to arrive, then counts. */
@@ -127,7 +127,7 @@ async function countFigures(sender: SteadySender, store: FakeMailstore): Promise
     delivered: [...acknowledged].filter((subject) => copies.has(subject)).length,
     lost: missing().length,
     duplicated: [...copies.values()].filter((count) => count > 1).length,
-    refusedButDelivered: refused.filter((outcome) => copies.has(outcome.subject)).length,
+    unacknowledgedButDelivered: refused.filter((outcome) => copies.has(outcome.subject)).length,
     missing: missing(),
   };
 }
