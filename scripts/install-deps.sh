@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what Holdfast and its tests need on Debian/Ubuntu, only what is missing: redis-server
-# (the queue), and for the tests and benchmarks swaks, openssl, dovecot-lmtpd, postfix's smtp-source
-# and chromium (the status page test).
+# (the queue), and for the tests and benchmarks swaks, openssl, dovecot-lmtpd, postfix's smtp-source,
+# chromium (the status page test) and redis-sentinel (the failover test).
 set -euo pipefail
 
 want=()
@@ -13,6 +13,8 @@ if [ "${1:-}" = "--test" ]; then
   [ -x /usr/lib/dovecot/lmtp ] || want+=(dovecot-lmtpd)
   # The status page's end-to-end test drives Debian's Chromium with playwright-core.
   [ -x /usr/bin/chromium ] || want+=(chromium)
+  # The failover test runs three sentinels (without the package it uses redis-server --sentinel).
+  command -v redis-sentinel >/dev/null || want+=(redis-sentinel)
 fi
 if [ ${#want[@]} -gt 0 ]; then
   sudo=""

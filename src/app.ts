@@ -5,9 +5,10 @@ import type { Logger } from './observability/logger.js';
 import { EVENTS } from './observability/events.js';
 import { EmbeddedRedis } from './redis/embedded.js';
 import { createRedis, redisTarget } from './redis/connections.js';
-import { findDurabilityProblems } from './redis/durability.js';
+import { findDurabilityProblems, refuseRedisCluster } from './redis/durability.js';
 import { MemoryWatch } from './redis/memory-watch.js';
-import { HoldfastError } from './errors.js';
+import { CommitGate } from './redis/commit-gate.js';
+import { HoldfastError, withTimeout } from './errors.js';
 import { createKeys, type Keys } from './queue/keys.js';
 import { MailQueues } from './queue/queues.js';
 import { enqueueMessage } from './queue/enqueue.js';
@@ -41,6 +42,20 @@ import type { MailstoreCommand } from './policy/mailstore-state.js';
 import { PolicyEnforcer } from './admin/policy-enforcer.js';
 import { Trace } from './queue/trace.js';
 import { TraceAdmin } from './admin/trace.js';
+
+/** While intake refuses mail because Redis cannot keep it, how long a check may take, and how often it runs. */
+const GATE_PROBE_TIMEOUT_MS = 500;
+const GATE_PROBE_INTERVAL_MS = 1000;
+
+/**
+ * QUIT when the connection is up (replies in flight still arrive). A connection waiting to
+ * reconnect would hold QUIT in its offline queue until Redis is back: it is only disconnected.
+ * disconnect() also closes what QUIT leaves open: the sentinel subscriptions of its failover detector.
+ */
+async function closeConnection(connection: Redis): Promise<void> {
+  if (connection.status === 'ready') await withTimeout(connection.quit(), 2000, 'QUIT').catch(() => undefined);
+  connection.disconnect();
+}
 
 export interface AppOptions {
   /** Run the SMTP listener (default true). */
@@ -127,6 +142,7 @@ export class App {
     const target = redisTarget(config, embeddedUrl);
     const enqueueTimeout = config.limits.timeouts.enqueue;
     const control = this.track(createRedis(target, 'control', enqueueTimeout));
+    await refuseRedisCluster(control);
     await this.checkDurability(control);
     const keys = createKeys(config.redis.prefix);
     const mailstores = Object.keys(config.mailstores);
@@ -169,7 +185,7 @@ export class App {
     await this.controlQueues?.close();
     await this.intakeQueues?.close();
     await this.workerQueues?.close();
-    await Promise.all(this.connections.map((connection) => connection.quit().catch(() => connection.disconnect())));
+    await Promise.all(this.connections.map(closeConnection));
     await this.embedded?.stop();
     this.logger.info({ event: EVENTS.stopped }, 'stopped');
   }
@@ -385,11 +401,23 @@ export class App {
       trace: this.trace,
     };
     const incoming = new IncomingBodies(intake, keys, config.limits.timeouts.enqueue);
+    const gate = new CommitGate(intake, {
+      durability: config.redis.durability,
+      replicas: config.redis.replicas,
+      probeTimeoutMs: Math.min(config.redis.replicaTimeout, GATE_PROBE_TIMEOUT_MS),
+      probeIntervalMs: GATE_PROBE_INTERVAL_MS,
+      logger,
+      // Wall-clock pacing of the checks, not message time: not the injectable clock.
+      now: Date.now,
+      onDurability: (durable) => {
+        this.redisDurable = durable;
+      },
+    });
     this.listener = new SmtpListener({
       config,
       logger: logger.child({ component: 'smtp' }),
       router,
-      enqueue: (message) => enqueueMessage(queues, message, enqueueOptions),
+      enqueue: (message) => gate.commit(() => enqueueMessage(queues, message, enqueueOptions)),
       incoming: (queueId) => ({
         append: (chunk) => incoming.append(queueId, chunk),
         discard: () => incoming.discard(queueId),

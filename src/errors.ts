@@ -5,6 +5,7 @@ export const ERROR_CODES = {
   REDIS_TRANSACTION_FAILED: 'a Redis transaction did not commit every command',
   REDIS_REPLICAS_LAGGING: 'fewer replicas than configured acknowledged the write',
   REDIS_NOT_DURABLE: 'the Redis server does not fsync every write',
+  REDIS_CLUSTER_UNSUPPORTED: 'Redis Cluster is not supported (use Redis Sentinel for failover)',
   TIMEOUT: 'an operation did not finish in time',
   CONFIG_INVALID: 'the configuration is invalid',
 } as const;

@@ -11,6 +11,8 @@ export const EVENTS = {
   redisUnavailable: 'RedisUnavailable',
   redisMemoryHigh: 'RedisMemoryHigh',
   redisMemoryNormal: 'RedisMemoryNormal',
+  commitsRefused: 'CommitsRefused',
+  commitsResumed: 'CommitsResumed',
   backlogLimitReached: 'BacklogLimitReached',
   backlogLimitCleared: 'BacklogLimitCleared',
   rejection: 'Rejection',

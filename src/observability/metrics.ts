@@ -15,7 +15,7 @@ export interface DeliveryMetrics {
 export interface MetricsSources {
   stores: () => Promise<MailstoreStatus[]>;
   redisMemory: () => { usedBytes: number; maxBytes: number } | undefined;
-  /** The durability Holdfast found at start: true when Redis fsyncs every write (appendfsync always). */
+  /** The durability Holdfast found at start, and again after each reconnect: true when Redis fsyncs every write. */
   redisDurable: () => boolean;
   durabilityMode: 'strict' | 'relaxed';
   now: () => number;

@@ -55,6 +55,11 @@ export class Consumers {
    * Lets the workers finish the attempts they are in, for at most the grace period; then closes
    * them forcibly. A job cut off that way is not lost: its lock expires and a worker (here after
    * a restart, or on another node) takes it over.
+   *
+   * A worker whose blocking connection is waiting to reconnect (Redis down, or a failover under
+   * way) never finishes closing (BullMQ 6.7 waits for an `end` event ioredis does not send then),
+   * and a second, forced close returns the same promise: past the grace period the workers are
+   * left behind, so that stopping the node never hangs.
    */
   async close(graceMs: number): Promise<void> {
     const workers = [...this.workers.values()];
@@ -63,6 +68,16 @@ export class Consumers {
     const timeout = sleep(graceMs, false, { signal: graceOver.signal }).catch(() => false);
     const inTime = await Promise.race([closed.then(() => true), timeout]);
     graceOver.abort();
-    if (!inTime) await Promise.all(workers.map((worker) => worker.close(true)));
+    if (inTime) return;
+    const forced = Promise.all(workers.map((worker) => worker.close(true)));
+    const forceOver = new AbortController();
+    await Promise.race([
+      forced,
+      sleep(FORCED_CLOSE_MS, undefined, { signal: forceOver.signal }).catch(() => undefined),
+    ]);
+    forceOver.abort();
   }
 }
+
+/** How long a forced close may take before the workers are left behind. */
+const FORCED_CLOSE_MS = 2000;

@@ -36,7 +36,14 @@ export function createRedis(target: RedisTarget, role: ConnectionRole, commandTi
   const options = { ...common, ...perRole[role] };
   let redis: Redis;
   if (target.sentinels) {
-    redis = new Redis({ ...options, sentinels: target.sentinels, name: target.sentinelName ?? 'mymaster' });
+    redis = new Redis({
+      ...options,
+      sentinels: target.sentinels,
+      name: target.sentinelName ?? 'mymaster',
+      // Reconnect as soon as a sentinel announces +switch-master, instead of writing on to the old
+      // primary until the sentinels demote it (their CLIENT KILL then moves us anyway).
+      failoverDetector: true,
+    });
   } else if (target.url?.startsWith('unix://')) {
     redis = new Redis({ ...options, path: target.url.slice('unix://'.length) });
   } else {

@@ -1,6 +1,6 @@
-// Checks with CONFIG GET that a Redis fsyncs every write and never evicts keys.
+// Checks that a Redis is one Holdfast can keep mail in: a single server (no Cluster) that fsyncs every write and never evicts.
 import type { Redis } from 'ioredis';
-import { withTimeout } from '../errors.js';
+import { HoldfastError, withTimeout } from '../errors.js';
 
 const REQUIRED: Record<string, string> = {
   appendonly: 'yes',
@@ -23,4 +23,14 @@ export async function findDurabilityProblems(redis: Redis): Promise<string[]> {
     if (actual !== wanted) problems.push(`${setting} is "${actual ?? ''}", needs "${wanted}"`);
   }
   return problems;
+}
+
+/**
+ * Holdfast's transactions and scripts span keys of several mailstores and of the message, which a
+ * Redis Cluster would put in different slots; and its connections do not follow MOVED redirects.
+ * Said at start rather than as CROSSSLOT and MOVED errors at the first message (docs/reliability).
+ */
+export async function refuseRedisCluster(redis: Redis): Promise<void> {
+  const info = await withTimeout(redis.info('cluster'), 5000, 'INFO cluster');
+  if (/^cluster_enabled:1/m.test(info)) throw new HoldfastError('REDIS_CLUSTER_UNSUPPORTED');
 }
