@@ -157,6 +157,11 @@ describe('replaying delivered mail to a Dovecot store rolled back to an older co
     ]);
     const text = await holdfastCli(cli, 'replay', 'store1', '--since', since, '--dry-run');
     expect(text.stdout).toMatch(/^would replay 3 messages, \d+ bytes, 2 users \(delivered to store1 from /);
+    const audit = await holdfastCli(cli, 'audit', '-n', '5');
+    expect(audit.stdout).toContain(`store1  replay 3 messages delivered ${since} to `);
+    expect(audit.stdout).toMatch(
+      /store1 {2}open -> releasing {2}by \S+: replay of 3 messages: failed over to a lagging replica/,
+    );
   });
 
   it('replays past its budget only the newest copies: the oldest were dropped first', async () => {
