@@ -21,6 +21,7 @@ const COMMANDS = [
   ['queue', 'retry'],
   ['queue', 'delete'],
   ['trace'],
+  ['replay'],
   ['route', 'get'],
   ['route', 'set'],
   ['route', 'delete'],

@@ -42,6 +42,11 @@ import type { MailstoreCommand } from './policy/mailstore-state.js';
 import { PolicyEnforcer } from './admin/policy-enforcer.js';
 import { Trace } from './queue/trace.js';
 import { TraceAdmin } from './admin/trace.js';
+import { RetainedMail } from './queue/retention.js';
+import { RetentionSweeper } from './queue/retention-sweeper.js';
+import { createRetainer } from './delivery/retain.js';
+import { retentionHasRoom } from './policy/retention.js';
+import { ReplayAdmin } from './admin/replay.js';
 
 /** While intake refuses mail because Redis cannot keep it, how long a check may take, and how often it runs. */
 const GATE_PROBE_TIMEOUT_MS = 500;
@@ -105,6 +110,9 @@ export class App {
   private trace: Trace | undefined;
   /** Message trace lookups (by queue id, Message-ID, recipient); set once started. */
   traceAdmin: TraceAdmin | undefined;
+  /** The retained copies of delivered mail (the safety net); set once started. */
+  retained: RetainedMail | undefined;
+  private sweeper: RetentionSweeper | undefined;
 
   constructor(
     readonly config: Config,
@@ -147,7 +155,14 @@ export class App {
     const keys = createKeys(config.redis.prefix);
     const mailstores = Object.keys(config.mailstores);
     this.startTrace(control, keys);
+    this.retained = new RetainedMail(control, keys, enqueueTimeout);
     await this.startPolicy(control, keys, mailstores);
+    this.startSweeper(mailstores);
+    if (this.options.intake !== false || this.options.delivery !== false) {
+      // Intake refuses mail above the high-water mark; delivery keeps no new copies a little below it.
+      this.memoryWatch = new MemoryWatch(control, config.limits.redisMemoryHighWater, logger);
+      await this.memoryWatch.start();
+    }
     if (this.options.delivery !== false) {
       const workerConnection = this.track(createRedis(target, 'worker', 0));
       this.workerQueues = new MailQueues(workerConnection, keys, mailstores, this.redisError);
@@ -156,8 +171,6 @@ export class App {
     if (this.options.intake !== false) {
       const intake = this.track(createRedis(target, 'intake', enqueueTimeout));
       this.intakeQueues = new MailQueues(intake, keys, mailstores, this.redisError);
-      this.memoryWatch = new MemoryWatch(control, config.limits.redisMemoryHighWater, logger);
-      await this.memoryWatch.start();
       const limits = Object.fromEntries(
         Object.entries(config.mailstores).map(([id, store]) => [id, store.backlogLimit]),
       );
@@ -179,6 +192,7 @@ export class App {
     for (const client of this.clients.values()) client.close();
     this.closeBounces?.();
     this.memoryWatch?.stop();
+    await this.sweeper?.stop();
     this.overrides?.stop();
     this.backlogWatch?.stop();
     await this.enforcer?.stop();
@@ -222,7 +236,7 @@ export class App {
     const controls = new MailstoreControls(control, keys, this.controlQueues, timeout, openRate);
     this.controls = controls;
     const overrides = new StoreOverridesRepository(control, keys, mailstores, timeout);
-    this.mailstoreAdmin = new MailstoreAdmin(this.config, controls, this.logger, now, overrides);
+    this.mailstoreAdmin = new MailstoreAdmin(this.config, controls, this.logger, now, overrides, this.retained);
     this.overrides = new OverridesCache(overrides, (mailstore, changed) =>
       this.clients.get(mailstore)?.useEndpoints(changed.endpoints),
     );
@@ -254,6 +268,25 @@ export class App {
     await this.enforcer.start();
   }
 
+  /** Every node trims every store's retained copies each minute (each trim is atomic: nodes agree). */
+  private startSweeper(mailstores: string[]): void {
+    this.sweeper = new RetentionSweeper({
+      retained: this.retained!,
+      mailstores,
+      settings: this.retentionSettings,
+      now: this.options.now ?? Date.now,
+      onDropped: (mailstore, dropped) => {
+        this.metrics.discarded(mailstore, 'expired', dropped.expired);
+        this.metrics.discarded(mailstore, 'budget', dropped.budget);
+      },
+      onError: (error, mailstore) =>
+        this.logger.warn({ event: EVENTS.redisUnavailable, err: error, mailstore }, 'cannot sweep retained copies'),
+    });
+    this.sweeper.start();
+  }
+
+  private readonly retentionSettings = (mailstore: string) => this.config.mailstores[mailstore]!.retention;
+
   /** Where mail for a store goes now: the store, or where an operator moved its mail (this node's copy). */
   private readonly destination = (mailstore: string) => destinationOf(mailstore, this.overrides!.overrides);
 
@@ -264,12 +297,29 @@ export class App {
     const timeout = config.limits.timeouts.enqueue;
     const spool = new Spool(control, keys, timeout);
     const messages = new MessageControls(this.controlQueues!, spool, control, timeout);
+    const replayAdmin = new ReplayAdmin({
+      config,
+      retained: this.retained!,
+      queues: this.controlQueues!,
+      mailstoreAdmin: this.mailstoreAdmin!,
+      controls: this.controls!,
+      enqueueOptions: {
+        timeoutMs: timeout,
+        replicas: config.redis.replicas,
+        replicaTimeoutMs: config.redis.replicaTimeout,
+      },
+      logger,
+      now,
+      trace: this.trace,
+      metrics: this.metrics,
+    });
     this.adminServer = createAdminServer({
       config,
       logger: logger.child({ component: 'admin' }),
       now,
       mailstoreAdmin: this.mailstoreAdmin!,
       storeAdmin: this.storeAdmin!,
+      replayAdmin,
       messageAdmin: new MessageAdmin(config, messages, this.controls!, logger, now, this.trace),
       traceAdmin: this.traceAdmin!,
       routeAdmin: new RouteAdmin(config, new RouteTable(control, keys, timeout)),
@@ -361,6 +411,14 @@ export class App {
         this.controls!.recordOutcomes(mailstore, outcomes, now, windowMs),
       guard: (mailstore, reason) => this.automaticCommand(mailstore, { kind: 'guard', reason }),
       metrics: this.metrics,
+      retain: createRetainer({
+        retained: this.retained!,
+        settings: this.retentionSettings,
+        hasRoom: () => retentionHasRoom(this.memoryWatch?.lastReading, config.limits.redisMemoryHighWater),
+        now: this.options.now ?? Date.now,
+        logger,
+        metrics: this.metrics,
+      }),
     });
     this.consumers = new Consumers(Object.keys(config.mailstores), (id, activity) =>
       createConsumer(id, {

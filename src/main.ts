@@ -9,6 +9,7 @@ import { registerMailstoreCommands } from './cli/mailstores.js';
 import { registerQueueCommands } from './cli/queue.js';
 import { registerStoreCommands } from './cli/stores.js';
 import { registerTraceCommand } from './cli/trace.js';
+import { registerReplayCommand } from './cli/replay.js';
 
 /** sysexits.h EX_CONFIG: the configuration is wrong. */
 export const EXIT_CONFIG = 78;
@@ -74,5 +75,6 @@ registerMailstoreCommands(program, loadOrExit, DEFAULT_CONFIG);
 registerQueueCommands(program, loadOrExit, DEFAULT_CONFIG);
 registerStoreCommands(program, loadOrExit, DEFAULT_CONFIG);
 registerTraceCommand(program, loadOrExit, DEFAULT_CONFIG);
+registerReplayCommand(program, loadOrExit, DEFAULT_CONFIG);
 
 await program.parseAsync(process.argv);

@@ -8,6 +8,7 @@ import type { AuditEntry, MailstoreState } from '../policy/mailstore-state.js';
 import type { MaintenanceWindow } from '../policy/maintenance.js';
 import type { TracedMessage } from './trace.js';
 import type { TraceEvent } from '../queue/trace.js';
+import type { ReplayResult } from './replay.js';
 
 export const API_PREFIX = '/api/v1';
 
@@ -45,6 +46,15 @@ export const noteRequest = z.strictObject({ ...actor, reason: reason.optional() 
 export const moveRequest = z.strictObject({ ...actor, reason, to: z.string().min(1) });
 export const reasonRequest = z.strictObject({ ...actor, reason });
 export const endpointsRequest = z.strictObject({ ...actor, reason, endpoints: z.array(z.string().min(3)).min(1) });
+/** `since` and `until`: milliseconds, an ISO string, or a duration ago ("6h"); `until` defaults to now. */
+export const replayRequest = z.strictObject({
+  ...actor,
+  reason: z.string().trim().max(1000).optional(),
+  since: time,
+  until: time.optional(),
+  recipient: z.string().min(1).optional(),
+  dryRun: z.boolean().default(false),
+});
 
 export const messageFilter = z.strictObject({
   queueId: z.string().min(1).optional(),
@@ -83,6 +93,7 @@ export type NoteRequest = z.input<typeof noteRequest>;
 export type MoveRequest = z.input<typeof moveRequest>;
 export type ReasonRequest = z.input<typeof reasonRequest>;
 export type EndpointsRequest = z.input<typeof endpointsRequest>;
+export type ReplayRequest = z.input<typeof replayRequest>;
 export type MessageListQuery = z.input<typeof messageListQuery>;
 export type MessageActionRequest = z.input<typeof messageActionRequest>;
 export type TraceQuery = z.input<typeof traceQuery>;
@@ -125,6 +136,7 @@ export interface MessageDetail {
   events: TraceEvent[];
 }
 export type MessageActionResponse = BulkResult;
+export type ReplayResponse = ReplayResult;
 export interface TraceResponse {
   messages: TracedMessage[];
 }

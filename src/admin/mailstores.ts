@@ -22,6 +22,7 @@ import { etaSeconds, type RampPlan } from '../policy/ramp.js';
 import { latestArrivalHavingUsed } from '../policy/lifetime.js';
 import type { StoreOverrides } from '../policy/store-move.js';
 import type { StoreOverridesRepository } from '../queue/store-overrides.js';
+import type { RetainedMail, RetentionStatus } from '../queue/retention.js';
 
 /** Attempts at scheduling a window while other windows of the same store change. */
 const SCHEDULE_ATTEMPTS = 5;
@@ -46,6 +47,8 @@ export interface MailstoreStatus {
   overrides?: StoreOverrides;
   /** The store's last failed attempt, when and what (kept after it recovers). */
   lastError?: { at: number; error: string };
+  /** The retained copies of delivered mail, for replay (see docs/operations.md). */
+  retention?: RetentionStatus & { enabled: boolean };
 }
 
 export interface BacklogStatus {
@@ -80,6 +83,8 @@ export class MailstoreAdmin {
     private readonly now: () => number = Date.now,
     /** Live settings operators changed (a move, endpoints): shown in the status when given. */
     private readonly overrides?: StoreOverridesRepository,
+    /** The retained copies: shown in the status when given. */
+    private readonly retained?: RetainedMail,
   ) {}
 
   async hold(mailstore: string, options: { reason: string; by: string; until?: number }): Promise<MailstoreState> {
@@ -101,6 +106,25 @@ export class MailstoreAdmin {
       ? { rate: rate ?? plan.targetRate, concurrency: concurrency ?? plan.targetConcurrency }
       : undefined;
     return this.command(mailstore, { kind: 'release', by, reason, pace, plan });
+  }
+
+  /**
+   * Before replayed mail is queued for the store: an open store ramps up like a release (audited
+   * `replay`); a releasing one ramps already, and a stopped one's mail waits for its release.
+   * Returns the state the replayed mail meets.
+   */
+  async paceReplay(mailstore: string, options: { by: string; reason: string }): Promise<MailstoreState> {
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const state = await this.controls.read(mailstore);
+      if (state.kind !== 'open') return state;
+      const command = { kind: 'replay' as const, ...options, plan: this.rampPlan(mailstore) };
+      const paced = await this.command(mailstore, command).catch((error: unknown) => {
+        if (error instanceof MailstoreAdminError) return undefined; // changed meanwhile: look again
+        throw error;
+      });
+      if (paced) return paced;
+    }
+    return this.controls.read(mailstore);
   }
 
   /** The release ramp of a mailstore, from its config. */
@@ -188,16 +212,19 @@ export class MailstoreAdmin {
     const overrides = (await this.overrides?.readAll()) ?? new Map<string, StoreOverrides>();
     return Promise.all(
       Object.keys(this.config.mailstores).map(async (mailstore) => {
-        const [state, counts, backlog, windows, lastError] = await Promise.all([
+        const [state, counts, backlog, windows, lastError, retained] = await Promise.all([
           this.controls.read(mailstore),
           this.controls.counts(mailstore),
           this.backlog(mailstore),
           this.controls.windows.read(mailstore),
           this.controls.lastError(mailstore),
+          this.retained?.status(mailstore),
         ]);
+        const { enabled } = this.config.mailstores[mailstore]!.retention;
         const changed = {
           ...(overrides.has(mailstore) ? { overrides: overrides.get(mailstore) } : {}),
           ...(lastError ? { lastError } : {}),
+          ...(retained ? { retention: { enabled, ...retained } } : {}),
         };
         if (state.kind !== 'releasing') return { mailstore, state, counts, backlog, windows, ...changed };
         const remaining = counts.waiting + counts.delayed + counts.active;

@@ -15,6 +15,8 @@ import type {
   ProbeResponse,
   ReasonRequest,
   ReleaseRequest,
+  ReplayRequest,
+  ReplayResponse,
   RouteImportResponse,
   RouteResponse,
   StateResponse,
@@ -79,6 +81,9 @@ export class ApiClient {
   unmove = (id: string, body: ReasonRequest) => this.request<unknown>('POST', `${store(id)}/unmove`, body);
   setEndpoints = (id: string, body: EndpointsRequest) => this.request<unknown>('PUT', `${store(id)}/endpoints`, body);
   resetEndpoints = (id: string, body: ReasonRequest) => this.request<unknown>('DELETE', `${store(id)}/endpoints`, body);
+  /** A replay of many messages takes a while: it may take up to 10 minutes. */
+  replay = (id: string, body: ReplayRequest) =>
+    this.request<ReplayResponse>('POST', `${store(id)}/replay`, body, Math.max(this.timeoutMs, 600_000));
   audit = (limit: number) => this.request<AuditResponse>('GET', `/audit?limit=${limit}`);
 
   messages = (query: MessageListQuery) => this.request<MessageListResponse>('GET', `/messages?${queryString(query)}`);
@@ -98,7 +103,7 @@ export class ApiClient {
       text,
     );
 
-  async request<T>(method: string, path: string, body?: unknown): Promise<T> {
+  async request<T>(method: string, path: string, body?: unknown, timeoutMs = this.timeoutMs): Promise<T> {
     const url = `${this.baseUrl}${API_PREFIX}${path}`;
     const headers: Record<string, string> = {};
     if (this.token !== undefined) headers.authorization = `Bearer ${this.token}`;
@@ -112,7 +117,7 @@ export class ApiClient {
     }
     let response: Response;
     try {
-      response = await fetch(url, { method, headers, body: payload, signal: AbortSignal.timeout(this.timeoutMs) });
+      response = await fetch(url, { method, headers, body: payload, signal: AbortSignal.timeout(timeoutMs) });
     } catch (error) {
       throw new ApiUnreachableError(this.baseUrl, (error as Error).cause ?? error);
     }

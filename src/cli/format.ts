@@ -85,6 +85,9 @@ export function auditLine(entry: AuditEntry): string {
   else if ('window' in entry) {
     const { from, until } = entry.window;
     what = `${entry.mailstore}  window ${iso(from)} to ${iso(until)} ${WINDOW_VERBS[entry.action]}`;
+  } else if ('since' in entry) {
+    const only = entry.recipient === undefined ? '' : ` for ${entry.recipient}`;
+    what = `${entry.mailstore}  replay ${entry.count} messages delivered ${iso(entry.since)} to ${iso(entry.until)}${only}`;
   } else if ('from' in entry) what = `${entry.mailstore}  ${entry.from} -> ${entry.to}`;
   else {
     const detail = entry.to ?? entry.endpoints?.join(',') ?? '';

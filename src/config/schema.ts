@@ -95,6 +95,17 @@ const mailstore = z.strictObject({
       oldestAge: duration('0s'),
     })
     .prefault({}),
+  /**
+   * The safety net: a compressed copy of each delivery to the store, kept `period` within `budget`
+   * bytes (oldest dropped first), for `holdfast replay` after a restore from a lagging replica.
+   */
+  retention: z
+    .strictObject({
+      enabled: z.boolean().default(true),
+      period: duration('48h').refine((value) => value >= 60_000, 'the retention period is at least 1m'),
+      budget: size('100mb'),
+    })
+    .prefault({}),
 });
 
 const domain = z.strictObject({

@@ -17,15 +17,15 @@ export interface AttemptFacts {
 }
 
 /**
- * Returns the recipients to try again, and the outcomes the 5xx guard counts. A "user unknown"
- * waits as a suspect instead of failing at once while the guard is on.
+ * Returns the recipients delivered, those to try again, and the outcomes the 5xx guard counts. A
+ * "user unknown" waits as a suspect instead of failing at once while the guard is on.
  */
 export function recordAttempt(
   job: DeliveryJobData,
   result: AttemptResult,
   log: Logger,
   { elapsedMs, guard, now, trace }: AttemptFacts,
-): { transient: RecipientReply[]; outcomes: OutcomeCounts } {
+): { delivered: string[]; transient: RecipientReply[]; outcomes: OutcomeCounts } {
   if (result.kind === 'unreachable') {
     const reply = result.errors.map((entry) => `${entry.remote}: ${entry.error}`).join('; ');
     log.warn(
@@ -35,6 +35,7 @@ export function recordAttempt(
     const transient = job.recipients.map((recipient) => ({ recipient, reply }));
     trace.addByReply('deferred', transient, { attempt: job.attempts, detail: 'no endpoint answered' });
     return {
+      delivered: [],
       transient,
       outcomes: { total: 0, refused: 0 },
     };
@@ -84,5 +85,6 @@ export function recordAttempt(
   trace.addByReply('deferred', transient, attempt);
   trace.addByReply('refused', traced.refused, attempt);
   trace.addByReply('refused', traced.suspect, { ...attempt, detail: 'kept by the 5xx guard for its window' });
-  return { transient, outcomes: { total: replies.length, refused } };
+  const delivered = traced.delivered.map((entry) => entry.recipient);
+  return { delivered, transient, outcomes: { total: replies.length, refused } };
 }

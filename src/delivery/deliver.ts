@@ -20,6 +20,7 @@ import type { OutcomeCounts } from '../policy/guard.js';
 import type { BounceSender } from './bounce.js';
 import type { TraceEvent } from '../queue/trace.js';
 import { RunTrace } from './run-trace.js';
+import type { Retainer } from './retain.js';
 
 export interface DeliveryContext extends GuardContext, TripContext, RerouteContext {
   config: Config;
@@ -33,6 +34,8 @@ export interface DeliveryContext extends GuardContext, TripContext, RerouteConte
   metrics?: DeliveryMetrics;
   /** Adds a run's events to the message trace, without waiting: a trace failure never holds up mail. */
   recordTrace: (events: TraceEvent[], messageId: string | undefined) => void;
+  /** Keeps a copy of what an attempt delivered, for replay (never throws). */
+  retain?: Retainer;
 }
 
 /** How long to wait before trying again to send a bounce the smarthost did not take. */
@@ -40,7 +43,7 @@ export const BOUNCE_RETRY_MS = 5 * 60_000;
 const JITTER = 0.2;
 
 export function createDeliverer(context: DeliveryContext): DeliverFunction {
-  return async (data, body, checkpoint) => {
+  return async (data, body, checkpoint, jobId = data.queueId) => {
     const log = context.logger.child({ queueId: data.queueId, mailstore: data.mailstore });
     const job: DeliveryJobData = {
       ...data,
@@ -50,7 +53,7 @@ export function createDeliverer(context: DeliveryContext): DeliverFunction {
     };
     const trace = new RunTrace(job, context.now);
     try {
-      return await deliverJob(context, job, body, checkpoint, { log, trace });
+      return await deliverJob(context, job, body, checkpoint, { log, trace, jobId });
     } finally {
       if (trace.events.length > 0) context.recordTrace(trace.events, job.messageId);
     }
@@ -62,7 +65,7 @@ async function deliverJob(
   job: DeliveryJobData,
   body: Buffer,
   checkpoint: (data: DeliveryJobData) => Promise<void>,
-  { log, trace }: { log: Logger; trace: RunTrace },
+  { log, trace, jobId }: { log: Logger; trace: RunTrace; jobId: string },
 ): Promise<DeliveryOutcome> {
   const guard = context.guardSettings(job.mailstore);
   await settleSuspects(context, job, log);
@@ -77,8 +80,9 @@ async function deliverJob(
     const result = await client.deliver(job.sender, job.recipients, body);
     const elapsedMs = Math.round(performance.now() - started);
     const facts = { elapsedMs, guard, now: context.now(), trace };
-    const { transient, outcomes } = recordAttempt(job, result, log, facts);
+    const { delivered, transient, outcomes } = recordAttempt(job, result, log, facts);
     countAttempt(context.metrics, job, result, elapsedMs, transient.length, outcomes);
+    await context.retain?.(job, jobId, delivered, body);
     await watchForBurst(context, job.mailstore, outcomes, log);
     await watchForTrip(context, job.mailstore, result, log);
     retryAt = await planRetries(context, job, transient, { log, trace });

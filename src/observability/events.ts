@@ -45,6 +45,8 @@ export const EVENTS = {
   adminListening: 'AdminListening',
   storeMailMoved: 'StoreMailMoved',
   traceNotRecorded: 'TraceNotRecorded',
+  retentionSkipped: 'RetentionSkipped',
+  messagesReplayed: 'MessagesReplayed',
 } as const;
 
 export type EventName = (typeof EVENTS)[keyof typeof EVENTS];

@@ -1,6 +1,7 @@
 // Prometheus metrics: counters fed by intake and delivery, gauges read at scrape time from counters Holdfast keeps.
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { MailstoreStatus } from '../admin/mailstores.js';
+import type { RetentionMetrics } from '../delivery/retain.js';
 
 /** A recipient's outcome in one attempt, or at expiry. */
 export type RecipientOutcome = 'delivered' | 'deferred' | 'refused' | 'expired' | 'unreachable';
@@ -23,7 +24,7 @@ export interface MetricsSources {
 
 export const STATES = ['open', 'held', 'tripped', 'guarded', 'releasing'] as const;
 
-export class Metrics implements DeliveryMetrics {
+export class Metrics implements DeliveryMetrics, RetentionMetrics {
   readonly registry = new Registry();
   private readonly smtpReplies = new Counter({
     name: 'holdfast_smtp_replies_total',
@@ -48,6 +49,25 @@ export class Metrics implements DeliveryMetrics {
     name: 'holdfast_mailstore_automatic_stops_total',
     help: 'Stores this node tripped (connection failures) or guarded (5xx burst)',
     labelNames: ['mailstore', 'kind'],
+    registers: [this.registry],
+  });
+
+  private readonly retainedCopies = new Counter({
+    name: 'holdfast_retention_copies_total',
+    help: 'Copies of delivered mail this node retained for replay, by mailstore',
+    labelNames: ['mailstore'],
+    registers: [this.registry],
+  });
+  private readonly retentionDiscarded = new Counter({
+    name: 'holdfast_retention_discarded_total',
+    help: 'Retained copies dropped (expired, budget) or not kept (too-big, no-room, memory, error), by mailstore and reason',
+    labelNames: ['mailstore', 'reason'],
+    registers: [this.registry],
+  });
+  private readonly replays = new Counter({
+    name: 'holdfast_replayed_messages_total',
+    help: 'Retained copies an operator queued again (holdfast replay), by mailstore',
+    labelNames: ['mailstore'],
     registers: [this.registry],
   });
 
@@ -123,6 +143,31 @@ export class Metrics implements DeliveryMetrics {
       ['mailstore'],
       (g, s) => g.set({ mailstore: s.mailstore }, s.state.kind === 'releasing' ? s.state.rate : 0),
     );
+    storeGauge(
+      'holdfast_retained_messages',
+      'Retained copies of delivered mail, ready for replay, by mailstore',
+      ['mailstore'],
+      (g, s) => {
+        if (s.retention) g.set({ mailstore: s.mailstore }, s.retention.messages);
+      },
+    );
+    storeGauge(
+      'holdfast_retained_bytes',
+      'Stored bytes (compressed bodies and metadata) of the retained copies, by mailstore',
+      ['mailstore'],
+      (g, s) => {
+        if (s.retention) g.set({ mailstore: s.mailstore }, s.retention.bytes);
+      },
+    );
+    storeGauge(
+      'holdfast_retained_oldest_age_seconds',
+      'Age of the oldest retained copy (0 when none): how far back a replay can reach, by mailstore',
+      ['mailstore'],
+      (g, s) => {
+        const oldest = s.retention?.oldestAt;
+        if (s.retention) g.set({ mailstore: s.mailstore }, oldest === undefined ? 0 : (sources.now() - oldest) / 1000);
+      },
+    );
     new Gauge({
       name: 'holdfast_redis_memory_bytes',
       help: 'Redis memory: used, and maxmemory (0: none set)',
@@ -157,6 +202,18 @@ export class Metrics implements DeliveryMetrics {
 
   recipients(mailstore: string, outcome: RecipientOutcome, count: number): void {
     if (count > 0) this.recipientOutcomes.inc({ mailstore, outcome }, count);
+  }
+
+  retained(mailstore: string): void {
+    this.retainedCopies.inc({ mailstore });
+  }
+
+  discarded(mailstore: string, reason: string, count: number): void {
+    if (count > 0) this.retentionDiscarded.inc({ mailstore, reason }, count);
+  }
+
+  replayed(mailstore: string, count: number): void {
+    if (count > 0) this.replays.inc({ mailstore }, count);
   }
 
   automaticStop(mailstore: string, kind: 'trip' | 'guard'): void {

@@ -31,6 +31,8 @@ export type MailstoreCommand =
   /** `scheduled`: a maintenance window's hold, which does not replace a hold in place. */
   | { kind: 'hold'; reason: string; by: string; until?: number; scheduled?: boolean }
   | { kind: 'release'; by: string; reason?: string; pace?: Pace; plan: RampPlan }
+  /** Replayed mail is about to be queued for an open store: it ramps up like a release. */
+  | { kind: 'replay'; by: string; reason: string; plan: RampPlan }
   | { kind: 'guard'; reason: string }
   | { kind: 'trip'; reason: string; probeIntervalMs: number }
   /** A probe of a tripped store is due: claim it, and push the next one back (doubling, capped). */
@@ -43,7 +45,7 @@ export type MailstoreCommand =
 export interface StateAuditEntry {
   at: number;
   mailstore: string;
-  action: 'hold' | 'release' | 'guard' | 'confirm-bounces' | 'trip' | 'probe' | 'recover' | 'ramp' | 'open';
+  action: 'hold' | 'release' | 'replay' | 'guard' | 'confirm-bounces' | 'trip' | 'probe' | 'recover' | 'ramp' | 'open';
   by: string;
   reason: string;
   from: StateKind;
@@ -76,7 +78,23 @@ export interface StoreAuditEntry {
   endpoints?: string[];
 }
 
-export type AuditEntry = StateAuditEntry | MessageAuditEntry | StoreAuditEntry | WindowAuditEntry;
+/** An operator's replay of retained copies to a store (its pacing is a state change of its own). */
+export interface ReplayAuditEntry {
+  at: number;
+  action: 'replay';
+  mailstore: string;
+  by: string;
+  reason: string;
+  since: number;
+  until: number;
+  recipient?: string;
+  /** Messages queued again, their bytes, and the distinct recipients. */
+  count: number;
+  bytes: number;
+  users: number;
+}
+
+export type AuditEntry = StateAuditEntry | MessageAuditEntry | StoreAuditEntry | WindowAuditEntry | ReplayAuditEntry;
 
 export type Decision =
   { ok: true; state: MailstoreState; audit: StateAuditEntry; verdict?: GuardVerdict } | { ok: false; problem: string };
@@ -136,6 +154,12 @@ export function decide(mailstore: string, state: MailstoreState, command: Mailst
       const verdict = state.kind === 'guarded' ? 'retry' : undefined;
       const next = releasing(command.by, reason, command.plan, now, command.pace);
       return { ok: true, state: next, audit: audit('release', command.by, reason, next), verdict };
+    }
+    case 'replay': {
+      // Releasing already ramps; a stopped store's replayed mail waits for its release, which ramps.
+      if (state.kind !== 'open') return { ok: false, problem: `mailstore ${mailstore} is ${state.kind}, not open` };
+      const next = releasing(command.by, command.reason, command.plan, now);
+      return { ok: true, state: next, audit: audit('replay', command.by, command.reason, next) };
     }
     case 'ramp-step': {
       if (state.kind !== 'releasing' || state.nextStepAt > now) return { ok: false, problem: 'no ramp step is due' };

@@ -16,12 +16,14 @@ export type DeliveryOutcome =
 
 /**
  * One delivery of a job. `checkpoint` stores the job's data at once: a step that must not be
- * repeated if the rest fails (recipients moved to another store's queue) calls it.
+ * repeated if the rest fails (recipients moved to another store's queue) calls it. `jobId`
+ * defaults to the queue id (the job made at reception).
  */
 export type DeliverFunction = (
   data: DeliveryJobData,
   body: Buffer,
   checkpoint: (data: DeliveryJobData) => Promise<void>,
+  jobId?: string,
 ) => Promise<DeliveryOutcome>;
 
 export interface ConsumerOptions {
@@ -125,7 +127,7 @@ async function runJob(job: Job<DeliveryJobData>, token: string | undefined, opti
     options.onMissingBody(data);
     throw new UnrecoverableError(`message body ${data.queueId} is missing`);
   }
-  const outcome = await deliver(data, body, (saved) => job.updateData(saved));
+  const outcome = await deliver(data, body, (saved) => job.updateData(saved), jobRef.jobId);
   switch (outcome.kind) {
     case 'done':
       await finishPatiently(spool, jobRef, options.lockDuration);

@@ -21,6 +21,8 @@ export interface IncomingMessage {
   client: string;
   /** The header Message-ID, when the message has one: for the trace only. */
   messageId?: string;
+  /** A replay: the queue id of the delivered message it repeats. */
+  replayOf?: string;
 }
 
 export interface EnqueueOptions {
@@ -77,6 +79,7 @@ export async function enqueueMessage(
       attempts: 0,
       size,
       ...(message.messageId === undefined ? {} : { messageId: message.messageId }),
+      ...(message.replayOf === undefined ? {} : { replayOf: message.replayOf }),
     };
     transaction.zadd(keys.mailstoreBacklog(mailstore), message.receivedAt, message.queueId);
     transaction.incrby(keys.mailstoreBacklogBytes(mailstore), size);
@@ -129,7 +132,7 @@ function acceptedEvent(message: IncomingMessage, mailstores: string[]): TraceEve
     sender: message.sender,
     ...(message.messageId === undefined ? {} : { messageId: message.messageId }),
     remote: message.client,
-    detail: `${messageSize(message)} bytes, for ${mailstores.join(', ')}`,
+    detail: `${messageSize(message)} bytes, for ${mailstores.join(', ')}${message.replayOf === undefined ? '' : `: a replay of ${message.replayOf}`}`,
   };
 }
 

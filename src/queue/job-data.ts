@@ -38,6 +38,8 @@ export interface DeliveryJobData {
   heldSince?: number;
   /** Past operator holds of this message: that time does not count toward its lifetime. */
   heldIntervals?: Array<{ from: number; to: number }>;
+  /** A replay of a retained delivery: the queue id of the message it repeats (not retained again). */
+  replayOf?: string;
 }
 
 export const DELIVERY_JOB_NAME = 'deliver';

@@ -48,6 +48,20 @@ export interface Keys {
    * dropping one cannot lose another scheduled meanwhile.
    */
   mailstoreWindows(mailstore: string): string;
+  /**
+   * Sorted set (score = delivery time, member = `entryId:cost`): the store's retained copies of
+   * delivered mail, for replay; `cost` is the entry's stored bytes, so dropping needs no read.
+   */
+  retainedIndex(mailstore: string): string;
+  /** String (counter): the stored bytes of the store's retained copies (compressed body + metadata). */
+  retainedBytes(mailstore: string): string;
+  /**
+   * String (milliseconds): the latest delivery time whose retained copy was dropped or never kept;
+   * a replay from before it cannot be complete.
+   */
+  retainedGapUntil(mailstore: string): string;
+  /** Hash (`meta` JSON, `body` gzip): one retained delivery; expires with the retention period. */
+  retainedEntry(mailstore: string, entryId: string): string;
   /** Stream: the audit trail of state changes and operator actions, newest last. */
   readonly audit: string;
   /** Hash: scratch copy of the routing table during a bulk replace, renamed over `routes`. */
@@ -88,6 +102,11 @@ export function createKeys(prefix: string): Keys {
     mailstoreOverrides: (mailstore) => `${prefix}:store:${mailstore}:overrides`,
     mailstoreSweepLock: (mailstore) => `${prefix}:store:${mailstore}:sweep-lock`,
     mailstoreWindows: (mailstore) => `${prefix}:store:${mailstore}:windows`,
+    retainedIndex: (mailstore) => `${prefix}:store:${mailstore}:retained`,
+    retainedBytes: (mailstore) => `${prefix}:store:${mailstore}:retained:bytes`,
+    retainedGapUntil: (mailstore) => `${prefix}:store:${mailstore}:retained:gap-until`,
+    // Entry ids are job ids and an attempt number, never ':': entries of two stores cannot collide.
+    retainedEntry: (mailstore, entryId) => `${prefix}:retained:${mailstore}:${entryId}`,
     audit: `${prefix}:audit`,
     routes: `${prefix}:routes`,
     routesLoading: `${prefix}:routes:loading`,

@@ -16,6 +16,7 @@ export const TRACE_KINDS = [
   'released',
   'retried',
   'deleted',
+  'replayed',
 ] as const;
 
 /**
@@ -23,6 +24,7 @@ export const TRACE_KINDS = [
  * expired: deferred recipients outlived their lifetime. bounced: a permanent failure was reported
  * (or could not be: `detail` says). rerouted, moved: recipients went to another mailstore's queue
  * (their route changed; an operator moved their store's mail). held ... deleted: operator actions.
+ * replayed: an operator queued a retained copy of the delivery again (`detail` names the new queue id).
  */
 export type TraceKind = (typeof TRACE_KINDS)[number];
 

@@ -6,6 +6,7 @@ import { MailstoreAdminError } from '../mailstores.js';
 import { MessageAdminError } from '../messages.js';
 import { RouteAdminError } from '../routes.js';
 import { StoreAdminError } from '../stores.js';
+import { ReplayAdminError } from '../replay.js';
 import { TraceAdminError } from '../trace.js';
 
 /** An error the HTTP layer raises itself (unknown store, bad token, a time it cannot read). */
@@ -33,6 +34,7 @@ export function errorAnswer(error: unknown, redisConnected: boolean): { status: 
     error instanceof MessageAdminError ||
     error instanceof StoreAdminError ||
     error instanceof RouteAdminError ||
+    error instanceof ReplayAdminError ||
     error instanceof TraceAdminError
   ) {
     return answer('REFUSED', error.message);

@@ -1,4 +1,4 @@
-// /api/v1/stores and /audit: every store's status; hold, release, probe, move, endpoints, windows; the audit trail.
+// /api/v1/stores and /audit: every store's status; hold, release, probe, replay, move, endpoints, windows; the audit trail.
 import type { FastifyInstance } from 'fastify';
 import type { Config } from '../../config/schema.js';
 import { parseDuration } from '../../config/units.js';
@@ -11,21 +11,25 @@ import {
   noteRequest,
   reasonRequest,
   releaseRequest,
+  replayRequest,
   type AuditResponse,
   type HoldResponse,
   type ProbeResponse,
+  type ReplayResponse,
   type StateResponse,
   type StoresResponse,
   type WindowsResponse,
 } from '../api.js';
 import type { MailstoreAdmin } from '../mailstores.js';
 import type { StoreAdmin } from '../stores.js';
+import type { ReplayAdmin } from '../replay.js';
 import { ApiError } from './errors.js';
 
 export interface StoreRouteDeps {
   config: Config;
   mailstoreAdmin: MailstoreAdmin;
   storeAdmin: StoreAdmin;
+  replayAdmin: ReplayAdmin;
   /** Probes the store now (from a node that delivers); a tripped store that answers is released. */
   probe: (mailstore: string) => Promise<ProbeResponse>;
   now: () => number;
@@ -39,6 +43,12 @@ export function parseApiTime(field: string, value: number | string, now: number)
   const time = Date.parse(value);
   if (Number.isNaN(time)) throw new ApiError('INVALID_REQUEST', `${field}: not a time or a duration: ${value}`);
   return time;
+}
+
+/** A time in the past given as milliseconds, an ISO string, or a duration ago. */
+export function parsePastTime(field: string, value: number | string, now: number): number {
+  const duration = typeof value === 'string' ? parseDuration(value) : undefined;
+  return duration === undefined ? parseApiTime(field, value, now) : now - duration;
 }
 
 export function registerStoreRoutes(server: FastifyInstance, deps: StoreRouteDeps): void {
@@ -98,6 +108,15 @@ export function registerStoreRoutes(server: FastifyInstance, deps: StoreRouteDep
   server.post(`${API_PREFIX}/stores/:store/probe`, async (request): Promise<ProbeResponse> =>
     deps.probe(store(request.params)),
   );
+
+  server.post(`${API_PREFIX}/stores/:store/replay`, async (request): Promise<ReplayResponse> => {
+    const id = store(request.params);
+    const body = replayRequest.parse(request.body);
+    const now = deps.now();
+    const since = parsePastTime('since', body.since, now);
+    const until = body.until === undefined ? now : parsePastTime('until', body.until, now);
+    return deps.replayAdmin.replay(id, { ...body, since, until, by: by(body.by) });
+  });
 
   server.post(`${API_PREFIX}/stores/:store/move`, async (request) => {
     const id = store(request.params);

@@ -34,7 +34,7 @@ describe('deploy/prometheus/alerts.yml', () => {
     expect(unknown).toEqual([]);
   });
 
-  it('alerts on stuck mail, long holds, trips, guards, expiring mail and a non-durable Redis', () => {
+  it('alerts on stuck mail, long holds, trips, guards, expiring mail, a non-durable Redis and short retention', () => {
     expect(rules.map((rule) => rule.alert)).toEqual(
       expect.arrayContaining([
         'HoldfastMailStuck',
@@ -43,6 +43,7 @@ describe('deploy/prometheus/alerts.yml', () => {
         'HoldfastStoreGuarded',
         'HoldfastMailExpiringSoon',
         'HoldfastRedisNotDurable',
+        'HoldfastRetentionShort',
       ]) as unknown[],
     );
   });

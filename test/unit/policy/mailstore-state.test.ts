@@ -68,4 +68,14 @@ describe('the mailstore state machine', () => {
     expect(holdHasExpired(held, NOW + 10 ** 12)).toBe(false);
     expect(holdHasExpired(OPEN, NOW)).toBe(false);
   });
+
+  it('paces an open store receiving replayed mail like a release, and leaves any other state as it is', () => {
+    const command = { kind: 'replay' as const, by: 'ops', reason: 'replay of 12 messages', plan: PLAN };
+    expect(decide('store1', OPEN, command, NOW)).toMatchObject({
+      ok: true,
+      state: { kind: 'releasing', rate: 5, concurrency: 2, explicit: false, nextStepAt: NOW + 30_000, by: 'ops' },
+      audit: { action: 'replay', from: 'open', to: 'releasing', reason: 'replay of 12 messages' },
+    });
+    expect(decide('store1', held, command, NOW)).toEqual({ ok: false, problem: 'mailstore store1 is held, not open' });
+  });
 });

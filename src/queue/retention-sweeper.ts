@@ -1,0 +1,54 @@
+// Every minute on every node: drops each store's retained copies past their period, then the oldest over its budget.
+import { DROP_LIMIT, type Dropped, type RetainedMail, type RetentionSettings } from './retention.js';
+
+export interface SweeperOptions {
+  retained: RetainedMail;
+  mailstores: readonly string[];
+  settings: (mailstore: string) => RetentionSettings;
+  now: () => number;
+  onDropped: (mailstore: string, dropped: Dropped) => void;
+  onError: (error: unknown, mailstore: string) => void;
+  intervalMs?: number;
+}
+
+/** Script calls per store and sweep at most: a budget cut by thousands of copies is worked off over a few sweeps. */
+const MAX_CALLS = 20;
+
+/**
+ * Storing a copy trims its store too; this sweep covers stores that deliver nothing for a while
+ * (their copies still expire) and budgets lowered by a restart. Each trim is one atomic script:
+ * nodes sweeping at once drop each copy once.
+ */
+export class RetentionSweeper {
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<void> | undefined;
+
+  constructor(private readonly options: SweeperOptions) {}
+
+  start(): void {
+    this.timer = setInterval(() => {
+      this.running ??= this.sweep().finally(() => (this.running = undefined));
+    }, this.options.intervalMs ?? 60_000);
+    this.timer.unref();
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.timer);
+    await this.running;
+  }
+
+  async sweep(): Promise<void> {
+    const { retained, mailstores, settings, now, onDropped, onError } = this.options;
+    for (const mailstore of mailstores) {
+      try {
+        for (let call = 0; call < MAX_CALLS; call++) {
+          const dropped = await retained.sweep(mailstore, settings(mailstore), now());
+          onDropped(mailstore, dropped);
+          if (dropped.expired < DROP_LIMIT && dropped.budget < DROP_LIMIT) break;
+        }
+      } catch (error) {
+        onError(error, mailstore);
+      }
+    }
+  }
+}
