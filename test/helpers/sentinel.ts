@@ -39,11 +39,12 @@ export interface TestSentinelSet {
   /** A planned switchover: the sentinels promote a replica while the primary runs on, then demote the old primary. */
   switchover(): Promise<void>;
   /**
-   * Resolves once `node` is a replica of the current primary with its link up. The sentinels learn it
-   * later (they read a replica's INFO every 10 s): a second failover before then can go wrong, so a
-   * test that needs two gets a fresh set for each.
+   * Resolves once every other node is a replica, link up, of the primary the sentinels name (on a
+   * loaded machine they may have failed over again meanwhile: whichever node is primary then). The
+   * sentinels learn it later (they read a replica's INFO every 10 s): a second failover before then
+   * can go wrong, so a test that needs two gets a fresh set for each.
    */
-  waitForReplica(node: RedisNode, timeoutMs?: number): Promise<void>;
+  waitUntilReplicated(timeoutMs?: number): Promise<void>;
   /** Every process this set started stops (SIGKILL by PID), and the temp dir is removed. */
   cleanup(): Promise<void>;
   /** The last lines of every log, for failure messages. */
@@ -186,21 +187,20 @@ export async function startSentinelSet(options: { replicas?: number } = {}): Pro
   };
 
   /** The replica has finished its sync and the primary counts it (WAIT will). */
+  const isReplicating = async (node: RedisNode, primary: RedisNode) => {
+    const [replica, master] = await Promise.all([replicationInfo(node.port), replicationInfo(primary.port)]);
+    return (
+      replica.includes(`master_port:${primary.port}`) &&
+      replica.includes('master_link_status:up') &&
+      new RegExp(`slave\\d+:ip=127\\.0\\.0\\.1,port=${node.port},state=online`).test(master)
+    );
+  };
   const replicating = async (node: RedisNode, primary: RedisNode, timeoutMs = 30_000) => {
-    await waitFor(
-      async () => {
-        const [replica, master] = await Promise.all([replicationInfo(node.port), replicationInfo(primary.port)]);
-        return (
-          replica.includes(`master_port:${primary.port}`) &&
-          replica.includes('master_link_status:up') &&
-          new RegExp(`slave\\d+:ip=127\\.0\\.0\\.1,port=${node.port},state=online`).test(master)
-        );
+    await waitFor(() => isReplicating(node, primary), timeoutMs, `${node.port} to replicate ${primary.port}`).catch(
+      (error: unknown) => {
+        throw new Error(`${String(error)}\n${logs()}`, { cause: error });
       },
-      timeoutMs,
-      `${node.port} to replicate ${primary.port}`,
-    ).catch((error: unknown) => {
-      throw new Error(`${String(error)}\n${logs()}`, { cause: error });
-    });
+    );
   };
 
   const logs = () =>
@@ -315,8 +315,20 @@ export async function startSentinelSet(options: { replicas?: number } = {}): Pro
       const answer = await ask(sentinelPorts[0]!, (client) => client.call('SENTINEL', 'FAILOVER', SENTINEL_NAME));
       if (answer !== 'OK') throw new Error(`SENTINEL FAILOVER answered ${String(answer)}`);
     },
-    async waitForReplica(node, timeoutMs = 30_000) {
-      await replicating(node, await set.primary(), timeoutMs);
+    async waitUntilReplicated(timeoutMs = 60_000) {
+      await waitFor(
+        async () => {
+          const primary = await set.primary().catch(() => undefined);
+          if (!primary) return false;
+          const others = nodes.filter((node) => node.port !== primary.port);
+          const replicated = await Promise.all(others.map((node) => isReplicating(node, primary).catch(() => false)));
+          return replicated.every(Boolean);
+        },
+        timeoutMs,
+        'every node replicating the primary',
+      ).catch((error: unknown) => {
+        throw new Error(`${String(error)}\n${logs()}`, { cause: error });
+      });
     },
     async cleanup() {
       await stopAll();

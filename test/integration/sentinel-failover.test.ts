@@ -198,7 +198,7 @@ describe('a relay on Redis Sentinel with replicas: 1', () => {
       timings.failoverMs = Date.now() - killedAt;
       // As systemd would: the old primary starts again, and the sentinels make it the new primary's replica.
       await set.restart(old);
-      await set.waitForReplica(old);
+      await set.waitUntilReplicated();
       const rejoinedAt = Date.now();
       timings.rejoinedMs = rejoinedAt - killedAt;
       await waitFor(() => sender.acknowledged(rejoinedAt).length >= 20, 30_000, '20 messages acknowledged after');
@@ -212,7 +212,7 @@ describe('a relay on Redis Sentinel with replicas: 1', () => {
     // The promoted replica was checked as the primary was: it fsyncs every write.
     expect(relay.events('CommitsRefused').map((record) => record.reason)).not.toContain('REDIS_NOT_DURABLE');
     expect(missing).toEqual([]);
-  });
+  }, 120_000);
 
   it('delivers every message it acknowledged through a planned switchover with the old primary alive', async () => {
     const sender = new SteadySender(relay.port);
@@ -226,7 +226,7 @@ describe('a relay on Redis Sentinel with replicas: 1', () => {
       await set.switchover();
       await set.waitForFailover(old);
       timings.failoverMs = Date.now() - startedAt;
-      await set.waitForReplica(old);
+      await set.waitUntilReplicated();
       const rejoinedAt = Date.now();
       timings.rejoinedMs = rejoinedAt - startedAt;
       await waitFor(() => sender.acknowledged(rejoinedAt).length >= 20, 30_000, '20 messages acknowledged after');
@@ -237,5 +237,5 @@ describe('a relay on Redis Sentinel with replicas: 1', () => {
     Object.assign(timings, sender.refusals(startedAt));
     console.info(`sentinel switchover: ${JSON.stringify({ ...timings, ...figures })}`);
     expect(missing).toEqual([]);
-  });
+  }, 120_000);
 });
