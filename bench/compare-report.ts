@@ -59,21 +59,25 @@ function layout(rows: string[][]): string {
     .replace(/ +$/gm, '');
 }
 
-/** The table for one message size: per session count, each metric for Holdfast, the peer and their ratio. */
+/**
+ * The table for one message size: per session count, each metric for Holdfast, the peer and their
+ * ratio; Holdfast's column alone without a peer (BENCH_PEER=none).
+ */
 export function comparisonTable(results: readonly CellResult[], peerName: string | undefined): string {
-  const header = ['sessions', 'figure', 'Holdfast', peerName ?? 'peer', `Holdfast/${peerName ?? 'peer'}`];
-  const rows = [header];
+  const rows = [['sessions', 'figure', 'Holdfast', ...(peerName ? [peerName, `Holdfast/${peerName}`] : [])]];
   for (const result of results) {
     const ratio = ratios(result);
-    metrics.forEach((metric, index) =>
+    metrics.forEach((metric, index) => {
+      const peerCells = result.peer
+        ? [fixed(metric.value(result.peer), metric.digits), fixed(ratio[metric.name]!, 2)]
+        : ['n/a', 'n/a'];
       rows.push([
         index === 0 ? String(result.sessions) : '',
         metric.name,
         fixed(metric.value(result.holdfast), metric.digits),
-        result.peer ? fixed(metric.value(result.peer), metric.digits) : 'n/a',
-        fixed(ratio[metric.name]!, 2),
-      ]),
-    );
+        ...(peerName ? peerCells : []),
+      ]);
+    });
   }
   return layout(rows);
 }

@@ -132,6 +132,13 @@ export async function waitForQuietMachine(logPrefix: string, maxWaitS: number): 
 
 // ---------------------------------------------------------------- child processes
 
+/**
+ * Children run in their own process group, so that a Ctrl-C reaches only the benchmark, which then
+ * stops them in order. (Sent to Holdfast's embedded redis-server as well, it had Holdfast restart
+ * Redis while shutting down, and that Redis outlived it.)
+ */
+const OWN_PROCESS_GROUP = true;
+
 function isRunning(child: ChildProcess): boolean {
   return child.exitCode === null && child.signalCode === null;
 }
@@ -184,6 +191,31 @@ export class StartedProcesses {
     for (let i = 0; i < 100 && readProcStat(pid) !== undefined; i++) await sleep(100);
     if (readProcStat(pid)?.comm === comm) process.kill(pid, 'SIGKILL');
   }
+}
+
+/**
+ * Stops, by PID, every process whose command line names `dir` (the temp dir): what a child left
+ * behind, e.g. an embedded redis-server that Holdfast restarted and that outlived it. SIGTERM, then
+ * SIGKILL after 5 s.
+ */
+export async function stopProcessesNaming(dir: string, logPrefix: string): Promise<void> {
+  const naming = () =>
+    allProcesses()
+      .filter((stat) => stat.state !== 'Z' && stat.pid !== process.pid)
+      .map((stat) => stat.pid)
+      .filter((pid) => {
+        try {
+          return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(dir);
+        } catch {
+          return false;
+        }
+      });
+  const left = naming();
+  if (left.length === 0) return;
+  process.stderr.write(`${logPrefix}: processes ${left.join(' ')} still use ${dir}; SIGTERM\n`);
+  for (const pid of left) process.kill(pid, 'SIGTERM');
+  for (let i = 0; i < 50 && naming().length > 0; i++) await sleep(100);
+  for (const pid of naming()) process.kill(pid, 'SIGKILL');
 }
 
 /** Runs `main`, then `cleanUp` whatever happens: an error (exit code 1, after `onFailure`), SIGINT or SIGTERM (130). */
@@ -260,6 +292,7 @@ export class Sink {
     const child = processes.add(
       spawn(process.execPath, ['--import', 'tsx', join(repoRoot, 'bench/lmtp-sink.ts'), '0', '0'], {
         cwd: repoRoot,
+        detached: OWN_PROCESS_GROUP,
         stdio: ['ignore', 'pipe', 'inherit'],
       }),
     );
@@ -371,6 +404,7 @@ async function startHoldfast(
     // BENCH_PROFILE=DIR: Holdfast writes a V8 CPU profile there when it stops (node --cpu-prof).
     spawn(process.execPath, [...profileArguments(), join(repoRoot, 'bin/holdfast.js'), 'start', '-c', configPath], {
       cwd: repoRoot,
+      detached: OWN_PROCESS_GROUP,
       stdio: ['ignore', log, log],
     }),
   );
@@ -518,7 +552,9 @@ export async function runSmtpSource(
 ): Promise<{ wallMs: number; startAt: number }> {
   const startAt = Date.now();
   const begin = performance.now();
-  const child = processes.add(spawn(load.binary, smtpSourceArgs(load), { stdio: ['ignore', 'pipe', 'pipe'] }));
+  const child = processes.add(
+    spawn(load.binary, smtpSourceArgs(load), { detached: OWN_PROCESS_GROUP, stdio: ['ignore', 'pipe', 'pipe'] }),
+  );
   let output = '';
   child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
   child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));

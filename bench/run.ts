@@ -47,6 +47,7 @@ import {
   runBenchmark,
   runSmtpSource,
   startSinkAndHoldfast,
+  stopProcessesNaming,
   summarizeHoldfastLog,
 } from './lib.js';
 import { PostfixInstance, postfixVersion } from './postfix.js';
@@ -79,11 +80,12 @@ let postfix: PostfixInstance | undefined;
 /** How many Holdfast log lines above info were already printed. */
 let reportedProblems = 0;
 
-/** Stops Postfix and every child by PID, reports new log problems, removes the temp dir. */
+/** Stops Postfix, every child and anything left using the temp dir, by PID; reports new log problems; removes the temp dir. */
 async function cleanUp(): Promise<void> {
   await postfix?.stop();
   await processes.stopAll();
   if (!tempDir) return;
+  await stopProcessesNaming(tempDir, 'bench');
   const logPath = holdfastLogPath(tempDir);
   if (existsSync(logPath)) {
     const problems = summarizeHoldfastLog(logPath).problems.slice(reportedProblems);
