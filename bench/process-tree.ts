@@ -160,7 +160,8 @@ export class MemorySampler {
     intervalMs = 250,
   ) {
     this.sample();
-    this.timer = setInterval(() => this.sample(), intervalMs);
+    // unref: a pass that fails before stop() must not keep the benchmark from exiting.
+    this.timer = setInterval(() => this.sample(), intervalMs).unref();
   }
 
   private sample(): void {
