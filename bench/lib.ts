@@ -1,21 +1,12 @@
 // Shared by bench/run.ts and bench/ramp.ts: temp dir and config, child processes, /proc figures, the sink, Holdfast.
 import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import {
-  closeSync,
-  existsSync,
-  mkdtempSync,
-  openSync,
-  readFileSync,
-  readdirSync,
-  rmSync,
-  statSync,
-  writeFileSync,
-} from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { allProcesses, parseProcStat, readProcStat, ticksToMs } from './process-tree.js';
 
 /** The repository root: the children run here, and bin/, dist/ and bench/ are found from it. */
 export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -27,6 +18,16 @@ export function numberSetting(name: string, fallback: number): number {
   const value = Number(process.env[name] ?? fallback);
   if (!Number.isFinite(value) || value < 0) throw new Error(`${name} must be a number >= 0`);
   return value;
+}
+
+/** The comma-separated numbers >= 0 in the environment variable `name` ("1,20,100"), or `fallback`. */
+export function listSetting(name: string, fallback: readonly number[]): number[] {
+  const text = process.env[name];
+  if (text === undefined || text.trim() === '') return [...fallback];
+  const values = text.split(',').map((part) => Number(part.trim()));
+  if (values.some((value) => !Number.isFinite(value) || value < 0))
+    throw new Error(`${name} must be numbers >= 0 separated by commas`);
+  return values;
 }
 
 /** `value` with `digits` decimals, or "n/a" when it is not a finite number. */
@@ -73,45 +74,19 @@ export function checkPrerequisites(smtpSource: string): void {
 
 // ---------------------------------------------------------------- /proc figures
 
-const CLOCK_TICKS_PER_SECOND = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim());
 /** Below this share of one core busy, the machine counts as quiet. */
 const QUIET_SHARE = 0.25;
-
-interface ProcStat {
-  comm: string;
-  ppid: number;
-  /** CPU time used so far (utime + stime), in clock ticks. */
-  ticks: number;
-}
-
-/** A process's name, parent and CPU ticks from /proc/PID/stat; undefined once it is gone (or a zombie). */
-function readProcStat(pid: number): ProcStat | undefined {
-  let text: string;
-  try {
-    text = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  } catch {
-    return undefined;
-  }
-  const open = text.indexOf('(');
-  const close = text.lastIndexOf(')');
-  // After ")": state ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt utime stime ...
-  const fields = text.slice(close + 2).split(' ');
-  if (fields[0] === 'Z') return undefined;
-  return { comm: text.slice(open + 1, close), ppid: Number(fields[1]), ticks: Number(fields[11]) + Number(fields[12]) };
-}
 
 /** CPU time (user + system) a process used so far, in ms; NaN once it is gone. */
 export function processCpuMs(pid: number | undefined): number {
   const stat = pid === undefined ? undefined : readProcStat(pid);
-  return stat ? (stat.ticks * 1000) / CLOCK_TICKS_PER_SECOND : Number.NaN;
+  return stat ? ticksToMs(stat.ticks) : Number.NaN;
 }
 
 /** This process's own CPU, and that of its children it has waited for (smtp-source, once it exited), in ms. */
 export function ownCpuMs(): { self: number; waitedChildren: number } {
-  const text = readFileSync('/proc/self/stat', 'utf8');
-  const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
-  const ms = (index: number) => (Number(fields[index]) * 1000) / CLOCK_TICKS_PER_SECOND;
-  return { self: ms(11) + ms(12), waitedChildren: ms(13) + ms(14) };
+  const stat = parseProcStat(process.pid, readFileSync('/proc/self/stat', 'utf8'));
+  return { self: ticksToMs(stat.ticks), waitedChildren: ticksToMs(stat.waitedChildrenTicks) };
 }
 
 /** Busy CPU time of the whole machine (all cores) from /proc/stat, in ms. */
@@ -119,7 +94,7 @@ export function machineBusyMs(): number {
   const line = readFileSync('/proc/stat', 'utf8').split('\n')[0]!;
   const [user, nice, system, , , irq, softirq, steal] = line.trim().split(/\s+/).slice(1).map(Number);
   const ticks = (user ?? 0) + (nice ?? 0) + (system ?? 0) + (irq ?? 0) + (softirq ?? 0) + (steal ?? 0);
-  return (ticks * 1000) / CLOCK_TICKS_PER_SECOND;
+  return ticksToMs(ticks);
 }
 
 /** A "NAME: N kB" figure (VmHWM, VmRSS, ...) from /proc/PID/status; NaN when it is not there. */
@@ -130,12 +105,7 @@ export function procStatusKb(pid: number, field: string): number {
 
 /** The PID of the child of `parent` named `comm` (e.g. Holdfast's redis-server), if there is one. */
 function findChildPid(parent: number, comm: string): number | undefined {
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    const stat = readProcStat(Number(entry));
-    if (stat && stat.ppid === parent && stat.comm === comm) return Number(entry);
-  }
-  return undefined;
+  return allProcesses().find((stat) => stat.ppid === parent && stat.comm === comm && stat.state !== 'Z')?.pid;
 }
 
 /**
@@ -161,6 +131,13 @@ export async function waitForQuietMachine(logPrefix: string, maxWaitS: number): 
 }
 
 // ---------------------------------------------------------------- child processes
+
+/**
+ * Children run in their own process group, so that a Ctrl-C reaches only the benchmark, which then
+ * stops them in order. (Sent to Holdfast's embedded redis-server as well, it had Holdfast restart
+ * Redis while shutting down, and that Redis outlived it.)
+ */
+const OWN_PROCESS_GROUP = true;
 
 function isRunning(child: ChildProcess): boolean {
   return child.exitCode === null && child.signalCode === null;
@@ -216,6 +193,31 @@ export class StartedProcesses {
   }
 }
 
+/**
+ * Stops, by PID, every process whose command line names `dir` (the temp dir): what a child left
+ * behind, e.g. an embedded redis-server that Holdfast restarted and that outlived it. SIGTERM, then
+ * SIGKILL after 5 s.
+ */
+export async function stopProcessesNaming(dir: string, logPrefix: string): Promise<void> {
+  const naming = () =>
+    allProcesses()
+      .filter((stat) => stat.state !== 'Z' && stat.pid !== process.pid)
+      .map((stat) => stat.pid)
+      .filter((pid) => {
+        try {
+          return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(dir);
+        } catch {
+          return false;
+        }
+      });
+  const left = naming();
+  if (left.length === 0) return;
+  process.stderr.write(`${logPrefix}: processes ${left.join(' ')} still use ${dir}; SIGTERM\n`);
+  for (const pid of left) process.kill(pid, 'SIGTERM');
+  for (let i = 0; i < 50 && naming().length > 0; i++) await sleep(100);
+  for (const pid of naming()) process.kill(pid, 'SIGKILL');
+}
+
 /** Runs `main`, then `cleanUp` whatever happens: an error (exit code 1, after `onFailure`), SIGINT or SIGTERM (130). */
 export async function runBenchmark(
   logPrefix: string,
@@ -258,7 +260,7 @@ export function removeTempDir(dir: string, logPrefix: string): void {
 }
 
 /** A TCP port on 127.0.0.1 that was free a moment ago. */
-async function freePort(): Promise<number> {
+export async function freePort(): Promise<number> {
   const server = createServer();
   await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
   const address = server.address();
@@ -290,6 +292,7 @@ export class Sink {
     const child = processes.add(
       spawn(process.execPath, ['--import', 'tsx', join(repoRoot, 'bench/lmtp-sink.ts'), '0', '0'], {
         cwd: repoRoot,
+        detached: OWN_PROCESS_GROUP,
         stdio: ['ignore', 'pipe', 'inherit'],
       }),
     );
@@ -401,6 +404,7 @@ async function startHoldfast(
     // BENCH_PROFILE=DIR: Holdfast writes a V8 CPU profile there when it stops (node --cpu-prof).
     spawn(process.execPath, [...profileArguments(), join(repoRoot, 'bin/holdfast.js'), 'start', '-c', configPath], {
       cwd: repoRoot,
+      detached: OWN_PROCESS_GROUP,
       stdio: ['ignore', log, log],
     }),
   );
@@ -548,7 +552,9 @@ export async function runSmtpSource(
 ): Promise<{ wallMs: number; startAt: number }> {
   const startAt = Date.now();
   const begin = performance.now();
-  const child = processes.add(spawn(load.binary, smtpSourceArgs(load), { stdio: ['ignore', 'pipe', 'pipe'] }));
+  const child = processes.add(
+    spawn(load.binary, smtpSourceArgs(load), { detached: OWN_PROCESS_GROUP, stdio: ['ignore', 'pipe', 'pipe'] }),
+  );
   let output = '';
   child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
   child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
