@@ -157,6 +157,8 @@ export const configSchema = z.strictObject({
           ciphers: z.string().min(1).optional(),
         })
         .optional(),
+      /** How long a client waits for the 220 greeting; one that talks before it is refused (an early talker). */
+      greetingPause: duration('0s'),
       /** Line endings other than CRLF inside DATA: `normalize` them to CRLF, or `reject` the message (550 5.5.2). */
       bareLineEndings: z.enum(['normalize', 'reject']).default('normalize'),
       /** PROXY protocol v1/v2 from a load balancer: every connection must start with a valid header. */

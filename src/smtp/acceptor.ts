@@ -5,11 +5,14 @@
 import { BlockList, createServer, isIPv4, isIPv6, type Server, type Socket } from 'node:net';
 import type { SMTPServer } from 'smtp-server';
 import { parseProxyHeader } from './proxy-protocol.js';
+import { startSession } from './greeting.js';
 
 export interface AcceptorOptions {
   proxyProtocol: { enabled: boolean; trustedProxies: string[] };
   /** How long a proxy may take to send its header. */
   headerTimeoutMs: number;
+  /** How long a client waits for the greeting (anyone talking before it is refused). */
+  greetingPauseMs: number;
   /** Called for each connection dropped before its SMTP session: the peer's address and why. */
   onRefused: (peer: string, reason: string) => void;
 }
@@ -27,7 +30,7 @@ export class Acceptor {
     this.trusted = trustList(options.proxyProtocol.trustedProxies);
     this.server = createServer((socket) => {
       if (options.proxyProtocol.enabled) this.readProxyHeader(socket);
-      else smtp.connect(socket, {});
+      else startSession(smtp, socket, {}, options.greetingPauseMs);
     });
   }
 
@@ -60,7 +63,7 @@ export class Acceptor {
       const rest = received.subarray(header.length);
       if (rest.length > 0) socket.unshift(rest);
       const client = header.client && { remoteAddress: header.client.address, remotePort: header.client.port };
-      this.smtp.connect(socket, client ?? {});
+      startSession(this.smtp, socket, client ?? {}, this.options.greetingPauseMs);
     };
     const onTimeout = () => refuse('no header in time');
     const onError = () => finish();

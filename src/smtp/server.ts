@@ -106,6 +106,7 @@ export class SmtpListener {
     this.acceptor = new Acceptor(this.server, {
       proxyProtocol: listener.proxyProtocol,
       headerTimeoutMs: limits.timeouts.socket,
+      greetingPauseMs: listener.greetingPause,
       onRefused: (peer, reason) =>
         context.logger.info({ event: EVENTS.proxyRefused, peer, reason }, 'connection dropped: no valid PROXY header'),
     });
