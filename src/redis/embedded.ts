@@ -148,7 +148,9 @@ export class EmbeddedRedis {
       '--pidfile',
       this.pidFile,
     ];
-    const child = spawn(this.options.binary ?? 'redis-server', args, { stdio: 'ignore' });
+    // Its own process group: a Ctrl-C in the terminal reaches Holdfast only, which stops Redis
+    // last, after the workers; Redis killed first would be restarted and the stop would stall.
+    const child = spawn(this.options.binary ?? 'redis-server', args, { stdio: 'ignore', detached: true });
     this.child = child;
     child.on('error', (error) => {
       this.options.logger?.error({ event: EVENTS.redisEmbeddedExited, err: error }, 'cannot run redis-server');
