@@ -4,7 +4,7 @@ import type { Config } from './config/schema.js';
 import type { Logger } from './observability/logger.js';
 import { EVENTS } from './observability/events.js';
 import { EmbeddedRedis } from './redis/embedded.js';
-import { createRedis, redisTarget } from './redis/connections.js';
+import { createRedis, whenReady, redisTarget } from './redis/connections.js';
 import { findDurabilityProblems, refuseRedisCluster } from './redis/durability.js';
 import { MemoryWatch } from './redis/memory-watch.js';
 import { CommitGate } from './redis/commit-gate.js';
@@ -170,6 +170,7 @@ export class App {
     }
     if (this.options.intake !== false) {
       const intake = this.track(createRedis(target, 'intake', enqueueTimeout));
+      await whenReady(intake, enqueueTimeout);
       this.intakeQueues = new MailQueues(intake, keys, mailstores, this.redisError);
       const limits = Object.fromEntries(
         Object.entries(config.mailstores).map(([id, store]) => [id, store.backlogLimit]),

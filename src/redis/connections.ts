@@ -53,3 +53,21 @@ export function createRedis(target: RedisTarget, role: ConnectionRole, commandTi
   redis.on('error', () => undefined);
   return redis;
 }
+
+/**
+ * Resolves once the connection is ready (or after `timeoutMs`, leaving the commands to fail as they
+ * would): intake refuses commands while connecting (no offline queue), so the listener must not open
+ * before, or the first clients get 451.
+ */
+export async function whenReady(redis: Redis, timeoutMs: number): Promise<void> {
+  if (redis.status === 'ready') return;
+  await new Promise<void>((resolve) => {
+    const timer = setTimeout(done, timeoutMs);
+    function done() {
+      clearTimeout(timer);
+      redis.off('ready', done);
+      resolve();
+    }
+    redis.once('ready', done);
+  });
+}
