@@ -67,7 +67,7 @@ describe('the web status page', () => {
     // Mail that arrives while the page is open shows up at the next refresh (every 5 s).
     await relay.app.mailstoreAdmin!.hold('store1', { reason: 'disk errors on store1', by: 'ops' });
     await send(relay.port, 'sender@remote.test', ['alice@example.com'], 'waiting');
-    await expect.poll(() => row('store1').locator('td').nth(2).textContent(), { timeout: 8000 }).toBe('1');
+    await expect.poll(() => row('store1').locator('td').nth(2).textContent(), { timeout: 15_000 }).toBe('1');
     await page.screenshot({ path: join(shots, 'status-page.png') });
   });
 

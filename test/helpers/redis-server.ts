@@ -24,10 +24,21 @@ export interface TestRedis {
 
 export async function startTestRedis(options: { maxmemory?: number } = {}): Promise<TestRedis> {
   const dir = mkdtempSync(join(tmpdir(), 'holdfast-redis-'));
-  const port = await freePort();
+  let port = 0;
   const make = () => new EmbeddedRedis({ dir, port, supervise: false, maxmemory: options.maxmemory });
-  let server = make();
-  await server.start();
+  let server: EmbeddedRedis;
+  // The free port may be taken by another test file before redis-server binds it: try another.
+  for (let attempt = 1; ; attempt++) {
+    port = await freePort();
+    server = make();
+    try {
+      await server.start();
+      break;
+    } catch (error) {
+      await server.stop().catch(() => undefined);
+      if (attempt === 3) throw error;
+    }
+  }
   const client = new Redis(server.location.url, { maxRetriesPerRequest: 1, retryStrategy: () => 100 });
   client.on('error', () => undefined);
   return {

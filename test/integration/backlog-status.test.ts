@@ -55,7 +55,9 @@ describe('the backlog in a store status (injected clock)', () => {
     expect(two.oldestAgeSeconds).toBeGreaterThanOrEqual((2 * DAY) / 1000);
     // The shape, like qshape: one message under 5 minutes old, one older than 1280 minutes.
     expect(two.shape).toEqual([1, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
-    // The store is down: the status says why.
+    // The store is down: the status says why, once an attempt has failed.
+    const failed = async () => (await relay.app.mailstoreAdmin!.status())[0]!.lastError !== undefined;
+    await waitFor(failed, 10_000, 'a failed attempt');
     const [status] = await relay.app.mailstoreAdmin!.status();
     expect(status!.lastError?.error).toContain(`127.0.0.1:${port}`);
 

@@ -57,7 +57,23 @@ describe('the /metrics endpoint', () => {
     await waitFor(() => store1.messages.length === 3);
     await waitFor(() => relay.events('MailstoreState').some((record) => record.action === 'trip'));
 
-    const { status, text } = await scrape();
+    // The store saw the mail before its 250 reached the relay: wait until the relay has recorded it all.
+    let scraped = await scrape();
+    await waitFor(
+      async () => {
+        scraped = await scrape();
+        const queue = (state: string) =>
+          sample(scraped.text, 'holdfast_queue_messages', { mailstore: 'store2', state }) ?? 0;
+        return (
+          sample(scraped.text, 'holdfast_backlog_messages', { mailstore: 'store1' }) === 0 &&
+          sample(scraped.text, 'holdfast_delivery_attempt_duration_seconds_count', { mailstore: 'store1' }) === 3 &&
+          queue('waiting') + queue('delayed') === 1
+        );
+      },
+      10_000,
+      'the metrics to settle',
+    );
+    const { status, text } = scraped;
     expect(status).toBe(200);
     expect(sample(text, 'holdfast_smtp_replies_total', { stage: 'data', code: '250' })).toBe(4);
     expect(sample(text, 'holdfast_smtp_replies_total', { stage: 'rcpt', code: '550' })).toBe(1);

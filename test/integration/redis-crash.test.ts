@@ -54,5 +54,5 @@ describe('redis-server killed after acknowledging mail', () => {
       throw new Error(`${String(error)}; missing jobs: ${states.join(', ')}`);
     });
     expect(missing()).toEqual([]);
-  });
+  }, 120_000);
 });

@@ -151,7 +151,7 @@ describe('a relay on Redis Sentinel with replicas: 1', () => {
       },
     );
     relay = await startRelay(config);
-  });
+  }, 120_000);
 
   afterEach(async () => {
     await relay?.stop();
@@ -212,7 +212,7 @@ describe('a relay on Redis Sentinel with replicas: 1', () => {
     // The promoted replica was checked as the primary was: it fsyncs every write.
     expect(relay.events('CommitsRefused').map((record) => record.reason)).not.toContain('REDIS_NOT_DURABLE');
     expect(missing).toEqual([]);
-  }, 120_000);
+  }, 240_000);
 
   it('delivers every message it acknowledged through a planned switchover with the old primary alive', async () => {
     const sender = new SteadySender(relay.port);
@@ -237,5 +237,5 @@ describe('a relay on Redis Sentinel with replicas: 1', () => {
     Object.assign(timings, sender.refusals(startedAt));
     console.info(`sentinel switchover: ${JSON.stringify({ ...timings, ...figures })}`);
     expect(missing).toEqual([]);
-  }, 120_000);
+  }, 240_000);
 });

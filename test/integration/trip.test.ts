@@ -46,8 +46,11 @@ describe('the automatic trip', () => {
     expect(attemptsAtTrip).toBeLessThanOrEqual(3 + 4); // the threshold, plus attempts already in flight (concurrency 4)
 
     await waitFor(() => store2Events('Probe').length >= 2, 15_000, 'probes');
+    // Attempts already running at the trip end meanwhile; after that, probes only.
+    const settled = store2Events('Attempt').length;
+    expect(settled).toBeLessThanOrEqual(3 + 4);
     await sleep(1500);
-    expect(store2Events('Attempt').length).toBe(attemptsAtTrip); // probes only, no delivery attempts
+    expect(store2Events('Attempt').length).toBe(settled); // probes only, no delivery attempts
     expect(store1.delivered('alice@example.com')).toHaveLength(8); // the healthy store is not held up
 
     await store2.start();
