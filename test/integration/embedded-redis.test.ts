@@ -8,16 +8,7 @@ import { EmbeddedRedis } from '../../src/redis/embedded.js';
 import { FakeMailstore } from '../helpers/mailstore.js';
 import { startRelay, testConfig, type TestRelay } from '../helpers/relay.js';
 import { send } from '../helpers/smtp-client.js';
-import { waitFor } from '../helpers/wait.js';
-
-const isRunning = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
+import { isRunning, waitFor } from '../helpers/wait.js';
 
 describe('the managed local Redis', () => {
   let directory: string;

@@ -6,16 +6,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../helpers/ports.js';
 import { SmtpDialog } from '../helpers/smtp-client.js';
-import { waitFor } from '../helpers/wait.js';
-
-const isRunning = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
+import { isRunning, waitFor } from '../helpers/wait.js';
 
 describe('Ctrl-C in the terminal running holdfast start', () => {
   let directory: string;
