@@ -82,9 +82,12 @@ async function deliverJob(
     const facts = { elapsedMs, guard, now: context.now(), trace };
     const { delivered, transient, outcomes } = recordAttempt(job, result, log, facts);
     countAttempt(context.metrics, job, result, elapsedMs, transient.length, outcomes);
-    await context.retain?.(job, jobId, delivered, body);
-    await watchForBurst(context, job.mailstore, outcomes, log);
-    await watchForTrip(context, job.mailstore, result, log);
+    // Independent of each other, and none of them throws: recorded at once.
+    await Promise.all([
+      context.retain?.(job, jobId, delivered, body),
+      watchForBurst(context, job.mailstore, outcomes, log),
+      watchForTrip(context, job.mailstore, result, log),
+    ]);
     retryAt = await planRetries(context, job, transient, { log, trace });
   }
   const bounced = await sendBounces(context, job, body, { log, trace });

@@ -109,7 +109,7 @@ async function runJob(job: Job<DeliveryJobData>, token: string | undefined, opti
   const { spool, deliver } = options;
   let data = job.data;
   const jobRef = { queueId: data.queueId, mailstore: data.mailstore, jobId: job.id ?? data.queueId, size: data.size };
-  const { pending, held } = await spool.check(jobRef);
+  const { pending, held, body } = await spool.take(jobRef);
   // A job that ran to its end before a crash kept BullMQ from recording it: do not deliver twice.
   if (!pending) return;
   if (held) {
@@ -122,7 +122,6 @@ async function runJob(job: Job<DeliveryJobData>, token: string | undefined, opti
     data = endOfHold(data, options.now());
     await job.updateData(data);
   }
-  const body = await spool.readBody(data.queueId);
   if (body === null) {
     options.onMissingBody(data);
     throw new UnrecoverableError(`message body ${data.queueId} is missing`);

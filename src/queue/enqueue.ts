@@ -6,7 +6,7 @@ import { DELIVERY_JOB_NAME, type DeliveryJobData } from './job-data.js';
 import type { MailQueues } from './queues.js';
 import { DELIVERY_JOB_OPTIONS } from './queues.js';
 import { unlistJob } from './spool.js';
-import type { Trace, TraceCommands, TraceEvent } from './trace.js';
+import type { Trace, TraceEvent } from './trace.js';
 
 export interface IncomingMessage {
   queueId: string;
@@ -50,8 +50,7 @@ export async function enqueueMessage(
   const client = await withTimeout(firstQueue.getBackend().client, options.timeoutMs, 'connecting to Redis');
   // BullMQ's transaction is an ioredis MULTI underneath: our own commands join its job inserts.
   const transaction = client.multi() as IRedisTransaction &
-    Pick<ChainableCommander, 'set' | 'append' | 'rename' | 'persist' | 'sadd' | 'zadd' | 'incrby'> &
-    TraceCommands;
+    Pick<ChainableCommander, 'set' | 'append' | 'rename' | 'persist' | 'sadd' | 'zadd' | 'incrby'>;
   transaction.hset(keys.message(message.queueId), {
     sender: message.sender,
     receivedAt: String(message.receivedAt),
@@ -93,7 +92,13 @@ export async function enqueueMessage(
     );
     await job.addJob(transaction);
   }
-  const traceCommands = options.trace?.addReception(transaction, acceptedEvent(message, mailstores)) ?? 0;
+  const traceCommands =
+    options.trace?.addReception(
+      // It is an ioredis MULTI on queues.connection: BullMQ's IRedisTransaction types only its part.
+      transaction as unknown as ChainableCommander,
+      queues.connection,
+      acceptedEvent(message, mailstores),
+    ) ?? 0;
   const results = await withTimeout(transaction.exec(), options.timeoutMs, 'committing the message');
   // The trace's commands come last; their failure is no reason to refuse the mail.
   const failed =

@@ -1,6 +1,7 @@
 // Carries out mailstore policy in Redis: stores each state, appends the audit trail, pauses queues.
 import type { Redis } from 'ioredis';
 import { withTimeout } from '../errors.js';
+import { LuaScript } from '../redis/scripts.js';
 import { OPEN, deliveriesAllowed, isStopped, type AuditEntry, type MailstoreState } from '../policy/mailstore-state.js';
 import type { PausedInterval } from '../policy/lifetime.js';
 import type { GuardEpisode, OutcomeCounts } from '../policy/guard.js';
@@ -13,8 +14,31 @@ import { MaintenanceWindows, windowMember } from './maintenance-windows.js';
 /** Held intervals and guard episodes kept per mailstore: far more than any lifetime sees. */
 const KEPT = 1000;
 
+/**
+ * Adds one attempt's outcomes to the store's window (KEYS: every outcome, refusals; ARGV: now,
+ * window, total, refused, a unique tag), forgets those older than the window; returns both counts.
+ * One member per recipient: the window counts recipients, and each member must be new.
+ */
+const RECORD_OUTCOMES_SCRIPT = new LuaScript<[number, number]>(
+  'record_outcomes',
+  `
+local now, window = tonumber(ARGV[1]), tonumber(ARGV[2])
+local counts = {}
+for index, key in ipairs(KEYS) do
+  for member = 1, tonumber(ARGV[2 + index]) do
+    redis.call('ZADD', key, now, ARGV[1] .. ':' .. ARGV[5] .. ':' .. member)
+  end
+  redis.call('ZREMRANGEBYSCORE', key, '-inf', now - window)
+  redis.call('PEXPIRE', key, window * 2)
+  counts[index] = redis.call('ZCARD', key)
+end
+return counts`,
+);
+
 /** Compare-and-set of a mailstore state with everything stored alongside it; 1 when applied. */
-const APPLY_SCRIPT = `
+const APPLY_SCRIPT = new LuaScript(
+  'state_apply',
+  `
 if (redis.call('GET', KEYS[1]) or '') ~= ARGV[1] then return 0 end
 -- a maintenance window's hold: only while the window waits (not cancelled, not started by another node)
 if ARGV[9] ~= '' and not redis.call('ZSCORE', KEYS[7], ARGV[9]) then return 0 end
@@ -37,7 +61,8 @@ if ARGV[6] ~= '' then
   redis.call('DEL', KEYS[5], KEYS[6])
 end
 redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[8], '*', 'entry', ARGV[3])
-return 1`;
+return 1`,
+);
 
 /** What a state change begins or ends, stored with it. */
 export interface StateEffects {
@@ -140,7 +165,7 @@ export class MailstoreControls {
       window ? String(window.from) : '',
     ];
     const applied = await withTimeout(
-      this.redis.eval(APPLY_SCRIPT, keys.length, ...keys, ...argv),
+      APPLY_SCRIPT.run(this.redis, keys, argv),
       this.timeoutMs,
       'storing a mailstore state',
     );
@@ -230,18 +255,15 @@ export class MailstoreControls {
     now: number,
     windowMs: number,
   ): Promise<OutcomeCounts> {
-    const all = this.keys.mailstoreOutcomes(mailstore, 'all');
-    const unknown = this.keys.mailstoreOutcomes(mailstore, 'refused');
-    const member = (index: number) => `${now}:${Math.random().toString(36).slice(2)}:${index}`;
-    const transaction = this.redis.multi();
-    for (let index = 0; index < outcomes.total; index++) transaction.zadd(all, now, member(index));
-    for (let index = 0; index < outcomes.refused; index++) transaction.zadd(unknown, now, member(index));
-    for (const key of [all, unknown])
-      transaction.zremrangebyscore(key, '-inf', now - windowMs).pexpire(key, windowMs * 2);
-    transaction.zcard(all).zcard(unknown);
-    const results = await withTimeout(transaction.exec(), this.timeoutMs, 'recording outcomes');
-    const counts = (results ?? []).slice(-2).map(([error, value]) => (error ? 0 : Number(value)));
-    return { total: counts[0] ?? 0, refused: counts[1] ?? 0 };
+    const keys = [this.keys.mailstoreOutcomes(mailstore, 'all'), this.keys.mailstoreOutcomes(mailstore, 'refused')];
+    const unique = Math.random().toString(36).slice(2);
+    const argv = [now, windowMs, outcomes.total, outcomes.refused, unique];
+    const [total, refused] = await withTimeout(
+      RECORD_OUTCOMES_SCRIPT.run(this.redis, keys, argv),
+      this.timeoutMs,
+      'recording outcomes',
+    );
+    return { total, refused };
   }
 
   /** Counts consecutive failed attempts (any node); a healthy attempt resets it. Returns the count. */

@@ -1,18 +1,24 @@
 // The mailstores' maintenance windows in Redis: added if unchanged, removed by exact member, audited atomically.
 import type { Redis } from 'ioredis';
 import { withTimeout } from '../errors.js';
+import { LuaScript } from '../redis/scripts.js';
 import type { MaintenanceWindow, WindowAuditEntry } from '../policy/maintenance.js';
 import type { Keys } from './keys.js';
 
 /** Adds a window only if the set is still the one its overlap was checked against; audits it. 1: added. */
-const ADD_SCRIPT = `
+const ADD_SCRIPT = new LuaScript(
+  'window_add',
+  `
 if table.concat(redis.call('ZRANGE', KEYS[1], 0, -1), '\\n') ~= ARGV[1] then return 0 end
 redis.call('ZADD', KEYS[1], ARGV[2], ARGV[3])
 redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[5], '*', 'entry', ARGV[4])
-return 1`;
+return 1`,
+);
 
 /** Removes exact members, auditing each one removed (an empty entry: none); 1 or 0 per member. */
-const REMOVE_SCRIPT = `
+const REMOVE_SCRIPT = new LuaScript<number[]>(
+  'window_remove',
+  `
 local removed = {}
 for index = 2, #ARGV, 2 do
   local gone = redis.call('ZREM', KEYS[1], ARGV[index])
@@ -21,7 +27,8 @@ for index = 2, #ARGV, 2 do
   end
   removed[#removed + 1] = gone
 end
-return removed`;
+return removed`,
+);
 
 /** A window's member in the sorted set: always written with the same key order, so it is found again. */
 export function windowMember(window: MaintenanceWindow): string {
@@ -68,7 +75,7 @@ export class MaintenanceWindows {
     const keys = [this.keys.mailstoreWindows(mailstore), this.keys.audit];
     const argv = [version, String(window.from), windowMember(window), JSON.stringify(audit), String(this.auditLength)];
     const added = await withTimeout(
-      this.redis.eval(ADD_SCRIPT, keys.length, ...keys, ...argv),
+      ADD_SCRIPT.run(this.redis, keys, argv),
       this.timeoutMs,
       'scheduling a maintenance window',
     );
@@ -80,11 +87,11 @@ export class MaintenanceWindows {
     if (removals.length === 0) return [];
     const keys = [this.keys.mailstoreWindows(mailstore), this.keys.audit];
     const argv = removals.flatMap(({ window, audit }) => [windowMember(window), audit ? JSON.stringify(audit) : '']);
-    const removed = (await withTimeout(
-      this.redis.eval(REMOVE_SCRIPT, keys.length, ...keys, String(this.auditLength), ...argv),
+    const removed = await withTimeout(
+      REMOVE_SCRIPT.run(this.redis, keys, [String(this.auditLength), ...argv]),
       this.timeoutMs,
       'removing maintenance windows',
-    )) as number[];
+    );
     return removals.filter((_, index) => removed[index] === 1).map(({ window }) => window);
   }
 }

@@ -1,6 +1,7 @@
 // Reads queued messages for delivery and releases their body when the last delivery job ends.
 import type { Redis } from 'ioredis';
 import { withTimeout } from '../errors.js';
+import { LuaScript } from '../redis/scripts.js';
 import { pendingMember, type Keys } from './keys.js';
 
 /**
@@ -15,23 +16,29 @@ local function unlist(backlog, bytes, jobId, size)
 end
 `;
 
-const UNLIST_SCRIPT = `${UNLIST}
+const UNLIST_SCRIPT = new LuaScript(
+  'unlist',
+  `${UNLIST}
 unlist(KEYS[1], KEYS[2], ARGV[1], ARGV[2])
-return 1`;
+return 1`,
+);
 
 /**
  * Ends one job's part: off the backlog, its member off the message's pending set; the last one
  * out deletes the message. KEYS: pending, body, message, backlog, bytes, held messages; ARGV:
  * member, job id, size.
  */
-const FINISH_SCRIPT = `${UNLIST}
+const FINISH_SCRIPT = new LuaScript(
+  'finish',
+  `${UNLIST}
 unlist(KEYS[4], KEYS[5], ARGV[2], ARGV[3])
 redis.call('SREM', KEYS[6], ARGV[2])
 local removed = redis.call('SREM', KEYS[1], ARGV[1])
 if redis.call('EXISTS', KEYS[1]) == 0 then
   redis.call('DEL', KEYS[2], KEYS[3])
 end
-return removed`;
+return removed`,
+);
 
 /** One store's delivery job of one message, as the spool needs to know it. */
 export interface JobRef {
@@ -52,27 +59,27 @@ export class Spool {
     private readonly timeoutMs: number,
   ) {}
 
-  /** In one round trip: is this job's delivery still pending, and is the message held by an operator? */
-  async check(job: JobRef): Promise<{ pending: boolean; held: boolean }> {
+  /**
+   * In one round trip: is this job's delivery still pending, is the message held by an operator,
+   * and its body (null when it is gone).
+   */
+  async take(job: JobRef): Promise<{ pending: boolean; held: boolean; body: Buffer | null }> {
     const member = pendingMember(job.mailstore, job.jobId, job.queueId);
     const results = await withTimeout(
       this.redis
         .multi()
         .sismember(this.keys.pending(job.queueId), member)
         .sismember(this.keys.heldMessages(job.mailstore), job.jobId)
+        .getBuffer(this.keys.body(job.queueId))
         .exec(),
       this.timeoutMs,
-      'checking a job',
+      'reading a job',
     );
-    const [pending, held] = (results ?? []).map(([error, value]) => {
+    const [pending, held, body] = (results ?? []).map(([error, value]) => {
       if (error) throw error;
-      return value === 1;
+      return value;
     });
-    return { pending: pending === true, held: held === true };
-  }
-
-  async readBody(queueId: string): Promise<Buffer | null> {
-    return withTimeout(this.redis.getBuffer(this.keys.body(queueId)), this.timeoutMs, 'reading a message body');
+    return { pending: pending === 1, held: held === 1, body: (body as Buffer | null | undefined) ?? null };
   }
 
   /** Ends one job's part (see FINISH_SCRIPT); idempotent: finishing twice removes nothing more. */
@@ -88,7 +95,7 @@ export class Spool {
     ];
     const member = pendingMember(job.mailstore, job.jobId, job.queueId);
     await withTimeout(
-      this.redis.eval(FINISH_SCRIPT, redisKeys.length, ...redisKeys, member, job.jobId, job.size),
+      FINISH_SCRIPT.run(this.redis, redisKeys, [member, job.jobId, job.size]),
       this.timeoutMs,
       'finishing a delivery',
     );
@@ -101,11 +108,14 @@ export class Spool {
 }
 
 /** Puts a job back on its store's backlog (a kept message retried); idempotent like unlist. */
-const RELIST_SCRIPT = `
+const RELIST_SCRIPT = new LuaScript(
+  'relist',
+  `
 if redis.call('ZADD', KEYS[1], 'NX', ARGV[3], ARGV[1]) == 1 then
   redis.call('INCRBY', KEYS[2], ARGV[2])
 end
-return 1`;
+return 1`,
+);
 
 export async function relistJob(
   redis: Redis,
@@ -115,7 +125,7 @@ export async function relistJob(
 ): Promise<void> {
   const redisKeys = [keys.mailstoreBacklog(job.mailstore), keys.mailstoreBacklogBytes(job.mailstore)];
   await withTimeout(
-    redis.eval(RELIST_SCRIPT, redisKeys.length, ...redisKeys, job.jobId, job.size, job.receivedAt),
+    RELIST_SCRIPT.run(redis, redisKeys, [job.jobId, job.size, job.receivedAt]),
     timeoutMs,
     'putting a job back on the backlog',
   );
@@ -124,7 +134,7 @@ export async function relistJob(
 export async function unlistJob(redis: Redis, keys: Keys, job: JobRef, timeoutMs: number): Promise<void> {
   const redisKeys = [keys.mailstoreBacklog(job.mailstore), keys.mailstoreBacklogBytes(job.mailstore)];
   await withTimeout(
-    redis.eval(UNLIST_SCRIPT, redisKeys.length, ...redisKeys, job.jobId, job.size),
+    UNLIST_SCRIPT.run(redis, redisKeys, [job.jobId, job.size]),
     timeoutMs,
     'taking a job off the backlog',
   );

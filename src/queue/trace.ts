@@ -1,6 +1,7 @@
 // The message trace: each message's events, found by queue id, Message-ID or recipient, kept for a retention window.
 import type { ChainableCommander, Redis } from 'ioredis';
 import { withTimeout } from '../errors.js';
+import { LuaScript } from '../redis/scripts.js';
 import type { Keys } from './keys.js';
 
 export const TRACE_KINDS = [
@@ -64,12 +65,6 @@ export interface TraceSettings {
   maxMessagesPerRecipient: number;
 }
 
-/** The commands the trace adds to a caller's transaction. */
-export type TraceCommands = Pick<
-  ChainableCommander,
-  'rpush' | 'pexpire' | 'zadd' | 'zremrangebyscore' | 'zremrangebyrank'
->;
-
 /** A message's new events, and its Message-ID when it has one (its index entry stays alive with them). */
 export interface MessageEvents {
   messageId?: string;
@@ -77,19 +72,34 @@ export interface MessageEvents {
 }
 
 /**
- * Appends events to a message's list (KEYS[1]; ARGV: cap, retention, events...). Over the cap the
- * oldest go, except the first one (the reception), which says where the message came from.
+ * Appends a message's events to its list and points its index entries at it, in one call.
+ * KEYS[1]: the events list; KEYS[2..]: index keys (recipients, Message-ID). ARGV: events cap,
+ * retention, entries kept per index key, queue id, then per index key its time and the cutoff
+ * before which its entries are dropped, then the events. Over the cap the oldest events go,
+ * except the first one (the reception), which says where the message came from. Each index entry
+ * keeps the time of the message's latest event (never moved back), trimmed by age and count.
  */
-const APPEND_SCRIPT = `
-local length = redis.call('RPUSH', KEYS[1], unpack(ARGV, 3))
-local cap = tonumber(ARGV[1])
+const APPEND_SCRIPT = new LuaScript<number>(
+  'trace_append',
+  `
+local cap, retention, keep, queue_id = tonumber(ARGV[1]), ARGV[2], tonumber(ARGV[3]), ARGV[4]
+local indexes = #KEYS - 1
+local length = redis.call('RPUSH', KEYS[1], unpack(ARGV, 5 + 2 * indexes))
 if length > cap then
   local first = redis.call('LINDEX', KEYS[1], 0)
   redis.call('LTRIM', KEYS[1], 1 - cap, -1)
   redis.call('LPUSH', KEYS[1], first)
 end
-redis.call('PEXPIRE', KEYS[1], ARGV[2])
-return length`;
+redis.call('PEXPIRE', KEYS[1], retention)
+for index = 1, indexes do
+  local key = KEYS[index + 1]
+  redis.call('ZADD', key, 'GT', ARGV[3 + 2 * index], queue_id)
+  redis.call('ZREMRANGEBYSCORE', key, '-inf', '(' .. ARGV[4 + 2 * index])
+  redis.call('ZREMRANGEBYRANK', key, 0, -(keep + 1))
+  redis.call('PEXPIRE', key, retention)
+end
+return length`,
+);
 
 /** A Message-ID becomes part of a key name: longer ones (not seen in real mail) are not indexed. */
 const MAX_MESSAGE_ID_LENGTH = 250;
@@ -126,13 +136,13 @@ export class Trace {
 
   /**
    * Adds a message's `accepted` event and its index entries to the caller's transaction (the
-   * reception MULTI, so the trace exists as soon as the 250 does). Returns how many commands it
-   * added, last in the transaction: their results are the trace's, not the message's.
+   * reception MULTI, so the trace exists as soon as the 250 does), as one command, the last in the
+   * transaction: its result is the trace's, not the message's. `redis` is the transaction's connection.
    */
-  addReception(transaction: TraceCommands, accepted: TraceEvent): number {
-    transaction.rpush(this.keys.traceEvents(accepted.queueId), encode(accepted));
-    transaction.pexpire(this.keys.traceEvents(accepted.queueId), this.settings.retention);
-    return 2 + this.addIndexEntries(transaction, accepted.queueId, accepted.messageId, [accepted]);
+  addReception(transaction: ChainableCommander, redis: Redis, accepted: TraceEvent): number {
+    const { keys, args } = this.appendCall(accepted.queueId, accepted.messageId, [accepted]);
+    APPEND_SCRIPT.queue(transaction, redis, keys, args);
+    return 1;
   }
 
   /** Records one message's events in one round trip; never throws (failures go to onError). */
@@ -145,11 +155,8 @@ export class Trace {
     const pipeline = this.redis.pipeline();
     for (const { messageId, events } of messages) {
       for (const [queueId, ofMessage] of groupByQueueId(events)) {
-        const key = this.keys.traceEvents(queueId);
-        const { maxEventsPerMessage, retention } = this.settings;
-        const encoded = ofMessage.map(encode);
-        pipeline.eval(APPEND_SCRIPT, 1, key, maxEventsPerMessage, retention, ...encoded);
-        this.addIndexEntries(pipeline, queueId, messageId, ofMessage);
+        const { keys, args } = this.appendCall(queueId, messageId, ofMessage);
+        APPEND_SCRIPT.queue(pipeline, this.redis, keys, args);
       }
     }
     if (pipeline.length === 0) return;
@@ -206,16 +213,14 @@ export class Trace {
   }
 
   /**
-   * Each recipient named (lower-cased) and the Message-ID point at the message with the time of
-   * its latest event (never moved back), trimmed by age and count, and live as long as the events.
-   * Returns how many commands it added.
+   * The APPEND_SCRIPT call for one message's events: each recipient named (lower-cased) and the
+   * Message-ID point at the message with the time of its latest event among them.
    */
-  private addIndexEntries(
-    commands: TraceCommands,
+  private appendCall(
     queueId: string,
     messageId: string | undefined,
     events: readonly TraceEvent[],
-  ): number {
+  ): { keys: string[]; args: Array<string | number> } {
     const latest = new Map<string, number>();
     const touch = (key: string, at: number) => latest.set(key, Math.max(at, latest.get(key) ?? at));
     const id = messageId === undefined ? undefined : normalizeMessageId(messageId);
@@ -223,14 +228,12 @@ export class Trace {
       for (const recipient of event.recipients ?? []) touch(this.keys.traceByRecipient(recipient), event.at);
       if (id !== undefined) touch(this.keys.traceByMessageId(id), event.at);
     }
-    const { retention, maxMessagesPerRecipient } = this.settings;
-    for (const [key, at] of latest) {
-      commands.zadd(key, 'GT', at, queueId);
-      commands.zremrangebyscore(key, '-inf', `(${at - retention}`);
-      commands.zremrangebyrank(key, 0, -(maxMessagesPerRecipient + 1));
-      commands.pexpire(key, retention);
-    }
-    return latest.size * 4;
+    const { retention, maxEventsPerMessage, maxMessagesPerRecipient } = this.settings;
+    const indexTimes = [...latest.values()].flatMap((at) => [at, at - retention]);
+    return {
+      keys: [this.keys.traceEvents(queueId), ...latest.keys()],
+      args: [maxEventsPerMessage, retention, maxMessagesPerRecipient, queueId, ...indexTimes, ...events.map(encode)],
+    };
   }
 }
 

@@ -1,6 +1,7 @@
 // Creates the ioredis connections: a fail-fast one for intake, a patient one for workers.
 import { Redis, type RedisOptions } from 'ioredis';
 import type { Config } from '../config/schema.js';
+import { defineLuaScripts } from './scripts.js';
 
 export type ConnectionRole = 'intake' | 'worker' | 'control';
 
@@ -19,7 +20,10 @@ export function redisTarget(config: Config, embeddedUrl?: string): RedisTarget {
 /**
  * intake: no offline queue and a command timeout, so a dead or slow Redis turns into a 451 quickly.
  * worker: BullMQ needs maxRetriesPerRequest null so blocking commands survive reconnects.
- * control: bounded retries for admin and bookkeeping commands.
+ * control: bounded retries for admin and bookkeeping commands, auto-pipelined: what the delivery
+ * workers record around each attempt (its trace, outcomes, retained copy, the job's end) goes to
+ * Redis in one write per event loop turn instead of one each. Not on BullMQ's connections (its
+ * users reported jobs losing their data with it) nor intake's (each commit is one MULTI already).
  */
 export function createRedis(target: RedisTarget, role: ConnectionRole, commandTimeout: number): Redis {
   const common: RedisOptions = {
@@ -31,7 +35,7 @@ export function createRedis(target: RedisTarget, role: ConnectionRole, commandTi
   const perRole: Record<ConnectionRole, RedisOptions> = {
     intake: { enableOfflineQueue: false, maxRetriesPerRequest: 1, commandTimeout },
     worker: { maxRetriesPerRequest: null },
-    control: { maxRetriesPerRequest: 2, commandTimeout },
+    control: { maxRetriesPerRequest: 2, commandTimeout, enableAutoPipelining: true },
   };
   const options = { ...common, ...perRole[role] };
   let redis: Redis;
@@ -49,6 +53,7 @@ export function createRedis(target: RedisTarget, role: ConnectionRole, commandTi
   } else {
     redis = new Redis(target.url ?? 'redis://127.0.0.1:6379', options);
   }
+  defineLuaScripts(redis);
   // Errors surface through the commands that fail; the event only needs a listener.
   redis.on('error', () => undefined);
   return redis;

@@ -36,6 +36,7 @@ describe('the trace store', () => {
     const transaction = redis.client.multi();
     const added = trace.addReception(
       transaction,
+      redis.client,
       event('Q0', 'accepted', { recipients: ['Ann@Example.com', 'bo@example.com'], messageId: 'm0@remote.test' }),
     );
     const results = await transaction.exec();
