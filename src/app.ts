@@ -156,7 +156,10 @@ export class App {
     const mailstores = Object.keys(config.mailstores);
     this.startTrace(control, keys);
     this.retained = new RetainedMail(control, keys, enqueueTimeout);
-    await this.startPolicy(control, keys, mailstores);
+    // BullMQ defines its scripts (about 50) on the connections its queues use, and ioredis copies
+    // them onto every pipeline made there: Holdfast's own bookkeeping gets a connection without them.
+    const queueControl = this.track(createRedis(target, 'queues', enqueueTimeout));
+    await this.startPolicy(control, queueControl, keys, mailstores);
     this.startSweeper(mailstores);
     if (this.options.intake !== false || this.options.delivery !== false) {
       // Intake refuses mail above the high-water mark; delivery keeps no new copies a little below it.
@@ -229,9 +232,9 @@ export class App {
   }
 
   /** Mailstore states are enforced before any worker starts taking jobs. */
-  private async startPolicy(control: Redis, keys: Keys, mailstores: string[]): Promise<void> {
+  private async startPolicy(control: Redis, queueControl: Redis, keys: Keys, mailstores: string[]): Promise<void> {
     const now = this.options.now ?? Date.now;
-    this.controlQueues = new MailQueues(control, keys, mailstores, this.redisError);
+    this.controlQueues = new MailQueues(queueControl, keys, mailstores, this.redisError);
     const openRate = (mailstore: string) => this.config.mailstores[mailstore]?.rate ?? 0;
     const timeout = this.config.limits.timeouts.enqueue;
     const controls = new MailstoreControls(control, keys, this.controlQueues, timeout, openRate);

@@ -3,7 +3,7 @@ import { Redis, type RedisOptions } from 'ioredis';
 import type { Config } from '../config/schema.js';
 import { defineLuaScripts } from './scripts.js';
 
-export type ConnectionRole = 'intake' | 'worker' | 'control';
+export type ConnectionRole = 'intake' | 'worker' | 'control' | 'queues';
 
 export interface RedisTarget {
   url?: string;
@@ -24,6 +24,7 @@ export function redisTarget(config: Config, embeddedUrl?: string): RedisTarget {
  * workers record around each attempt (its trace, outcomes, retained copy, the job's end) goes to
  * Redis in one write per event loop turn instead of one each. Not on BullMQ's connections (its
  * users reported jobs losing their data with it) nor intake's (each commit is one MULTI already).
+ * queues: control's bounds for BullMQ's queue operations (counts, pause, limits, moves).
  */
 export function createRedis(target: RedisTarget, role: ConnectionRole, commandTimeout: number): Redis {
   const common: RedisOptions = {
@@ -36,6 +37,7 @@ export function createRedis(target: RedisTarget, role: ConnectionRole, commandTi
     intake: { enableOfflineQueue: false, maxRetriesPerRequest: 1, commandTimeout },
     worker: { maxRetriesPerRequest: null },
     control: { maxRetriesPerRequest: 2, commandTimeout, enableAutoPipelining: true },
+    queues: { maxRetriesPerRequest: 2, commandTimeout },
   };
   const options = { ...common, ...perRole[role] };
   let redis: Redis;
