@@ -104,7 +104,7 @@ export function procStatusKb(pid: number, field: string): number {
 }
 
 /** The PID of the child of `parent` named `comm` (e.g. Holdfast's redis-server), if there is one. */
-function findChildPid(parent: number, comm: string): number | undefined {
+export function findChildPid(parent: number, comm: string): number | undefined {
   return allProcesses().find((stat) => stat.ppid === parent && stat.comm === comm && stat.state !== 'Z')?.pid;
 }
 
@@ -393,7 +393,7 @@ log:
 }
 
 /** Starts `node bin/holdfast.js start -c CONFIG`, its output to `logPath`, and waits (30 s at most) until it is ready. */
-async function startHoldfast(
+export async function startHoldfast(
   processes: StartedProcesses,
   configPath: string,
   logPath: string,

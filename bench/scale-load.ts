@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { enqueueMessage, type EnqueueOptions } from '../src/queue/enqueue.js';
 import { newQueueId } from '../src/queue/queue-id.js';
 import type { MailQueues } from '../src/queue/queues.js';
+import type { Trace } from '../src/queue/trace.js';
 import { receivedHeader } from '../src/smtp/received-header.js';
 import { fixed, ownCpuMs, processCpuMs } from './lib.js';
 import { benchMessage } from './smtp-latency.js';
@@ -10,7 +11,6 @@ import { benchMessage } from './smtp-latency.js';
 export const MAILSTORE = 'store1';
 const SENDER = 'bench@example.org';
 const RECIPIENT = 'user@example.com';
-const RECIPIENTS: ReadonlyMap<string, readonly string[]> = new Map([[MAILSTORE, [RECIPIENT]]]);
 /** More failed commits than this and the load stops: something is wrong, not a moment of slowness. */
 const MAX_FAILURES = 1000;
 
@@ -68,6 +68,10 @@ export interface LoadOptions {
   /** Called every 10 s; its text ends the progress line. */
   progress: () => Promise<string>;
   log: (line: string) => void;
+  /** Records each message's `accepted` trace event with it, as SMTP reception does. */
+  trace?: Trace;
+  /** The mailstore the messages are for (default MAILSTORE). */
+  mailstore?: string;
 }
 
 export interface LoadFigures {
@@ -87,7 +91,13 @@ export interface LoadFigures {
  * built when it is sent and dropped once committed, so the process holds only what is in flight.
  */
 export async function loadBacklog(options: LoadOptions): Promise<LoadFigures> {
-  const enqueueOptions: EnqueueOptions = { timeoutMs: options.timeoutMs, replicas: 0, replicaTimeoutMs: 0 };
+  const enqueueOptions: EnqueueOptions = {
+    timeoutMs: options.timeoutMs,
+    replicas: 0,
+    replicaTimeoutMs: 0,
+    trace: options.trace,
+  };
+  const recipients = new Map([[options.mailstore ?? MAILSTORE, [RECIPIENT]]]);
   const figures: LoadFigures = {
     committed: 0,
     failed: 0,
@@ -102,7 +112,7 @@ export async function loadBacklog(options: LoadOptions): Promise<LoadFigures> {
     for (;;) {
       const queueId = newQueueId();
       const body = storedBody(queueId, options.payload);
-      const message = { queueId, sender: SENDER, recipientsByMailstore: RECIPIENTS, body, client: '127.0.0.1' };
+      const message = { queueId, sender: SENDER, recipientsByMailstore: recipients, body, client: '127.0.0.1' };
       try {
         await enqueueMessage(options.queues, { ...message, receivedAt: Date.now() }, enqueueOptions);
         figures.committed++;
