@@ -17,7 +17,7 @@
 //      its arrival at the second sink (the sink's own timestamp; both on this machine);
 //   2. loads BENCH_DRAIN_MESSAGES messages for store1 with enqueueMessage on one connection to the
 //      embedded Redis, 128 at a time, each with its `accepted` trace event (the transaction SMTP
-//      reception commits, bypassing SMTP; bench/scale-load.ts). Redis used_memory before and after,
+//      reception commits, bypassing SMTP; bench/scale-load.ts; bodies gzip'd as by default). Redis used_memory before and after,
 //      per message against the stored message's size;
 //   3. status with the backlog: 100 calls one after another of GET /api/v1/stores (what
 //      `holdfast status` reads), timed;
@@ -28,7 +28,9 @@
 //      drain, and the other store's latency during the drain next to step 1's.
 // At the end every child is stopped by PID and the temp dir removed (BENCH_KEEP=1 keeps it).
 // Settings (environment): BENCH_DRAIN_MESSAGES=1000000 BENCH_DRAIN_SIZE=5120
-// BENCH_DRAIN_CONCURRENCY=50 BENCH_DRAIN_PROBES=40 BENCH_JSON=FILE BENCH_KEEP=1
+// BENCH_DRAIN_CONCURRENCY=50 BENCH_DRAIN_PROBES=40 BENCH_DRAIN_COMPRESSION=gzip|none (Holdfast's
+// redis.bodyCompression, and how the loader stores the bodies) BENCH_DRAIN_PAYLOAD=text|random (the
+// payload: smtp-source's text, or base64 lines of random bytes like an attachment) BENCH_JSON=FILE BENCH_KEEP=1
 // BENCH_QUIET_WAIT=120 (before the baseline and before the release, wait up to this many seconds
 // for the machine to be below 25% of one core busy).
 import { writeFileSync } from 'node:fs';
@@ -67,6 +69,10 @@ const settings = {
   size: numberSetting('BENCH_DRAIN_SIZE', 5120),
   concurrency: numberSetting('BENCH_DRAIN_CONCURRENCY', 50),
   probes: numberSetting('BENCH_DRAIN_PROBES', 40),
+  /** As Holdfast's redis.bodyCompression (its default gzip). */
+  /** text: smtp-source's letters (compress very well); random: base64 lines of random bytes, like an attachment. */
+  payload: process.env.BENCH_DRAIN_PAYLOAD === 'random' ? ('random' as const) : ('text' as const),
+  compression: process.env.BENCH_DRAIN_COMPRESSION === 'none' ? ('none' as const) : ('gzip' as const),
   producers: 128,
   statusCalls: 100,
   quietWaitS: numberSetting('BENCH_QUIET_WAIT', 120),
@@ -119,6 +125,7 @@ redis:
   embedded:
     dir: ${join(dir, 'redis')}
     maxmemory: 16gb
+  bodyCompression: ${settings.compression}
 log:
   level: info
 `,
@@ -193,7 +200,7 @@ async function main(): Promise<void> {
     maxMessagesPerRecipient: 1000,
   });
   const memoryBefore = await usedMemory(control);
-  const payload = messagePayload(settings.size, 'text');
+  const payload = messagePayload(settings.size, settings.payload);
   const loaded = await loadBacklog({
     queues,
     count: settings.messages,
@@ -204,6 +211,7 @@ async function main(): Promise<void> {
     progress: async () => `used_memory ${fixed((await usedMemory(control)) / 2 ** 20, 0)} MiB`,
     log,
     trace,
+    compression: settings.compression,
   });
   await queues.close();
   const memoryAfter = await usedMemory(control);
@@ -298,7 +306,7 @@ async function main(): Promise<void> {
   process.stdout.write(
     [
       '',
-      `Backlog drain: ${loaded.committed} messages of ${settings.size} B payload (${fixed(storedSize, 0)} B stored), ${figures.machine}; ${describeBuild(build)}`,
+      `Backlog drain: ${loaded.committed} messages of ${settings.size} B ${settings.payload} payload, bodies ${settings.compression} (${fixed(storedSize, 0)} B stored), ${figures.machine}; ${describeBuild(build)}`,
       `  load (no SMTP):        ${fixed(loaded.committed / (loaded.wallMs / 1000), 0)} msgs/s`,
       `  Redis memory:          ${fixed(perMessage, 0)} B per queued message = ${fixed(perMessage / storedSize, 3)}x the message`,
       `  status with backlog:   ${summary(statusTimes).replace('messages', 'calls')}`,

@@ -4,6 +4,7 @@ import { enqueueMessage, type EnqueueOptions } from '../src/queue/enqueue.js';
 import { newQueueId } from '../src/queue/queue-id.js';
 import type { MailQueues } from '../src/queue/queues.js';
 import type { Trace } from '../src/queue/trace.js';
+import type { BodyCompression } from '../src/queue/body-codec.js';
 import { receivedHeader } from '../src/smtp/received-header.js';
 import { fixed, ownCpuMs, processCpuMs } from './lib.js';
 import { benchMessage } from './smtp-latency.js';
@@ -70,6 +71,8 @@ export interface LoadOptions {
   log: (line: string) => void;
   /** Records each message's `accepted` trace event with it, as SMTP reception does. */
   trace?: Trace;
+  /** How bodies are stored (default none, as enqueueMessage's default). */
+  compression?: BodyCompression;
   /** The mailstore the messages are for (default MAILSTORE). */
   mailstore?: string;
 }
@@ -96,6 +99,7 @@ export async function loadBacklog(options: LoadOptions): Promise<LoadFigures> {
     replicas: 0,
     replicaTimeoutMs: 0,
     trace: options.trace,
+    compression: options.compression,
   };
   const recipients = new Map([[options.mailstore ?? MAILSTORE, [RECIPIENT]]]);
   const figures: LoadFigures = {

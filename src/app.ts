@@ -311,6 +311,7 @@ export class App {
         timeoutMs: timeout,
         replicas: config.redis.replicas,
         replicaTimeoutMs: config.redis.replicaTimeout,
+        compression: config.redis.bodyCompression,
       },
       logger,
       now,
@@ -461,6 +462,7 @@ export class App {
       replicas: config.redis.replicas,
       replicaTimeoutMs: config.redis.replicaTimeout,
       trace: this.trace,
+      compression: config.redis.bodyCompression,
     };
     const incoming = new IncomingBodies(intake, keys, config.limits.timeouts.enqueue);
     const gate = new CommitGate(intake, {

@@ -124,6 +124,11 @@ const redis = z
     sentinels: z.array(sentinel).min(1).optional(),
     sentinelName: z.string().default('mymaster'),
     password: z.string().optional(),
+    /**
+     * How queued bodies are stored: gzip (fastest level) or none. gzip lets the same Redis hold
+     * about twice as much mail through an outage; bodies streamed in (over limits.messageBuffer) stay as received.
+     */
+    bodyCompression: z.enum(['gzip', 'none']).default('gzip'),
     durability: z.enum(['strict', 'relaxed']).default('strict'),
     replicas: z.number().int().min(0).default(0),
     replicaTimeout: duration('2s'),

@@ -6,6 +6,7 @@ import { DELIVERY_JOB_NAME, type DeliveryJobData } from './job-data.js';
 import type { MailQueues } from './queues.js';
 import { DELIVERY_JOB_OPTIONS } from './queues.js';
 import { unlistJob } from './spool.js';
+import { encodeBody, type BodyCompression } from './body-codec.js';
 import type { Trace, TraceEvent } from './trace.js';
 
 export interface IncomingMessage {
@@ -32,6 +33,8 @@ export interface EnqueueOptions {
   replicaTimeoutMs: number;
   /** Where the message's `accepted` event and index entries go, in the same transaction. */
   trace?: Trace;
+  /** How a body that came in one piece is stored (default none); a streamed one is kept as received. */
+  compression?: BodyCompression;
 }
 
 /**
@@ -64,7 +67,7 @@ export async function enqueueMessage(
     if (message.body.length > 0) transaction.append(incoming, message.body);
     transaction.rename(incoming, keys.body(message.queueId)).persist(keys.body(message.queueId));
   } else {
-    transaction.set(keys.body(message.queueId), message.body);
+    transaction.set(keys.body(message.queueId), await encodeBody(message.body, options.compression ?? 'none'));
   }
   transaction.sadd(keys.pending(message.queueId), ...mailstores);
   for (const mailstore of mailstores) {

@@ -4,6 +4,7 @@ import type { DeliveryJobData } from './job-data.js';
 import type { MailQueues } from './queues.js';
 import type { Redis } from 'ioredis';
 import { relistJob, type Spool } from './spool.js';
+import { decodeBody, isCompressed } from './body-codec.js';
 
 export interface QueuedMessage {
   queueId: string;
@@ -73,13 +74,19 @@ export class MessageControls {
     return messages;
   }
 
+  /** The first HEADER_READ_LIMIT bytes of the message as received: a compressed body is read whole. */
+  private async readHead(queueId: string): Promise<string> {
+    const key = this.keys.body(queueId);
+    const head = await this.redis.getrangeBuffer(key, 0, HEADER_READ_LIMIT - 1);
+    if (!isCompressed(head)) return head.toString();
+    const stored = await this.redis.getBuffer(key);
+    return stored === null ? '' : (await decodeBody(stored)).subarray(0, HEADER_READ_LIMIT).toString();
+  }
+
   /** The message's envelope and its header block (up to the first empty line, at most 64 KB), or null. */
   async envelope(queueId: string): Promise<StoredEnvelope | null> {
     const [fields, head] = await withTimeout(
-      Promise.all([
-        this.redis.hgetall(this.keys.message(queueId)),
-        this.redis.getrange(this.keys.body(queueId), 0, HEADER_READ_LIMIT - 1),
-      ]),
+      Promise.all([this.redis.hgetall(this.keys.message(queueId)), this.readHead(queueId)]),
       this.timeoutMs,
       'reading a message',
     );

@@ -1,31 +1,10 @@
 // The safety net's storage: gzip copies of delivered mail per store, bounded by age and bytes, trimmed atomically.
-import { promisify } from 'node:util';
-import { constants, gunzip, gzip, gzipSync } from 'node:zlib';
 import type { Redis } from 'ioredis';
 import { withTimeout } from '../errors.js';
 import { LuaScript } from '../redis/scripts.js';
 import type { RetainedDelivery } from '../policy/retention.js';
 import type { Keys } from './keys.js';
-
-const gzipAsync = promisify(gzip);
-const decompress = promisify(gunzip);
-
-/**
- * Copies are written once and rarely read: gzip's fastest level. On 100 KB of text it took 0.7 ms
- * of CPU against 4.1 ms at the default level 6, for a copy 17% larger.
- */
-const GZIP_OPTIONS = { level: constants.Z_BEST_SPEED };
-
-/**
- * Below this size a body is compressed on the event loop: a zlib stream's set-up for the thread
- * pool costs more (about 100 µs of CPU) than compressing 5 KB (about 25 µs). Larger bodies go to
- * the thread pool, so a big message does not stall the other sessions.
- */
-const SYNC_COMPRESS_MAX_BYTES = 32 * 1024;
-
-async function compress(body: Buffer): Promise<Buffer> {
-  return body.length <= SYNC_COMPRESS_MAX_BYTES ? gzipSync(body, GZIP_OPTIONS) : gzipAsync(body, GZIP_OPTIONS);
-}
+import { compress, decompress } from './body-codec.js';
 
 /** Most entries one script call drops: a budget cut by a config change is worked off in steps, not in one long script. */
 export const DROP_LIMIT = 1000;

@@ -3,6 +3,7 @@ import type { Redis } from 'ioredis';
 import { withTimeout } from '../errors.js';
 import { LuaScript } from '../redis/scripts.js';
 import { pendingMember, type Keys } from './keys.js';
+import { decodeBody } from './body-codec.js';
 
 /**
  * Takes a job off its store's backlog (KEYS[1] the set, KEYS[2] the byte counter; ARGV job id,
@@ -61,7 +62,7 @@ export class Spool {
 
   /**
    * In one round trip: is this job's delivery still pending, is the message held by an operator,
-   * and its body (null when it is gone).
+   * and its body as received (null when it is gone).
    */
   async take(job: JobRef): Promise<{ pending: boolean; held: boolean; body: Buffer | null }> {
     const member = pendingMember(job.mailstore, job.jobId, job.queueId);
@@ -79,7 +80,8 @@ export class Spool {
       if (error) throw error;
       return value;
     });
-    return { pending: pending === 1, held: held === 1, body: (body as Buffer | null | undefined) ?? null };
+    const stored = (body as Buffer | null | undefined) ?? null;
+    return { pending: pending === 1, held: held === 1, body: stored === null ? null : await decodeBody(stored) };
   }
 
   /** Ends one job's part (see FINISH_SCRIPT); idempotent: finishing twice removes nothing more. */

@@ -28,6 +28,13 @@ export interface RedisLocation {
 }
 
 /** The durable settings Holdfast's contract needs: AOF with an fsync per write, and no eviction. */
+/**
+ * BullMQ's job hash holds values of 100-200 bytes (its data, its options): above Redis's default
+ * listpack limit of 64, each job became a hash table (823 bytes) instead of a listpack (about 520).
+ * The old name, which Redis 7 still takes, so that Redis 6 starts too.
+ */
+export const COMPACT_REDIS_ARGUMENTS = ['--hash-max-ziplist-value', '256'];
+
 export const DURABLE_REDIS_ARGUMENTS = [
   '--appendonly',
   'yes',
@@ -139,6 +146,7 @@ export class EmbeddedRedis {
       '127.0.0.1',
       ...(port === undefined ? ['--unixsocket', this.socketPath, '--unixsocketperm', '700'] : []),
       ...DURABLE_REDIS_ARGUMENTS,
+      ...COMPACT_REDIS_ARGUMENTS,
       '--maxmemory',
       String(maxmemory ?? 0),
       '--logfile',
