@@ -21,12 +21,22 @@ const SYNC_MAX_BYTES = 32 * 1024;
 const gzipAsync = promisify(gzip);
 const gunzipAsync = promisify(gunzip);
 
+/**
+ * The gzip a body was read from: a delivered body is compressed again for its retained copy, and
+ * the stored bytes are that copy already (same level). Weak: it goes with the body.
+ */
+const compressedFrom = new WeakMap<Buffer, Buffer>();
+
 export async function compress(body: Buffer): Promise<Buffer> {
+  const known = compressedFrom.get(body);
+  if (known) return known;
   return body.length <= SYNC_MAX_BYTES ? gzipSync(body, GZIP_OPTIONS) : gzipAsync(body, GZIP_OPTIONS);
 }
 
 export async function decompress(stored: Buffer): Promise<Buffer> {
-  return stored.length <= SYNC_MAX_BYTES ? gunzipSync(stored) : gunzipAsync(stored);
+  const body = stored.length <= SYNC_MAX_BYTES ? gunzipSync(stored) : await gunzipAsync(stored);
+  compressedFrom.set(body, stored);
+  return body;
 }
 
 /**

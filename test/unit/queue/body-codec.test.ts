@@ -1,7 +1,7 @@
 // The queued body codec: gzip or as received, told apart by the stored bytes themselves.
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { decodeBody, encodeBody, isCompressed } from '../../../src/queue/body-codec.js';
+import { compress, decodeBody, encodeBody, isCompressed } from '../../../src/queue/body-codec.js';
 
 const message = (bytes: number) =>
   Buffer.concat([Buffer.from('Received: from client.test\r\n\r\n'), Buffer.from(randomBytes(bytes).toString('base64'))]);
@@ -28,5 +28,14 @@ describe('the stored body', () => {
     expect(isCompressed(Buffer.from('Received: x'))).toBe(false);
     expect(isCompressed(Buffer.from([0x1f]))).toBe(false);
     expect(isCompressed(Buffer.alloc(0))).toBe(false);
+  });
+});
+
+describe('compressing a body read from a compressed one', () => {
+  it('gives the stored bytes back instead of compressing again', async () => {
+    const stored = await encodeBody(message(1000), 'gzip');
+    const body = await decodeBody(stored);
+    expect(await compress(body)).toBe(stored);
+    expect(await compress(Buffer.from(body))).not.toBe(stored);
   });
 });
