@@ -31,6 +31,7 @@
 import { chmodSync, existsSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { type CellResult, comparisonTable, passLines, ratios } from './compare-report.js';
 import {
   StartedProcesses,
@@ -51,6 +52,7 @@ import {
   summarizeHoldfastLog,
 } from './lib.js';
 import { PostfixInstance, postfixVersion } from './postfix.js';
+import { allProcesses } from './process-tree.js';
 import { type PassContext, type Relay, measureCell, passMessages } from './relay-pass.js';
 
 const quick = process.env.BENCH_QUICK === '1';
@@ -145,6 +147,18 @@ function printReport(results: CellResult[], header: string, footer: string): voi
   process.stdout.write(`${text}\n${footer}`);
 }
 
+/** Holdfast's delivery processes (workers.processes, 1 by default): they start once the main process is ready. */
+async function deliveryProcesses(holdfastPid: number): Promise<number[]> {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const pids = allProcesses()
+      .filter((stat) => stat.ppid === holdfastPid && stat.comm === 'node' && stat.state !== 'Z')
+      .map((stat) => stat.pid);
+    if (pids.length > 0 || Date.now() > deadline) return pids;
+    await sleep(100);
+  }
+}
+
 async function main(): Promise<void> {
   checkPrerequisites(settings.smtpSource);
   const build = buildInfo();
@@ -158,7 +172,10 @@ async function main(): Promise<void> {
     concurrency: settings.deliveryConcurrency,
   });
   if (redisPid === undefined) throw new Error(`no redis-server child of holdfast ${holdfast.pid}`);
-  const relays: Relay[] = [{ name: 'Holdfast', port, rootPid: holdfast.pid!, peakRssPids: [holdfast.pid!, redisPid] }];
+  const deliveryPids = await deliveryProcesses(holdfast.pid!);
+  const relays: Relay[] = [
+    { name: 'Holdfast', port, rootPid: holdfast.pid!, peakRssPids: [holdfast.pid!, ...deliveryPids, redisPid] },
+  ];
   if (settings.peer === 'postfix') relays.push(await startPostfix(tempDir, sink.lmtpPort));
   for (const relay of relays)
     process.stderr.write(`bench: ${relay.name} on port ${relay.port}, process tree under pid ${relay.rootPid}\n`);

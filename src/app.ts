@@ -47,6 +47,7 @@ import { RetentionSweeper } from './queue/retention-sweeper.js';
 import { createRetainer } from './delivery/retain.js';
 import { retentionHasRoom } from './policy/retention.js';
 import { ReplayAdmin } from './admin/replay.js';
+import type { MetricsJson } from './process/delivery-processes.js';
 
 /** While intake refuses mail because Redis cannot keep it, how long a check may take, and how often it runs. */
 const GATE_PROBE_TIMEOUT_MS = 500;
@@ -73,6 +74,8 @@ export interface AppOptions {
   policyIntervalMs?: number;
   /** Run the admin HTTP listener (default: the config's admin.enabled). */
   admin?: boolean;
+  /** This node's delivery processes' counters and histograms, added to its own in /metrics. */
+  otherProcesses?: () => Promise<MetricsJson[]>;
 }
 
 export class App {
@@ -125,7 +128,13 @@ export class App {
       redisDurable: () => this.redisDurable,
       durabilityMode: config.redis.durability,
       now: options.now ?? Date.now,
+      otherProcesses: options.otherProcesses,
     });
+  }
+
+  /** Where the managed redis-server listens, when Holdfast runs its own. */
+  get embeddedRedisUrl(): string | undefined {
+    return this.embedded?.location.url;
   }
 
   /** PID of the managed redis-server, when Holdfast runs its own. */

@@ -4,6 +4,12 @@ import { loadConfigFile } from './config/load.js';
 import type { Config } from './config/schema.js';
 import { createLogger } from './observability/logger.js';
 import { App } from './app.js';
+import {
+  DeliveryProcesses,
+  REDIS_URL_VARIABLE,
+  ROLE_VARIABLE,
+  serveMainProcess,
+} from './process/delivery-processes.js';
 import { registerRouteCommands } from './cli/route.js';
 import { registerMailstoreCommands } from './cli/mailstores.js';
 import { registerQueueCommands } from './cli/queue.js';
@@ -24,29 +30,64 @@ function loadOrExit(path: string): Config {
   process.exit(EXIT_CONFIG);
 }
 
+/** A delivery process started by the main one: the main process's Redis (its embedded one, if it runs it), no intake, no admin. */
+function asDeliveryProcess(config: Config): Config {
+  const url = process.env[REDIS_URL_VARIABLE];
+  return url ? { ...config, redis: { ...config.redis, url } } : config;
+}
+
 async function start(path: string): Promise<void> {
-  const config = loadOrExit(path);
-  const logger = createLogger(config.log.level);
-  const app = new App(config, logger);
+  const role = process.env[ROLE_VARIABLE];
+  const config = role ? asDeliveryProcess(loadOrExit(path)) : loadOrExit(path);
+  const root = createLogger(config.log.level);
+  const logger = role ? root.child({ process: role }) : root;
+  const separate = !role && config.workers.processes > 0;
+  let children: DeliveryProcesses | undefined;
+  const app = new App(
+    config,
+    logger,
+    role
+      ? { intake: false, admin: false }
+      : {
+          delivery: !separate,
+          otherProcesses: separate ? () => children?.childMetrics() ?? Promise.resolve([]) : undefined,
+        },
+  );
+  // The log is written asynchronously: its last lines go out before the process does.
+  const exit = (code: number) => root.flush(() => process.exit(code));
   let stopping: Promise<void> | undefined;
   const stop = (signal: string) => {
     logger.info({ signal }, 'signal received');
-    stopping ??= app.stop().then(
-      () => process.exit(0),
-      (error: unknown) => {
-        logger.error({ err: error }, 'error while stopping');
-        process.exit(1);
-      },
-    );
+    // The delivery processes first: they finish their attempts on the Redis the main process may run.
+    stopping ??= (children?.stop(config.shutdown.grace) ?? Promise.resolve())
+      .then(() => app.stop())
+      .then(
+        () => exit(0),
+        (error: unknown) => {
+          logger.error({ err: error }, 'error while stopping');
+          exit(1);
+        },
+      );
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+  if (role) serveMainProcess(() => app.metrics.countersJson(), stop);
   try {
     await app.start();
   } catch (error) {
     logger.fatal({ err: error }, 'cannot start');
     logger.flush();
     process.exit(1);
+  }
+  if (separate) {
+    children = new DeliveryProcesses({
+      count: config.workers.processes,
+      script: process.argv[1]!,
+      args: process.argv.slice(2),
+      redisUrl: app.embeddedRedisUrl,
+      logger,
+    });
+    children.start();
   }
 }
 

@@ -229,6 +229,11 @@ export const configSchema = z.strictObject({
       stalledInterval: duration('15s'),
       /** How often a worker that takes no due job is looked for (and restarted). */
       watchdogInterval: duration('30s'),
+      /**
+       * Delivery processes started by `holdfast start` beside the main one (SMTP intake, policy,
+       * admin API), so that intake and delivery each have a core; 0: delivery in the main process.
+       */
+      processes: z.number().int().min(0).max(32).default(1),
     })
     .prefault({}),
   admin: z

@@ -7,6 +7,8 @@ export const EVENTS = {
   stopped: 'Stopped',
   redisEmbeddedStarted: 'RedisEmbeddedStarted',
   redisEmbeddedExited: 'RedisEmbeddedExited',
+  deliveryProcessStarted: 'DeliveryProcessStarted',
+  deliveryProcessExited: 'DeliveryProcessExited',
   redisNotDurable: 'RedisNotDurable',
   redisUnavailable: 'RedisUnavailable',
   redisMemoryHigh: 'RedisMemoryHigh',

@@ -1,5 +1,6 @@
 // Prometheus metrics: counters fed by intake and delivery, gauges read at scrape time from counters Holdfast keeps.
-import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { AggregatorRegistry, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { MetricsJson } from '../process/delivery-processes.js';
 import type { MailstoreStatus } from '../admin/mailstores.js';
 import type { RetentionMetrics } from '../delivery/retain.js';
 
@@ -20,58 +21,62 @@ export interface MetricsSources {
   redisDurable: () => boolean;
   durabilityMode: 'strict' | 'relaxed';
   now: () => number;
+  /** The counters and histograms of this node's delivery processes, added to its own at each scrape. */
+  otherProcesses?: () => Promise<MetricsJson[]>;
 }
 
 export const STATES = ['open', 'held', 'tripped', 'guarded', 'releasing'] as const;
 
 export class Metrics implements DeliveryMetrics, RetentionMetrics {
   readonly registry = new Registry();
+  /** The counters and histograms again: what a delivery process sends the main process. */
+  private readonly counters = new Registry();
   private readonly smtpReplies = new Counter({
     name: 'holdfast_smtp_replies_total',
     help: 'SMTP replies sent, by stage and reply code (250 at data = accepted messages)',
     labelNames: ['stage', 'code'],
-    registers: [this.registry],
+    registers: [this.registry, this.counters],
   });
   private readonly recipientOutcomes = new Counter({
     name: 'holdfast_delivery_recipients_total',
     help: 'Recipients by mailstore and outcome of an attempt (or expiry)',
     labelNames: ['mailstore', 'outcome'],
-    registers: [this.registry],
+    registers: [this.registry, this.counters],
   });
   private readonly attempts = new Histogram({
     name: 'holdfast_delivery_attempt_duration_seconds',
     help: 'Duration of delivery attempts (one LMTP/SMTP transaction), by mailstore and result',
     labelNames: ['mailstore', 'result'],
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
-    registers: [this.registry],
+    registers: [this.registry, this.counters],
   });
   private readonly automatic = new Counter({
     name: 'holdfast_mailstore_automatic_stops_total',
     help: 'Stores this node tripped (connection failures) or guarded (5xx burst)',
     labelNames: ['mailstore', 'kind'],
-    registers: [this.registry],
+    registers: [this.registry, this.counters],
   });
 
   private readonly retainedCopies = new Counter({
     name: 'holdfast_retention_copies_total',
     help: 'Copies of delivered mail this node retained for replay, by mailstore',
     labelNames: ['mailstore'],
-    registers: [this.registry],
+    registers: [this.registry, this.counters],
   });
   private readonly retentionDiscarded = new Counter({
     name: 'holdfast_retention_discarded_total',
     help: 'Retained copies dropped (expired, budget) or not kept (too-big, no-room, memory, error), by mailstore and reason',
     labelNames: ['mailstore', 'reason'],
-    registers: [this.registry],
+    registers: [this.registry, this.counters],
   });
   private readonly replays = new Counter({
     name: 'holdfast_replayed_messages_total',
     help: 'Retained copies an operator queued again (holdfast replay), by mailstore',
     labelNames: ['mailstore'],
-    registers: [this.registry],
+    registers: [this.registry, this.counters],
   });
 
-  constructor(sources: MetricsSources) {
+  constructor(private readonly sources: MetricsSources) {
     const { registry } = this;
     let snapshot: Promise<MailstoreStatus[]> | undefined;
     // One status read per scrape, shared by every store gauge.
@@ -225,6 +230,17 @@ export class Metrics implements DeliveryMetrics, RetentionMetrics {
   }
 
   async text(): Promise<string> {
-    return this.registry.metrics();
+    if (!this.sources.otherProcesses) return this.registry.metrics();
+    const [own, others] = await Promise.all([this.registry.getMetricsAsJSON(), this.sources.otherProcesses()]);
+    // Counters and histograms add up; gauges come from this process only (the others send none).
+    return AggregatorRegistry.aggregate([own, ...others]).metrics();
+  }
+
+  /**
+   * What a delivery process sends the main process: its counters and histograms. Its gauges read
+   * the same Redis as the main process's and would count twice.
+   */
+  async countersJson(): Promise<MetricsJson> {
+    return this.counters.getMetricsAsJSON();
   }
 }

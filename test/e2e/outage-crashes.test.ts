@@ -56,7 +56,7 @@ describe('the outage suite: crashes', () => {
       expect(figures.delivered).toBe(240);
       expect(figures.acknowledged).toBeLessThan(figures.attempts); // the outage was seen: some 451s
       expect(world.node.running).toBe(true);
-      expect(world.node.events('Ready')).toHaveLength(1);
+      expect(world.node.mainEvents('Ready')).toHaveLength(1);
     },
     SCENARIO_TIMEOUT_MS,
   );

@@ -46,14 +46,20 @@ export class HoldfastNode {
     return this.child !== undefined && this.child.exitCode === null && this.child.signalCode === null;
   }
 
+  /** Records of every process of the node: the main one and its delivery processes (workers.processes). */
   events(name: string): LogRecord[] {
     return this.logs.filter((record) => record.event === name);
+  }
+
+  /** Records of the main process only (its delivery processes' records name their `process`). */
+  mainEvents(name: string): LogRecord[] {
+    return this.events(name).filter((record) => record.process === undefined);
   }
 
   /** Starts the process and waits for its `Ready` record (SMTP and admin listening, workers running). */
   async start(): Promise<void> {
     if (this.running) throw new Error(`${this.name} is already running`);
-    const readyBefore = this.events('Ready').length;
+    const readyBefore = this.mainEvents('Ready').length;
     this.stderr = '';
     this.partial = '';
     appendFileSync(this.logFile, `--- start ${new Date().toISOString()}\n`);
@@ -68,7 +74,7 @@ export class HoldfastNode {
       appendFileSync(this.logFile, chunk);
     });
     await waitFor(
-      () => this.events('Ready').length > readyBefore || !this.running,
+      () => this.mainEvents('Ready').length > readyBefore || !this.running,
       READY_TIMEOUT_MS,
       `${this.name} to be ready`,
     );

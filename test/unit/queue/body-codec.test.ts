@@ -4,7 +4,10 @@ import { describe, expect, it } from 'vitest';
 import { compress, decodeBody, encodeBody, isCompressed } from '../../../src/queue/body-codec.js';
 
 const message = (bytes: number) =>
-  Buffer.concat([Buffer.from('Received: from client.test\r\n\r\n'), Buffer.from(randomBytes(bytes).toString('base64'))]);
+  Buffer.concat([
+    Buffer.from('Received: from client.test\r\n\r\n'),
+    Buffer.from(randomBytes(bytes).toString('base64')),
+  ]);
 
 describe('the stored body', () => {
   it.each([1000, 200_000])('comes back byte for byte from gzip, small and large (%i bytes)', async (bytes) => {
