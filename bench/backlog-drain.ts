@@ -24,8 +24,8 @@
 //   4. `holdfast release store1 --rate 1000000 --concurrency C` (limits lifted: no ramp), then every
 //      second the first sink's count until every message arrived, while the other store's latency is
 //      probed as in 1, one message every 500 ms. Prints the drain rate (overall, and p50/min of the
-//      per-second rates), CPU ms per message of Holdfast's node process and its redis-server over the
-//      drain, and the other store's latency during the drain next to step 1's.
+//      per-second rates), CPU ms per message of Holdfast's node processes (the main one and its
+//      delivery processes) and its redis-server over the drain, and the other store's latency during the drain next to step 1's.
 // At the end every child is stopped by PID and the temp dir removed (BENCH_KEEP=1 keeps it).
 // Settings (environment): BENCH_DRAIN_MESSAGES=1000000 BENCH_DRAIN_SIZE=5120
 // BENCH_DRAIN_CONCURRENCY=50 BENCH_DRAIN_PROBES=40 BENCH_DRAIN_COMPRESSION=gzip|none (Holdfast's
@@ -55,12 +55,12 @@ import {
   makeTempDir,
   numberSetting,
   printLogProblems,
-  processCpuMs,
   removeTempDir,
   runBenchmark,
   startHoldfast,
   waitForQuietMachine,
 } from './lib.js';
+import { treeCpu, treeSnapshot } from './process-tree.js';
 import { loadBacklog, MAILSTORE, messagePayload } from './scale-load.js';
 import { percentile, runLatencyPass } from './smtp-latency.js';
 
@@ -236,8 +236,8 @@ async function main(): Promise<void> {
 
   await waitForQuietMachine('drain', settings.quietWaitS);
   await bulkSink.reset();
-  const node0 = processCpuMs(holdfast.pid);
-  const redis0 = processCpuMs(redisPid);
+  // The whole tree: the main process, its delivery processes (workers.processes) and its Redis.
+  const tree0 = treeSnapshot(holdfast.pid!);
   const started = Date.now();
   await cli(
     'release',
@@ -271,8 +271,9 @@ async function main(): Promise<void> {
     if (Date.now() - lastProgressAt > 60_000) throw new Error(`drain stuck at ${messages} for 60 s`);
   }
   const { lastAt, firstAt } = await bulkSink.stats();
-  const nodeMs = processCpuMs(holdfast.pid) - node0;
-  const redisMs = processCpuMs(redisPid) - redis0;
+  const cpu = treeCpu(tree0, treeSnapshot(holdfast.pid!));
+  const redisMs = cpu.byComm['redis-server'] ?? 0;
+  const nodeMs = cpu.totalMs - redisMs;
   draining = false;
   await probing;
   const drainS = (lastAt! - started) / 1000;

@@ -1,6 +1,17 @@
 // Shared by bench/run.ts and bench/ramp.ts: temp dir and config, child processes, /proc figures, the sink, Holdfast.
 import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  readSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
+import { StringDecoder } from 'node:string_decoder';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -479,6 +490,25 @@ export interface HoldfastLogSummary {
   problems: string[];
 }
 
+/** A file's lines, read a megabyte at a time: a long bench's log passes what one string can hold (512 MB). */
+function* fileLines(path: string): Generator<string> {
+  const fd = openSync(path, 'r');
+  const chunk = Buffer.alloc(1 << 20);
+  // A character cut in two by a chunk's end is completed by the next.
+  const decoder = new StringDecoder('utf8');
+  let rest = '';
+  try {
+    for (let read = readSync(fd, chunk); read > 0; read = readSync(fd, chunk)) {
+      const lines = (rest + decoder.write(chunk.subarray(0, read))).split('\n');
+      rest = lines.pop()!;
+      yield* lines;
+    }
+    if (rest) yield rest;
+  } finally {
+    closeSync(fd);
+  }
+}
+
 /** Reads the Holdfast log (pino JSON lines) and counts what the reports show. */
 export function summarizeHoldfastLog(path: string): HoldfastLogSummary {
   const summary: HoldfastLogSummary = {
@@ -490,7 +520,7 @@ export function summarizeHoldfastLog(path: string): HoldfastLogSummary {
     notAccepted: 0,
     problems: [],
   };
-  for (const line of readFileSync(path, 'utf8').split('\n')) {
+  for (const line of fileLines(path)) {
     if (!line.trim()) continue;
     summary.lines++;
     let entry: { level?: string; msg?: string; event?: string; time?: string; category?: string };
