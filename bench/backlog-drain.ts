@@ -28,7 +28,7 @@
 //      delivery processes) and its redis-server over the drain, and the other store's latency during the drain next to step 1's.
 // At the end every child is stopped by PID and the temp dir removed (BENCH_KEEP=1 keeps it).
 // Settings (environment): BENCH_DRAIN_MESSAGES=1000000 BENCH_DRAIN_SIZE=5120
-// BENCH_DRAIN_CONCURRENCY=50 BENCH_DRAIN_PROBES=40 BENCH_DRAIN_COMPRESSION=gzip|none (Holdfast's
+// BENCH_DRAIN_CONCURRENCY=50 BENCH_DRAIN_PROCESSES=1 (Holdfast's workers.processes) BENCH_DRAIN_PROBES=40 BENCH_DRAIN_COMPRESSION=gzip|none (Holdfast's
 // redis.bodyCompression, and how the loader stores the bodies) BENCH_DRAIN_PAYLOAD=text|random (the
 // payload: smtp-source's text, or base64 lines of random bytes like an attachment) BENCH_JSON=FILE BENCH_KEEP=1
 // BENCH_QUIET_WAIT=120 (before the baseline and before the release, wait up to this many seconds
@@ -68,6 +68,8 @@ const settings = {
   messages: numberSetting('BENCH_DRAIN_MESSAGES', 1_000_000),
   size: numberSetting('BENCH_DRAIN_SIZE', 5120),
   concurrency: numberSetting('BENCH_DRAIN_CONCURRENCY', 50),
+  /** Holdfast's workers.processes. */
+  processes: numberSetting('BENCH_DRAIN_PROCESSES', 1),
   probes: numberSetting('BENCH_DRAIN_PROBES', 40),
   /** As Holdfast's redis.bodyCompression (its default gzip). */
   /** text: smtp-source's letters (compress very well); random: base64 lines of random bytes, like an attachment. */
@@ -126,6 +128,8 @@ redis:
     dir: ${join(dir, 'redis')}
     maxmemory: 16gb
   bodyCompression: ${settings.compression}
+workers:
+  processes: ${settings.processes}
 log:
   level: info
 `,
@@ -165,7 +169,10 @@ async function usedMemory(redis: Redis): Promise<number> {
 async function main(): Promise<void> {
   const build = buildInfo();
   log(describeBuild(build));
-  log(`${settings.messages} messages of ${settings.size} B, store concurrency ${settings.concurrency}`);
+  log(
+    `${settings.messages} messages of ${settings.size} B, store concurrency ${settings.concurrency}, ` +
+      `${settings.processes} delivery process(es)`,
+  );
   tempDir = makeTempDir('holdfast-drain-');
   const bulkSink = await Sink.start(processes);
   const otherSink = await Sink.start(processes);

@@ -79,7 +79,8 @@ async function start(path: string): Promise<void> {
     logger.flush();
     process.exit(1);
   }
-  if (separate) {
+  // A stop that came while starting is under way already: no children to start for it.
+  if (separate && !stopping) {
     children = new DeliveryProcesses({
       count: config.workers.processes,
       script: process.argv[1]!,
