@@ -68,6 +68,11 @@ export interface AppOptions {
   intake?: boolean;
   /** Run the delivery workers (default true). */
   delivery?: boolean;
+  /**
+   * Probe stores (tripped ones, and an operator's `holdfast probe`) with mailstore clients of its
+   * own (default: when it delivers). On for a main process whose delivery runs in other processes.
+   */
+  probes?: boolean;
   now?: () => number;
   random?: () => number;
   /** How often the policy check runs (default 2 s); tests shorten it. */
@@ -254,6 +259,7 @@ export class App {
       this.clients.get(mailstore)?.useEndpoints(changed.endpoints),
     );
     await this.overrides.start();
+    if (this.probes) this.createClients();
     this.storeAdmin = new StoreAdmin(this.config, overrides, controls, this.logger, now);
     const spool = new Spool(control, keys, timeout);
     this.enforcer = new PolicyEnforcer({
@@ -262,9 +268,9 @@ export class App {
       admin: this.mailstoreAdmin,
       logger: this.logger,
       now,
-      // Only nodes that deliver have clients, and only they claim probes.
+      // Only nodes with mailstore clients (delivering, or a main process with delivery processes) probe.
       probe: async (mailstore) => (await this.clients.get(mailstore)?.probe()) ?? false,
-      canProbe: this.options.delivery !== false,
+      canProbe: this.probes,
       maxProbeIntervalMs: (mailstore) => this.config.mailstores[mailstore]!.trip.maxProbeInterval,
       moveMail: async (from) => {
         const to = this.overrides!.overrides.get(from)?.movedTo;
@@ -382,16 +388,26 @@ export class App {
     );
   }
 
+  private get probes(): boolean {
+    return this.options.probes ?? this.options.delivery !== false;
+  }
+
+  /** One client per store, for deliveries and probes (endpoints as an operator may have changed them). */
+  private createClients(): void {
+    if (this.clients.size > 0) return;
+    for (const [id, store] of Object.entries(this.config.mailstores)) {
+      const client = new MailstoreClient(id, store, this.config.listener.hostname);
+      client.useEndpoints(this.overrides!.overrides.get(id)?.endpoints);
+      this.clients.set(id, client);
+    }
+  }
+
   private startWorkers(connection: Redis, control: Redis, keys: Keys): void {
     const { config, logger } = this;
     const spool = new Spool(control, keys, config.limits.timeouts.enqueue);
     const bounceSender = createBounceSender(config);
     this.closeBounces = () => bounceSender?.close();
-    for (const [id, store] of Object.entries(config.mailstores)) {
-      const client = new MailstoreClient(id, store, config.listener.hostname);
-      client.useEndpoints(this.overrides!.overrides.get(id)?.endpoints);
-      this.clients.set(id, client);
-    }
+    this.createClients();
     const router = new Router(config, new RouteTable(control, keys, config.limits.timeouts.enqueue), this.destination);
     const deliver = createDeliverer({
       config,

@@ -50,6 +50,8 @@ async function start(path: string): Promise<void> {
       ? { intake: false, admin: false }
       : {
           delivery: !separate,
+          // An operator's `holdfast probe` is answered here, where the admin API is.
+          probes: true,
           otherProcesses: separate ? () => children?.childMetrics() ?? Promise.resolve([]) : undefined,
         },
   );

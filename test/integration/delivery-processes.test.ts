@@ -88,6 +88,16 @@ describe('holdfast start with two delivery processes', () => {
     expect(metrics).toContain('holdfast_mailstore_state{mailstore="store1",state="open"} 1');
   });
 
+  it("answers an operator's probe from the main process, where the admin API is", async () => {
+    const response = await fetch(`http://127.0.0.1:${adminPort}/api/v1/stores/store1/probe`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{}',
+    });
+    expect(response.status).toBe(200);
+    expect(await response.json()).toMatchObject({ answered: true });
+  });
+
   it('starts a delivery process again when it dies, and mail keeps flowing', async () => {
     const [victim, survivor] = deliveryProcesses(holdfast.pid!);
     process.kill(victim!, 'SIGKILL');
