@@ -47,10 +47,6 @@ export class DeliveryProcesses {
 
   constructor(private readonly options: DeliveryProcessesOptions) {}
 
-  get pids(): number[] {
-    return this.slots.flatMap((slot) => (slot.child?.pid === undefined ? [] : [slot.child.pid]));
-  }
-
   start(): void {
     for (let index = 0; index < this.options.count; index++) {
       const slot: Slot = { startedAt: 0, delayMs: RESTART_DELAY_MS };
