@@ -58,11 +58,15 @@ describe('the outage suite: mailstore faults', () => {
     async () => {
       world = await OutageWorld.start('operator-hold');
       const sender = world.sender({ count: 200, rate: 40, sessions: 4 });
+      // The second half waits for the hold: on a slow machine the CLI could otherwise start after
+      // the stream's end, and the held store would have nothing to hold.
+      sender.pauseAt(100);
       const stream = sender.run();
       await waitFor(() => sender.progress >= 50, 30_000, 'a quarter of the stream');
       await world.cli('hold', 'store2', '--reason', 'outage suite: operator hold', '--by', 'e2e');
       await waitFor(async () => (await world!.storeStatus('store2')).counts.active === 0, 30_000, 'attempts to end');
       const deliveredAtHold = world.copiesOn('store2');
+      sender.resume();
       await stream;
       await sender.retryUnacknowledged();
       await waitFor(() => world!.awaitingOn(sender, 'store1') + world!.awaitingOn(sender, 'store3') === 0, 60_000);

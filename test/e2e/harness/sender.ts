@@ -128,6 +128,10 @@ export class Sender {
   /** Messages whose first attempt is over. */
   progress = 0;
   private readonly sessions: Session[];
+  /** Messages from this index on wait for resume() (see pauseAt). */
+  private pausedFrom = Number.POSITIVE_INFINITY;
+  private resumed: Promise<void> = Promise.resolve();
+  private resumeNow: () => void = () => {};
 
   constructor(private readonly options: SenderOptions) {
     this.messages = Array.from({ length: options.count }, (_, index) => ({
@@ -143,16 +147,38 @@ export class Sender {
     return this.messages.filter((message) => message.acknowledged).length;
   }
 
+  /**
+   * Makes the stream stop before message `index` until resume(): what a test does during the pause
+   * (an operator's hold, say) is then certain to come before the rest of the stream, however slow
+   * the machine. Messages after the pause keep their pace from where it ended.
+   */
+  pauseAt(index: number): void {
+    this.pausedFrom = index;
+    this.resumed = new Promise((resolve) => (this.resumeNow = resolve));
+  }
+
+  resume(): void {
+    this.pausedFrom = Number.POSITIVE_INFINITY;
+    this.resumeNow();
+  }
+
   /** Sends every message once, message i due at start + i / rate, whatever became of the ones before. */
   async run(): Promise<void> {
     const start = Date.now();
+    let pausedAt: number | undefined;
+    let pausedMs = 0;
     let next = 0;
     await Promise.all(
       this.sessions.map(async (session) => {
         for (;;) {
           const index = next++;
           if (index >= this.messages.length) return;
-          const due = start + (index * 1000) / this.options.rate;
+          if (index >= this.pausedFrom) {
+            pausedAt ??= Date.now();
+            await this.resumed;
+            pausedMs = Math.max(pausedMs, Date.now() - pausedAt);
+          }
+          const due = start + pausedMs + (index * 1000) / this.options.rate;
           if (due > Date.now()) await sleep(due - Date.now());
           await this.attempt(session, this.messages[index]!);
           this.progress++;
