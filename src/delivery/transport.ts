@@ -1,5 +1,6 @@
 // Pooled nodemailer LMTP/SMTP connections to one mailstore endpoint; its callback API is wrapped here.
-import nodemailer from 'nodemailer';
+import { Readable } from 'node:stream';
+import SMTPPool from 'nodemailer/lib/smtp-pool';
 import type { Endpoint, MailstoreConfig } from '../config/schema.js';
 
 export interface RecipientReply {
@@ -27,13 +28,43 @@ interface SendInfo {
   rejectedErrors?: Array<{ recipient?: string; response?: string }>;
 }
 
+/** What the pool reads of a message: its envelope, an id for its own log lines, and the bytes. */
+interface PreparedMessage {
+  data: Record<string, never>;
+  message: {
+    getEnvelope(): { from: string; to: string[] };
+    messageId(): string;
+    getHeader(name: string): string;
+    createReadStream(): Readable;
+  };
+}
+
+/**
+ * A queued message as nodemailer's pool takes it. sendMail would build a MIME node around the raw
+ * bytes first (headers parsed, a Message-ID made, a stream pipeline per delivery), all for output
+ * equal to its input: 6 % of a delivery process's CPU in the profile, for nothing. The stream is a
+ * new Readable per attempt, so the pool can tell that a dropped connection read none of it and
+ * send it again on another one.
+ */
+function prepared(sender: string, recipients: readonly string[], body: Buffer): PreparedMessage {
+  return {
+    data: {},
+    message: {
+      getEnvelope: () => ({ from: sender, to: [...recipients] }),
+      messageId: () => '',
+      getHeader: () => '',
+      createReadStream: () => Readable.from([body], { objectMode: false }),
+    },
+  };
+}
+
 export class EndpointClient {
   readonly remote: string;
-  private readonly transport: ReturnType<typeof nodemailer.createTransport>;
+  private readonly pool: SMTPPool;
 
   constructor(endpoint: Endpoint, store: MailstoreConfig, hostname: string) {
     this.remote = `${endpoint.host}:${endpoint.port}`;
-    this.transport = nodemailer.createTransport({
+    this.pool = new SMTPPool({
       host: endpoint.host,
       port: endpoint.port,
       lmtp: store.protocol === 'lmtp',
@@ -52,10 +83,7 @@ export class EndpointClient {
 
   async send(sender: string, recipients: readonly string[], body: Buffer): Promise<EndpointResult> {
     try {
-      const info = (await this.transport.sendMail({
-        envelope: { from: sender, to: [...recipients] },
-        raw: body,
-      })) as unknown as SendInfo;
+      const info = await this.sendPrepared(prepared(sender, recipients, body));
       return { kind: 'answered', remote: this.remote, replies: repliesFromInfo(recipients, info) };
     } catch (error) {
       return this.fromError(recipients, error as SendError);
@@ -63,16 +91,21 @@ export class EndpointClient {
   }
 
   /** Connects, reads the greeting, says LHLO/EHLO and quits: does the endpoint answer? */
-  async probe(): Promise<boolean> {
-    try {
-      return await this.transport.verify();
-    } catch {
-      return false;
-    }
+  probe(): Promise<boolean> {
+    return new Promise((resolve) => this.pool.verify((error) => resolve(!error)));
   }
 
   close(): void {
-    this.transport.close();
+    this.pool.close();
+  }
+
+  private sendPrepared(message: PreparedMessage): Promise<SendInfo> {
+    return new Promise((resolve, reject) => {
+      // The pool reads only the fields of PreparedMessage (smtp-pool/index.js, pool-resource.js).
+      this.pool.send(message as unknown as Parameters<SMTPPool['send']>[0], (error, info) =>
+        error ? reject(error) : resolve(info as unknown as SendInfo),
+      );
+    });
   }
 
   private fromError(recipients: readonly string[], error: SendError): EndpointResult {
