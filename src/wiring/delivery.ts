@@ -1,0 +1,102 @@
+// Delivery on a node: one BullMQ consumer per store, each job handed to the deliverer, watched by the watchdog.
+import type { Redis } from 'ioredis';
+import { EVENTS } from '../observability/events.js';
+import { MailQueues } from '../queue/queues.js';
+import { Spool } from '../queue/spool.js';
+import { addMovedJob } from '../queue/move.js';
+import { createConsumer } from '../queue/consume.js';
+import { Consumers } from '../queue/consumers.js';
+import { ConsumerWatchdog } from '../queue/consumer-watchdog.js';
+import { RouteTable } from '../routing/route-table.js';
+import { Router } from '../routing/router.js';
+import { createDeliverer } from '../delivery/deliver.js';
+import { createBounceSender } from '../delivery/bounce.js';
+import { createRetainer } from '../delivery/retain.js';
+import { retentionHasRoom } from '../policy/retention.js';
+import { redisTimeout, type NodeContext } from './context.js';
+import type { Parts } from './parts.js';
+import { automaticCommand, createClients, destination } from './policy.js';
+
+/** Starts delivery on its own connection (blocking job fetches do not queue behind other commands). */
+export function startDelivery(context: NodeContext, parts: Parts, connection: Redis): void {
+  const { config, logger, keys } = context;
+  const mailstores = Object.keys(config.mailstores);
+  parts.workerQueues = new MailQueues(connection, keys, mailstores, context.redisError);
+  const bounceSender = createBounceSender(config);
+  parts.closeBounces = () => bounceSender?.close();
+  createClients(context, parts);
+  const deliver = deliverer(context, parts, bounceSender);
+  const spool = new Spool(context.control, keys, redisTimeout(context));
+  const consumers = new Consumers(mailstores, (id, activity) =>
+    createConsumer(id, {
+      connection,
+      keys,
+      spool,
+      concurrency: config.mailstores[id]!.concurrency,
+      lockDuration: config.workers.lockDuration,
+      stalledInterval: config.workers.stalledInterval,
+      deliver,
+      activity,
+      now: context.now,
+      onMissingBody: (data) =>
+        logger.error({ event: EVENTS.jobError, queueId: data.queueId, mailstore: id }, 'message body missing'),
+      onError: (error, data) =>
+        logger.error({ event: EVENTS.jobError, err: error, queueId: data?.queueId, mailstore: id }, 'worker error'),
+    }),
+  );
+  parts.consumers = consumers;
+  parts.watchdog = new ConsumerWatchdog({
+    queue: (mailstore) => parts.controlQueues!.get(mailstore),
+    consumers,
+    mailstores,
+    intervalMs: config.workers.watchdogInterval,
+    logger,
+  });
+  parts.watchdog.start();
+}
+
+/** The deliverer with everything it decides with and reports to: this node's clients, controls, trace and metrics. */
+function deliverer(context: NodeContext, parts: Parts, bounceSender: ReturnType<typeof createBounceSender>) {
+  const { config, logger, now, metrics } = context;
+  const timeout = redisTimeout(context);
+  const controls = parts.controls!;
+  const router = new Router(config, new RouteTable(context.control, context.keys, timeout), destination(parts));
+  return createDeliverer({
+    config,
+    logger,
+    clients: parts.clients,
+    bounceSender,
+    now,
+    random: context.random,
+    pausedIntervals: (mailstore, at) => controls.pausedIntervals(mailstore, at),
+    recordTrace: (events, messageId) => void context.trace.record(events, messageId),
+    guardSettings: (mailstore) => {
+      const { enabled, threshold, ratio, window } = config.mailstores[mailstore]!.guard;
+      return { enabled, threshold, ratio, windowMs: window };
+    },
+    guardEpisodes: (mailstore) => controls.guardEpisodes(mailstore),
+    resolve: (recipient) => router.resolve(recipient),
+    moveRecipients: async (job, mailstore, recipients) => {
+      const sourcePauses = await controls.pausedIntervals(job.mailstore, now());
+      return addMovedJob(parts.controlQueues!, job, mailstore, recipients, timeout, { sourcePauses });
+    },
+    tripSettings: (mailstore) => {
+      const { enabled, failures, probeInterval } = config.mailstores[mailstore]!.trip;
+      return { enabled, failures, probeIntervalMs: probeInterval };
+    },
+    recordHealth: (mailstore, healthy, error) => controls.recordHealth(mailstore, healthy, error),
+    trip: (mailstore, reason, probeIntervalMs) =>
+      automaticCommand(context, parts, mailstore, { kind: 'trip', reason, probeIntervalMs }),
+    recordOutcomes: (mailstore, outcomes, at, windowMs) => controls.recordOutcomes(mailstore, outcomes, at, windowMs),
+    guard: (mailstore, reason) => automaticCommand(context, parts, mailstore, { kind: 'guard', reason }),
+    metrics,
+    retain: createRetainer({
+      retained: context.retained,
+      settings: (mailstore) => config.mailstores[mailstore]!.retention,
+      hasRoom: () => retentionHasRoom(parts.memoryWatch?.lastReading, config.limits.redisMemoryHighWater),
+      now,
+      logger,
+      metrics,
+    }),
+  });
+}

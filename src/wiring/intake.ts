@@ -1,0 +1,84 @@
+// SMTP intake on a node: the listener, the commit gate in front of every enqueue, and the backlog limits.
+import type { Redis } from 'ioredis';
+import { whenReady } from '../redis/connections.js';
+import { CommitGate } from '../redis/commit-gate.js';
+import { MailQueues } from '../queue/queues.js';
+import { enqueueMessage } from '../queue/enqueue.js';
+import { IncomingBodies } from '../queue/incoming.js';
+import { BacklogWatch } from '../queue/backlog-watch.js';
+import { RouteTable } from '../routing/route-table.js';
+import { Router } from '../routing/router.js';
+import { SmtpListener } from '../smtp/server.js';
+import { ConnectionRate } from '../smtp/connection-rate.js';
+import { redisTimeout, type NodeContext } from './context.js';
+import type { Parts } from './parts.js';
+import { destination } from './policy.js';
+
+/** While intake refuses mail because Redis cannot keep it, how long a check may take, and how often it runs. */
+const GATE_PROBE_TIMEOUT_MS = 500;
+const GATE_PROBE_INTERVAL_MS = 1000;
+
+export interface IntakeOptions {
+  /** Told whenever the commit gate finds Redis durable again, or not. */
+  onDurability: (durable: boolean) => void;
+}
+
+/** Starts the SMTP listener on its own connection; resolves to the port it listens on. */
+export async function startIntake(
+  context: NodeContext,
+  parts: Parts,
+  connection: Redis,
+  options: IntakeOptions,
+): Promise<number> {
+  const { config, logger, keys, now } = context;
+  const timeout = redisTimeout(context);
+  await whenReady(connection, timeout);
+  const queues = new MailQueues(connection, keys, Object.keys(config.mailstores), context.redisError);
+  parts.intakeQueues = queues;
+  const limits = Object.fromEntries(Object.entries(config.mailstores).map(([id, store]) => [id, store.backlogLimit]));
+  const backlogWatch = new BacklogWatch(parts.controls!.backlogs, limits, logger, now);
+  parts.backlogWatch = backlogWatch;
+  await backlogWatch.start();
+  const memoryWatch = parts.memoryWatch!;
+  const router = new Router(config, new RouteTable(connection, keys, timeout), destination(parts));
+  const enqueueOptions = {
+    timeoutMs: timeout,
+    replicas: config.redis.replicas,
+    replicaTimeoutMs: config.redis.replicaTimeout,
+    trace: context.trace,
+    compression: config.redis.bodyCompression,
+  };
+  const incoming = new IncomingBodies(connection, keys, timeout);
+  const gate = new CommitGate(connection, {
+    durability: config.redis.durability,
+    replicas: config.redis.replicas,
+    probeTimeoutMs: Math.min(config.redis.replicaTimeout, GATE_PROBE_TIMEOUT_MS),
+    probeIntervalMs: GATE_PROBE_INTERVAL_MS,
+    logger,
+    // Wall-clock pacing of the checks, not message time: not the injectable clock.
+    now: Date.now,
+    onDurability: options.onDurability,
+  });
+  const listener = new SmtpListener({
+    config,
+    logger: logger.child({ component: 'smtp' }),
+    router,
+    enqueue: (message) => gate.commit(() => enqueueMessage(queues, message, enqueueOptions)),
+    incoming: (queueId) => ({
+      append: (chunk) => incoming.append(queueId, chunk),
+      discard: () => incoming.discard(queueId),
+    }),
+    storageFull: () => memoryWatch.aboveHighWater,
+    countReply: (stage, code) => context.metrics.smtpReply(stage, code),
+    mailstoreFull: (mailstore) => backlogWatch.isOver(mailstore),
+    now,
+    draining: false,
+    transactions: new Map(),
+    connectionsByAddress: new Map(),
+    openConnections: 0,
+    connectionRate: new ConnectionRate(config.limits.connections.ratePerIp, now),
+    inFlight: 0,
+  });
+  parts.listener = listener;
+  return listener.listen();
+}
