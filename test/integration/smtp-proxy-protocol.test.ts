@@ -78,20 +78,29 @@ describe('the PROXY protocol', () => {
     socket.destroy();
   });
 
+  /** Opens one session through the proxy per client, in turn; the start of each greeting. */
+  async function greetingsFor(clients: string[]): Promise<string[]> {
+    const sessions = [];
+    for (const client of clients) sessions.push(await SmtpDialog.open(relay.port, { preface: proxyV1(client) }));
+    for (const session of sessions) session.dialog.close();
+    return sessions.map((session) => session.greeting.slice(0, 9));
+  }
+
   it('counts the per-address connection limit on the real client, not on the proxy', async () => {
-    const open = (client: string) => SmtpDialog.open(relay.port, { preface: proxyV1(client) });
-    const first = await open('198.51.100.1');
-    const second = await open('198.51.100.1');
-    const third = await open('198.51.100.1');
-    const other = await open('198.51.100.2');
-    expect([first, second, third, other].map((session) => session.greeting.slice(0, 9))).toEqual([
-      '220 mx.te',
-      '220 mx.te',
-      '421 4.7.0',
-      '220 mx.te',
-    ]);
+    const greetings = await greetingsFor(['198.51.100.1', '198.51.100.1', '198.51.100.1', '198.51.100.2']);
+    expect(greetings).toEqual(['220 mx.te', '220 mx.te', '421 4.7.0', '220 mx.te']);
     expect(relay.events('Rejection').at(-1)).toMatchObject({ stage: 'connect', client: '198.51.100.1' });
-    for (const session of [first, second, third, other]) session.dialog.close();
+  });
+
+  it('counts IPv6 clients by their /64: a third address of the same /64 is over the limit, another /64 is not', async () => {
+    const greetings = await greetingsFor([
+      '2001:db8:5:6::1',
+      '2001:db8:5:6::2',
+      '2001:db8:5:6:ffff::3',
+      '2001:db8:5:7::1',
+    ]);
+    expect(greetings).toEqual(['220 mx.te', '220 mx.te', '421 4.7.0', '220 mx.te']);
+    expect(relay.events('Rejection').at(-1)).toMatchObject({ stage: 'connect', client: '2001:db8:5:6:ffff::3' });
   });
 
   it('answers a LOCAL header (the balancer health check) as a session of the proxy itself', async () => {
