@@ -190,6 +190,10 @@ export const configSchema = z.strictObject({
           perIp: z.number().int().min(1).default(20),
           /** New connections per minute from one address (0: no limit); more get 421 4.7.0. */
           ratePerIp: z.number().int().min(0).default(0),
+          /** Messages (MAIL FROM) per minute from one client (0: no limit); more get 450 4.7.1. */
+          messageRatePerIp: z.number().int().min(0).default(0),
+          /** Recipients (RCPT TO) per minute from one client (0: no limit); more get 450 4.7.1. */
+          recipientRatePerIp: z.number().int().min(0).default(0),
           /** IPv6 clients count by this many leading bits for perIp and ratePerIp (one subscriber's /64); 128: per address. */
           ipv6Prefix: z.number().int().min(16).max(128).default(64),
         })

@@ -4,7 +4,7 @@ import type { Logger } from '../observability/logger.js';
 import type { Router } from '../routing/router.js';
 import type { IncomingMessage } from '../queue/enqueue.js';
 import type { BodySpool } from './body.js';
-import type { ConnectionRate } from './connection-rate.js';
+import type { ClientRate } from './client-rate.js';
 
 /** One mail transaction: opened at MAIL FROM, its recipients routed at RCPT. */
 export interface Transaction {
@@ -36,7 +36,11 @@ export interface SmtpContext {
   connectionsByAddress: Map<string, number>;
   openConnections: number;
   /** Connection attempts per client address per minute (limits.connections.ratePerIp). */
-  connectionRate: ConnectionRate;
+  connectionRate: ClientRate;
+  /** MAIL FROM commands per client per minute. */
+  messageRate: ClientRate;
+  /** RCPT TO commands per client per minute. */
+  recipientRate: ClientRate;
   /** Transactions between MAIL FROM and the DATA reply: shutdown waits for them. */
   inFlight: number;
 }

@@ -4,6 +4,7 @@ import { EVENTS } from '../observability/events.js';
 import { newQueueId } from '../queue/queue-id.js';
 import { replyError } from './replies.js';
 import type { SmtpContext } from './context.js';
+import { clientKey } from './client-key.js';
 
 export function onMailFrom(context: SmtpContext, address: SMTPServerAddress, session: SMTPServerSession): void {
   if (context.draining) throw replyError('shuttingDown');
@@ -13,6 +14,14 @@ export function onMailFrom(context: SmtpContext, address: SMTPServerAddress, ses
       'mail refused: redis memory above high-water mark',
     );
     throw replyError('storageFull');
+  }
+  const client = clientKey(session.remoteAddress, context.config.limits.connections.ipv6Prefix);
+  if (!context.messageRate.admit(client)) {
+    context.logger.info(
+      { event: EVENTS.rejection, stage: 'mail', client: session.remoteAddress, reason: 'message-rate' },
+      'mail deferred: too many messages from this client this minute',
+    );
+    throw replyError('messageRate');
   }
   context.transactions.set(session.id, {
     queueId: newQueueId(),

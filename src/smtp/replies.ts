@@ -10,6 +10,12 @@ export const REPLIES = {
     status: '4.7.0',
     text: 'Too many connections from your address this minute, try again later',
   },
+  messageRate: { code: 450, status: '4.7.1', text: 'Too much mail from your address this minute, try again later' },
+  recipientRate: {
+    code: 450,
+    status: '4.7.1',
+    text: 'Too many recipients from your address this minute, try again later',
+  },
   transactionTimeout: { code: 421, status: '4.4.2', text: 'Took too long to send a message, closing connection' },
   localError: { code: 451, status: '4.3.0', text: 'Temporary local problem, try again later' },
   storageFull: { code: 452, status: '4.3.1', text: 'Insufficient system storage, try again later' },

@@ -9,7 +9,7 @@ import { BacklogWatch } from '../queue/backlog-watch.js';
 import { RouteTable } from '../routing/route-table.js';
 import { Router } from '../routing/router.js';
 import { SmtpListener } from '../smtp/server.js';
-import { ConnectionRate } from '../smtp/connection-rate.js';
+import { ClientRate } from '../smtp/client-rate.js';
 import { redisTimeout, type NodeContext } from './context.js';
 import type { Parts } from './parts.js';
 import { destination } from './policy.js';
@@ -76,7 +76,9 @@ export async function startIntake(
     transactions: new Map(),
     connectionsByAddress: new Map(),
     openConnections: 0,
-    connectionRate: new ConnectionRate(config.limits.connections.ratePerIp, now),
+    connectionRate: new ClientRate(config.limits.connections.ratePerIp, now),
+    messageRate: new ClientRate(config.limits.connections.messageRatePerIp, now),
+    recipientRate: new ClientRate(config.limits.connections.recipientRatePerIp, now),
     inFlight: 0,
   });
   parts.listener = listener;

@@ -170,3 +170,54 @@ describe('connection limits', () => {
     second.dialog.close();
   });
 });
+
+describe('message and recipient rates per client', () => {
+  let redis: TestRedis;
+  let messageLimited: TestRelay;
+  let recipientLimited: TestRelay;
+
+  beforeAll(async () => {
+    redis = await startTestRedis();
+    messageLimited = await startRelay(
+      testConfig(redis.url, { store1: 1 }, { limits: { connections: { messageRatePerIp: 2 } } }),
+    );
+    recipientLimited = await startRelay(
+      testConfig(redis.url, { store1: 1 }, { limits: { connections: { recipientRatePerIp: 3 } } }),
+    );
+  });
+
+  afterAll(async () => {
+    await messageLimited?.stop();
+    await recipientLimited?.stop();
+    await redis?.cleanup();
+  });
+
+  it("defers a client's third message in a minute with 450 4.7.1 at MAIL FROM, even on a new connection", async () => {
+    const replies = [];
+    const first = await SmtpDialog.open(messageLimited.port);
+    await first.dialog.command('EHLO client.test');
+    replies.push(await first.dialog.command('MAIL FROM:<sender@remote.test>'));
+    await first.dialog.command('RSET');
+    replies.push(await first.dialog.command('MAIL FROM:<sender@remote.test>'));
+    first.dialog.close();
+    const second = await SmtpDialog.open(messageLimited.port);
+    await second.dialog.command('EHLO client.test');
+    replies.push(await second.dialog.command('MAIL FROM:<sender@remote.test>'));
+    second.dialog.close();
+    expect(replies.map((reply) => reply.slice(0, 9))).toEqual(['250 2.1.0', '250 2.1.0', '450 4.7.1']);
+    expect(messageLimited.events('Rejection').at(-1)).toMatchObject({ stage: 'mail', reason: 'message-rate' });
+  });
+
+  it("defers a client's recipients over its rate with 450 4.7.1 and keeps the ones before", async () => {
+    const { dialog } = await SmtpDialog.open(recipientLimited.port);
+    await dialog.command('EHLO client.test');
+    await dialog.command('MAIL FROM:<sender@remote.test>');
+    const to = ['alice@example.com', 'carol@example.com', 'alice@example.com', 'carol@example.com'];
+    const replies = [];
+    for (const recipient of to) replies.push(await dialog.command(`RCPT TO:<${recipient}>`));
+    dialog.close();
+    expect(replies.slice(0, 3).every((reply) => reply.startsWith('250'))).toBe(true);
+    expect(replies[3]).toMatch(/^450 4\.7\.1 /);
+    expect(recipientLimited.events('Rejection').at(-1)).toMatchObject({ stage: 'rcpt', reason: 'recipient-rate' });
+  });
+});

@@ -22,7 +22,14 @@ describe('the SMTP front settings', () => {
     expect(listener.bareLineEndings).toBe('normalize');
     expect(listener.proxyProtocol).toEqual({ enabled: false, trustedProxies: [] });
     expect(limits.commandLineLength).toBe(2048);
-    expect(limits.connections).toEqual({ total: 1000, perIp: 20, ratePerIp: 0, ipv6Prefix: 64 });
+    expect(limits.connections).toEqual({
+      total: 1000,
+      perIp: 20,
+      ratePerIp: 0,
+      messageRatePerIp: 0,
+      recipientRatePerIp: 0,
+      ipv6Prefix: 64,
+    });
     expect(limits.timeouts.transaction).toBe(30 * 60_000);
   });
 

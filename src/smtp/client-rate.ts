@@ -1,7 +1,7 @@
-// Counts each client address's connection attempts per minute, as Postfix's anvil does for
-// smtpd_client_connection_rate_limit: a window opens at an address's first attempt, every attempt
-// in it counts (refused ones too, so a client that keeps hammering stays refused), and it resets
-// once the window has passed.
+// Counts each client's attempts per minute (connections, messages or recipients), as Postfix's anvil
+// does for smtpd_client_connection_rate_limit and its message and recipient siblings: a window opens
+// at a client's first attempt, every attempt in it counts (refused ones too, so a client that keeps
+// hammering stays refused), and it resets once the window has passed.
 
 const WINDOW_MS = 60_000;
 
@@ -10,7 +10,7 @@ interface Window {
   attempts: number;
 }
 
-export class ConnectionRate {
+export class ClientRate {
   private readonly windows = new Map<string, Window>();
   private lastSweep: number;
 
