@@ -194,7 +194,7 @@ export const configSchema = z.strictObject({
           messageRatePerIp: z.number().int().min(0).default(0),
           /** Recipients (RCPT TO) per minute from one client (0: no limit); more get 450 4.7.1. */
           recipientRatePerIp: z.number().int().min(0).default(0),
-          /** IPv6 clients count by this many leading bits for perIp and ratePerIp (one subscriber's /64); 128: per address. */
+          /** Every per-client limit above counts an IPv6 client by this many leading bits (a subscriber's /64); 128: per address. */
           ipv6Prefix: z.number().int().min(16).max(128).default(64),
         })
         .prefault({}),

@@ -20,3 +20,15 @@ export function clientKey(address: string, ipv6PrefixBits: number): string {
   });
   return `${new ipaddr.IPv6(kept).toString()}/${ipv6PrefixBits}`;
 }
+
+const sessionClients = new WeakMap<object, string>();
+
+/** A session's client key, worked out once: every MAIL and RCPT of the session asks for it again. */
+export function clientOf(session: { remoteAddress: string }, ipv6PrefixBits: number): string {
+  let client = sessionClients.get(session);
+  if (client === undefined) {
+    client = clientKey(session.remoteAddress, ipv6PrefixBits);
+    sessionClients.set(session, client);
+  }
+  return client;
+}

@@ -4,7 +4,7 @@ import { EVENTS } from '../observability/events.js';
 import { newQueueId } from '../queue/queue-id.js';
 import { replyError } from './replies.js';
 import type { SmtpContext } from './context.js';
-import { clientKey } from './client-key.js';
+import { clientOf } from './client-key.js';
 
 export function onMailFrom(context: SmtpContext, address: SMTPServerAddress, session: SMTPServerSession): void {
   if (context.draining) throw replyError('shuttingDown');
@@ -15,8 +15,7 @@ export function onMailFrom(context: SmtpContext, address: SMTPServerAddress, ses
     );
     throw replyError('storageFull');
   }
-  const client = clientKey(session.remoteAddress, context.config.limits.connections.ipv6Prefix);
-  if (!context.messageRate.admit(client)) {
+  if (!context.messageRate.admit(clientOf(session, context.config.limits.connections.ipv6Prefix))) {
     context.logger.info(
       { event: EVENTS.rejection, stage: 'mail', client: session.remoteAddress, reason: 'message-rate' },
       'mail deferred: too many messages from this client this minute',

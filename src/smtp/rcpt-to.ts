@@ -3,7 +3,7 @@ import type { SMTPServerAddress, SMTPServerSession } from 'smtp-server';
 import { EVENTS } from '../observability/events.js';
 import { replyError } from './replies.js';
 import type { SmtpContext } from './context.js';
-import { clientKey } from './client-key.js';
+import { clientOf } from './client-key.js';
 
 /** RFC 5321 section 4.5.3.1.1; smtp-server checks only the whole path (253 octets). */
 const MAX_LOCAL_PART = 64;
@@ -24,7 +24,7 @@ export async function onRcptTo(
   if (transaction.recipientCount >= context.config.limits.maxRecipients) throw replyError('tooManyRecipients');
   const recipient = address.address;
   const log = context.logger.child({ queueId: transaction.queueId, client: session.remoteAddress, recipient });
-  if (!context.recipientRate.admit(clientKey(session.remoteAddress, context.config.limits.connections.ipv6Prefix))) {
+  if (!context.recipientRate.admit(clientOf(session, context.config.limits.connections.ipv6Prefix))) {
     log.info(
       { event: EVENTS.rejection, stage: 'rcpt', reason: 'recipient-rate' },
       'recipient deferred: too many recipients from this client this minute',

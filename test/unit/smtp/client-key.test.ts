@@ -1,6 +1,6 @@
 // Unit tests for the key per-client limits count under: IPv4 as it is, IPv6 by its /64 (or the prefix set).
 import { describe, expect, it } from 'vitest';
-import { clientKey } from '../../../src/smtp/client-key.js';
+import { clientKey, clientOf } from '../../../src/smtp/client-key.js';
 
 describe('clientKey', () => {
   it('counts an IPv4 client by its address', () => {
@@ -29,5 +29,15 @@ describe('clientKey', () => {
 
   it('keeps an address it cannot parse as it is', () => {
     expect(clientKey('not-an-address', 64)).toBe('not-an-address');
+  });
+});
+
+describe('clientOf', () => {
+  it("works out a session's client key at the first call and keeps it for the session", () => {
+    const session = { remoteAddress: '2001:db8:1:2::10' };
+    expect(clientOf(session, 64)).toBe('2001:db8:1:2::/64');
+    session.remoteAddress = '192.0.2.1';
+    expect(clientOf(session, 64)).toBe('2001:db8:1:2::/64');
+    expect(clientOf({ remoteAddress: '192.0.2.1' }, 64)).toBe('192.0.2.1');
   });
 });
