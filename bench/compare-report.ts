@@ -2,6 +2,7 @@
 // ratio Holdfast/peer for each figure), then one line per pass with where the CPU went and how busy
 // the machine was.
 import { fixed } from './lib.js';
+import { redisCommandsText } from './redis-commands.js';
 import type { CellFigures, PassCpu } from './relay-pass.js';
 
 /** One cell of the matrix: Holdfast's figures and, unless BENCH_PEER=none, the peer's. */
@@ -34,6 +35,16 @@ export const metrics: readonly Metric[] = [
   { name: 'accept p50 ms', value: (figures) => figures.latency.p50, digits: 2 },
   { name: 'accept p99 ms', value: (figures) => figures.latency.p99, digits: 2 },
   { name: 'CPU ms/msg', value: (figures) => figures.throughput.cpuMsPerMessage, digits: 3 },
+  {
+    name: 'Redis commands/msg',
+    value: (figures) => figures.throughput.redis?.commandsPerMessage ?? Number.NaN,
+    digits: 1,
+  },
+  {
+    name: 'Redis command µs/msg',
+    value: (figures) => figures.throughput.redis?.usecPerMessage ?? Number.NaN,
+    digits: 0,
+  },
   { name: 'peak PSS MB', value: (figures) => figures.throughput.sampledPeak.pssKb / 1024, digits: 1 },
   { name: 'peak RSS sum MB', value: (figures) => peakRssKb(figures) / 1024, digits: 1 },
 ];
@@ -114,6 +125,7 @@ export function passLines(result: CellResult, figures: CellFigures, cores: numbe
     `CPU ${relayCpuText(t.cpu)}; ${machineText(t.cpu, cores)}\n` +
     `    latency: ${l.accepted} of ${l.sent} accepted in ${seconds(l.wallMs)}, ${l.delivered} delivered; ` +
     `p90 ${fixed(l.p90, 2)} ms, max ${fixed(l.max, 2)} ms; ${machineText(l.cpu, cores)}` +
+    `${t.redis ? `\n    ${redisCommandsText(t.redis)}` : ''}` +
     `${l.errors.length > 0 ? `\n    latency client errors: ${l.errors.join('; ')}` : ''}`
   );
 }

@@ -22,6 +22,7 @@ import {
   treeSnapshot,
 } from './process-tree.js';
 import { percentile, runLatencyPass } from './smtp-latency.js';
+import { type RedisCommandFigures, RedisCommandCounter } from './redis-commands.js';
 
 export interface Relay {
   name: string;
@@ -31,6 +32,8 @@ export interface Relay {
   rootPid: number;
   /** Processes whose VmHWM, reset before each pass, gives the relay's exact peak (Holdfast and its redis-server). */
   peakRssPids: number[];
+  /** Holdfast's Redis: its commands per message are counted over the throughput pass. */
+  redisUrl?: string;
 }
 
 export interface Cell {
@@ -97,6 +100,8 @@ export interface CellFigures {
     peakHwmKb: number;
     /** The tree's memory sampled every 250 ms, the highest sums. */
     sampledPeak: TreeMemory;
+    /** Holdfast: what its Redis ran for the pass, per message (INFO commandstats). */
+    redis?: RedisCommandFigures;
   };
   latency: {
     sent: number;
@@ -155,6 +160,8 @@ async function throughputPass(context: PassContext, relay: Relay, cell: Cell, la
   const busyBefore = await waitForQuietMachine(`${label}, throughput`, context.quietWaitS);
   for (const pid of relay.peakRssPids) resetPeakRss(pid);
   const sampler = new MemorySampler(relay.rootPid);
+  const counter = relay.redisUrl === undefined ? undefined : new RedisCommandCounter(relay.redisUrl);
+  await counter?.start();
   const before = usage(relay, sink);
   const send = await runSmtpSource(context.processes, {
     binary: context.smtpSource,
@@ -168,6 +175,8 @@ async function throughputPass(context: PassContext, relay: Relay, cell: Cell, la
   });
   const delivered = await sink.waitFor(cell.messages);
   const cpu = passCpu(before, usage(relay, sink), busyBefore);
+  const redis = await counter?.stop(cell.messages);
+  counter?.close();
   const sampledPeak = sampler.stop();
   const peakHwmKb =
     relay.peakRssPids.length > 0
@@ -185,6 +194,7 @@ async function throughputPass(context: PassContext, relay: Relay, cell: Cell, la
     cpuMsPerMessage: cpu.relay.totalMs / cell.messages,
     peakHwmKb,
     sampledPeak,
+    ...(redis === undefined ? {} : { redis }),
   };
 }
 

@@ -174,7 +174,13 @@ async function main(): Promise<void> {
   if (redisPid === undefined) throw new Error(`no redis-server child of holdfast ${holdfast.pid}`);
   const deliveryPids = await deliveryProcesses(holdfast.pid!);
   const relays: Relay[] = [
-    { name: 'Holdfast', port, rootPid: holdfast.pid!, peakRssPids: [holdfast.pid!, ...deliveryPids, redisPid] },
+    {
+      name: 'Holdfast',
+      port,
+      rootPid: holdfast.pid!,
+      peakRssPids: [holdfast.pid!, ...deliveryPids, redisPid],
+      redisUrl: `unix://${join(tempDir, 'redis', 'redis.sock')}`,
+    },
   ];
   if (settings.peer === 'postfix') relays.push(await startPostfix(tempDir, sink.lmtpPort));
   for (const relay of relays)

@@ -7,13 +7,14 @@ import type { DeliveryJobData } from './job-data.js';
 /**
  * Retries for unexpected errors (a Redis blip while reading the body, a bug): many attempts,
  * with the capped backoff below. Retries of deliveries themselves follow the mailstore's
- * schedule and do not use these attempts. Completed jobs are kept a day for tracing; failed
- * jobs are mail kept for the operator and stay until the operator acts.
+ * schedule and do not use these attempts. A completed job is removed at once: the message trace
+ * says what became of it, and keeping it would cost BullMQ a sorted-set entry, a hash write and a
+ * trim per delivery. Failed jobs are mail kept for the operator and stay until the operator acts.
  */
 export const DELIVERY_JOB_OPTIONS: JobsOptions = {
   attempts: 10_000,
   backoff: { type: 'holdfast' },
-  removeOnComplete: { age: 24 * 3600, count: 10_000 },
+  removeOnComplete: true,
   removeOnFail: false,
 };
 

@@ -61,14 +61,15 @@ export class Spool {
   ) {}
 
   /**
-   * In one round trip: is this job's delivery still pending, is the message held by an operator,
-   * and its body as received (null when it is gone).
+   * In one round trip (three reads pipelined, no MULTI: each answer stands on its own): is this
+   * job's delivery still pending, is the message held by an operator, and its body as received
+   * (null when it is gone).
    */
   async take(job: JobRef): Promise<{ pending: boolean; held: boolean; body: Buffer | null }> {
     const member = pendingMember(job.mailstore, job.jobId, job.queueId);
     const results = await withTimeout(
       this.redis
-        .multi()
+        .pipeline()
         .sismember(this.keys.pending(job.queueId), member)
         .sismember(this.keys.heldMessages(job.mailstore), job.jobId)
         .getBuffer(this.keys.body(job.queueId))
