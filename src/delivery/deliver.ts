@@ -32,8 +32,11 @@ export interface DeliveryContext extends GuardContext, TripContext, RerouteConte
   /** When the mailstore was held: that time does not count toward a message's lifetime. */
   pausedIntervals: (mailstore: string, now: number) => Promise<PausedInterval[]>;
   metrics?: DeliveryMetrics;
-  /** Adds a run's events to the message trace, without waiting: a trace failure never holds up mail. */
-  recordTrace: (events: TraceEvent[], messageId: string | undefined) => void;
+  /**
+   * Adds a run's events to the message trace, without waiting: a trace failure never holds up mail.
+   * `receivedAt` is when the reception indexed the message (events soon after leave its index as is).
+   */
+  recordTrace: (events: TraceEvent[], messageId: string | undefined, receivedAt: number) => void;
   /** Keeps a copy of what an attempt delivered, for replay (never throws). */
   retain?: Retainer;
 }
@@ -55,7 +58,7 @@ export function createDeliverer(context: DeliveryContext): DeliverFunction {
     try {
       return await deliverJob(context, job, body, checkpoint, { log, trace, jobId });
     } finally {
-      if (trace.events.length > 0) context.recordTrace(trace.events, job.messageId);
+      if (trace.events.length > 0) context.recordTrace(trace.events, job.messageId, job.receivedAt);
     }
   };
 }

@@ -4,6 +4,7 @@ import { EVENTS } from '../observability/events.js';
 import type { DeliveryJobData } from '../queue/job-data.js';
 import type { Dropped, RetainedMail, RetentionSettings } from '../queue/retention.js';
 import type { RetainedDelivery } from '../policy/retention.js';
+import { storedSize } from '../queue/body-codec.js';
 
 /** Why a copy was not kept: the outcomes of storing it, and what kept it from being stored. */
 export type NotKept = 'too-big' | 'no-room' | 'memory' | 'error';
@@ -55,9 +56,11 @@ export function createRetainer(context: RetainContext): Retainer {
     };
     try {
       const entryId = `${jobId}.${job.attempts}`;
-      const { outcome, dropped } = await context.retained.store(entryId, delivery, body, settings, deliveredAt);
+      const stored = storedSize(body);
+      const { outcome, dropped } = await context.retained.store(entryId, delivery, stored, settings);
       if (outcome === 'kept') context.metrics?.retained(job.mailstore);
       if (outcome === 'too-big' || outcome === 'no-room') notKept(outcome, { size: job.size });
+      if (outcome === 'gone') notKept('error', { detail: 'the queued body was gone' });
       context.metrics?.discarded(job.mailstore, 'expired', dropped.expired);
       context.metrics?.discarded(job.mailstore, 'budget', dropped.budget);
     } catch (error) {

@@ -16,7 +16,13 @@ export interface GuardContext {
   now: () => number;
   guardSettings: (mailstore: string) => GuardSettings;
   guardEpisodes: (mailstore: string) => Promise<GuardEpisode[]>;
-  recordOutcomes: (mailstore: string, outcomes: OutcomeCounts, now: number, windowMs: number) => Promise<OutcomeCounts>;
+  /** Adds an attempt's outcomes to the store's window; the counts within it when the attempt met a refusal. */
+  recordOutcomes: (
+    mailstore: string,
+    outcomes: OutcomeCounts,
+    now: number,
+    windowMs: number,
+  ) => Promise<OutcomeCounts | undefined>;
   guard: (mailstore: string, reason: string) => Promise<void>;
   /** When the store was stopped (held, tripped, guarded): refusals near then are not trusted. */
   pausedIntervals: (mailstore: string, now: number) => Promise<PausedInterval[]>;
@@ -70,11 +76,10 @@ export async function watchForBurst(
 ): Promise<void> {
   const settings = context.guardSettings(mailstore);
   if (!settings.enabled || outcomes.total === 0) return;
-  const burstGrew = outcomes.refused > 0;
   try {
     const counts = await context.recordOutcomes(mailstore, outcomes, context.now(), settings.windowMs);
-    // Only an attempt that itself met "user unknown" can guard: a healthy answer never re-guards.
-    if (!burstGrew || !shouldGuard(counts, settings)) return;
+    // Only an attempt that itself met "user unknown" can guard (only then are counts returned).
+    if (outcomes.refused === 0 || counts === undefined || !shouldGuard(counts, settings)) return;
     const minutes = Math.round(settings.windowMs / 60_000);
     await context.guard(
       mailstore,

@@ -22,8 +22,8 @@ const gzipAsync = promisify(gzip);
 const gunzipAsync = promisify(gunzip);
 
 /**
- * The gzip a body was read from: a delivered body is compressed again for its retained copy, and
- * the stored bytes are that copy already (same level). Weak: it goes with the body.
+ * The gzip a body was read from: what it costs in Redis (a retained copy is a copy of it), and
+ * its compression again at no cost. Weak: it goes with the body.
  */
 const compressedFrom = new WeakMap<Buffer, Buffer>();
 
@@ -31,6 +31,11 @@ export async function compress(body: Buffer): Promise<Buffer> {
   const known = compressedFrom.get(body);
   if (known) return known;
   return body.length <= SYNC_MAX_BYTES ? gzipSync(body, GZIP_OPTIONS) : gzipAsync(body, GZIP_OPTIONS);
+}
+
+/** The bytes a body read from Redis takes there: its gzip when it was stored gzip'd, else itself. */
+export function storedSize(body: Buffer): number {
+  return compressedFrom.get(body)?.length ?? body.length;
 }
 
 export async function decompress(stored: Buffer): Promise<Buffer> {

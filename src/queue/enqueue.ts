@@ -97,9 +97,8 @@ export async function enqueueMessage(
   }
   const traceCommands =
     options.trace?.addReception(
-      // It is an ioredis MULTI on queues.connection: BullMQ's IRedisTransaction types only its part.
+      // It is an ioredis MULTI: BullMQ's IRedisTransaction types only its part.
       transaction as unknown as ChainableCommander,
-      queues.connection,
       acceptedEvent(message, mailstores),
     ) ?? 0;
   const results = await withTimeout(transaction.exec(), options.timeoutMs, 'committing the message');

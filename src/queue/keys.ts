@@ -22,8 +22,11 @@ export interface Keys {
   mailstorePauses(mailstore: string): string;
   /** List (JSON): the store's guard episodes (start, end, the operator's verdict), capped. */
   mailstoreGuards(mailstore: string): string;
-  /** Sorted sets (score = time): recent recipient outcomes, all and refused (5xx), for the 5xx guard. */
-  mailstoreOutcomes(mailstore: string, kind: 'all' | 'refused'): string;
+  /**
+   * Hash: recent recipient outcomes for the 5xx guard, counted per time bucket (`a:BUCKET` every
+   * outcome, `r:BUCKET` refusals); expires when the store is idle.
+   */
+  mailstoreOutcomes(mailstore: string): string;
   /** String (counter): consecutive failed attempts on the mailstore, for the automatic trip. */
   mailstoreFailures(mailstore: string): string;
   /** String (JSON): the mailstore's last failed attempt, when and what, for the status. */
@@ -93,7 +96,7 @@ export function createKeys(prefix: string): Keys {
     mailstoreState: (mailstore) => `${prefix}:store:${mailstore}`,
     mailstorePauses: (mailstore) => `${prefix}:store:${mailstore}:pauses`,
     mailstoreGuards: (mailstore) => `${prefix}:store:${mailstore}:guards`,
-    mailstoreOutcomes: (mailstore, kind) => `${prefix}:store:${mailstore}:outcomes:${kind}`,
+    mailstoreOutcomes: (mailstore) => `${prefix}:store:${mailstore}:outcomes`,
     mailstoreFailures: (mailstore) => `${prefix}:store:${mailstore}:failures`,
     mailstoreLastError: (mailstore) => `${prefix}:store:${mailstore}:last-error`,
     mailstoreBacklog: (mailstore) => `${prefix}:store:${mailstore}:backlog`,

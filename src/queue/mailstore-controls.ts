@@ -14,55 +14,14 @@ import { MaintenanceWindows, windowMember } from './maintenance-windows.js';
 /** Held intervals and guard episodes kept per mailstore: far more than any lifetime sees. */
 const KEPT = 1000;
 
-/**
- * Adds one attempt's outcomes to the store's window (KEYS: every outcome, refusals; ARGV: now,
- * window, total, refused, a unique tag), forgets those older than the window; returns both counts.
- * One member per recipient: the window counts recipients, and each member must be new.
- */
-const RECORD_OUTCOMES_SCRIPT = new LuaScript<[number, number]>(
-  'record_outcomes',
-  `
-local now, window = tonumber(ARGV[1]), tonumber(ARGV[2])
-local counts = {}
-for index, key in ipairs(KEYS) do
-  for member = 1, tonumber(ARGV[2 + index]) do
-    redis.call('ZADD', key, now, ARGV[1] .. ':' .. ARGV[5] .. ':' .. member)
-  end
-  redis.call('ZREMRANGEBYSCORE', key, '-inf', now - window)
-  redis.call('PEXPIRE', key, window * 2)
-  counts[index] = redis.call('ZCARD', key)
-end
-return counts`,
-);
+/** Adds one attempt's outcomes to the 5xx guard's window and counts it (see the script). */
+const OUTCOMES_ADD_SCRIPT = new LuaScript<[number, number]>('outcomes-add');
+
+/** The guard's window is counted in this many buckets (so it may reach one bucket further back). */
+const OUTCOME_BUCKETS = 10;
 
 /** Compare-and-set of a mailstore state with everything stored alongside it; 1 when applied. */
-const APPLY_SCRIPT = new LuaScript(
-  'state_apply',
-  `
-if (redis.call('GET', KEYS[1]) or '') ~= ARGV[1] then return 0 end
--- a maintenance window's hold: only while the window waits (not cancelled, not started by another node)
-if ARGV[9] ~= '' and not redis.call('ZSCORE', KEYS[7], ARGV[9]) then return 0 end
-redis.call('SET', KEYS[1], ARGV[2])
-if ARGV[9] ~= '' then
-  redis.call('ZREM', KEYS[7], ARGV[9])
-  redis.call('ZADD', KEYS[7], ARGV[11], ARGV[10])
-end
-if ARGV[4] ~= '' then
-  redis.call('RPUSH', KEYS[3], ARGV[4])
-  redis.call('LTRIM', KEYS[3], -tonumber(ARGV[7]), -1)
-end
-if ARGV[5] ~= '' then
-  redis.call('RPUSH', KEYS[4], ARGV[5])
-  redis.call('LTRIM', KEYS[4], -tonumber(ARGV[7]), -1)
-end
-if ARGV[6] ~= '' then
-  if redis.call('LLEN', KEYS[4]) > 0 then redis.call('LSET', KEYS[4], -1, ARGV[6]) end
-  -- the operator has judged that burst: the next guard counts from zero
-  redis.call('DEL', KEYS[5], KEYS[6])
-end
-redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[8], '*', 'entry', ARGV[3])
-return 1`,
-);
+const APPLY_SCRIPT = new LuaScript('state-apply');
 
 /** What a state change begins or ends, stored with it. */
 export interface StateEffects {
@@ -145,8 +104,7 @@ export class MailstoreControls {
       this.keys.audit,
       this.keys.mailstorePauses(mailstore),
       this.keys.mailstoreGuards(mailstore),
-      this.keys.mailstoreOutcomes(mailstore, 'all'),
-      this.keys.mailstoreOutcomes(mailstore, 'refused'),
+      this.keys.mailstoreOutcomes(mailstore),
       this.keys.mailstoreWindows(mailstore),
     ];
     const json = (value: unknown) => (value === undefined ? '' : JSON.stringify(value));
@@ -246,24 +204,47 @@ export class MailstoreControls {
   }
 
   /**
-   * Adds one attempt's recipient outcomes to the store's sliding window (shared by every node)
-   * and returns the counts within the window.
+   * Adds one attempt's recipient outcomes to the store's window (shared by every node). With a
+   * refusal among them it returns the counts within the window; without one it only adds (a single
+   * HINCRBY: the guard never starts on a healthy answer) and returns undefined. The window is
+   * counted in buckets of a tenth of it, so it may reach up to a tenth further back.
    */
   async recordOutcomes(
     mailstore: string,
     outcomes: OutcomeCounts,
     now: number,
     windowMs: number,
-  ): Promise<OutcomeCounts> {
-    const keys = [this.keys.mailstoreOutcomes(mailstore, 'all'), this.keys.mailstoreOutcomes(mailstore, 'refused')];
-    const unique = Math.random().toString(36).slice(2);
-    const argv = [now, windowMs, outcomes.total, outcomes.refused, unique];
-    const [total, refused] = await withTimeout(
-      RECORD_OUTCOMES_SCRIPT.run(this.redis, keys, argv),
+  ): Promise<OutcomeCounts | undefined> {
+    const key = this.keys.mailstoreOutcomes(mailstore);
+    const bucketMs = Math.max(1000, Math.ceil(windowMs / OUTCOME_BUCKETS));
+    const bucket = Math.floor(now / bucketMs);
+    const window = [key];
+    const argv = (total: number, refused: number) => [
+      bucket,
+      Math.floor((now - windowMs) / bucketMs),
+      2 * windowMs + bucketMs,
+      total,
+      refused,
+    ];
+    const run = (total: number, refused: number) =>
+      withTimeout(
+        OUTCOMES_ADD_SCRIPT.run(this.redis, window, argv(total, refused)),
+        this.timeoutMs,
+        'recording outcomes',
+      );
+    if (outcomes.refused > 0) {
+      const [total, refused] = await run(outcomes.total, outcomes.refused);
+      return { total, refused };
+    }
+    if (outcomes.total === 0) return undefined;
+    const added = await withTimeout(
+      this.redis.hincrby(key, `a:${bucket}`, outcomes.total),
       this.timeoutMs,
       'recording outcomes',
     );
-    return { total, refused };
+    // The first outcome of a new bucket: drop the buckets that left the window, renew the expiry.
+    if (added === outcomes.total) await run(0, 0);
+    return undefined;
   }
 
   /** Counts consecutive failed attempts (any node); a healthy attempt resets it. Returns the count. */

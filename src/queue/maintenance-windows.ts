@@ -6,29 +6,10 @@ import type { MaintenanceWindow, WindowAuditEntry } from '../policy/maintenance.
 import type { Keys } from './keys.js';
 
 /** Adds a window only if the set is still the one its overlap was checked against; audits it. 1: added. */
-const ADD_SCRIPT = new LuaScript(
-  'window_add',
-  `
-if table.concat(redis.call('ZRANGE', KEYS[1], 0, -1), '\\n') ~= ARGV[1] then return 0 end
-redis.call('ZADD', KEYS[1], ARGV[2], ARGV[3])
-redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[5], '*', 'entry', ARGV[4])
-return 1`,
-);
+const ADD_SCRIPT = new LuaScript('window-add');
 
 /** Removes exact members, auditing each one removed (an empty entry: none); 1 or 0 per member. */
-const REMOVE_SCRIPT = new LuaScript<number[]>(
-  'window_remove',
-  `
-local removed = {}
-for index = 2, #ARGV, 2 do
-  local gone = redis.call('ZREM', KEYS[1], ARGV[index])
-  if gone == 1 and ARGV[index + 1] ~= '' then
-    redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[1], '*', 'entry', ARGV[index + 1])
-  end
-  removed[#removed + 1] = gone
-end
-return removed`,
-);
+const REMOVE_SCRIPT = new LuaScript<number[]>('window-remove');
 
 /** A window's member in the sorted set: always written with the same key order, so it is found again. */
 export function windowMember(window: MaintenanceWindow): string {

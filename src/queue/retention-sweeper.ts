@@ -11,13 +11,17 @@ export interface SweeperOptions {
   intervalMs?: number;
 }
 
-/** Script calls per store and sweep at most: a budget cut by thousands of copies is worked off over a few sweeps. */
-const MAX_CALLS = 20;
+/**
+ * Script calls per store and sweep at most (DROP_LIMIT copies each): a minute of a busy store's
+ * deliveries expiring, or a budget cut by a restart, is worked off within a sweep or a few.
+ */
+const MAX_CALLS = 200;
 
 /**
- * Storing a copy trims its store too; this sweep covers stores that deliver nothing for a while
- * (their copies still expire) and budgets lowered by a restart. Each trim is one atomic script:
- * nodes sweeping at once drop each copy once.
+ * Copies past their period are dropped here only (storing a copy drops the oldest only when the
+ * budget needs room): their index entries and byte count go within a sweep interval, and their
+ * keys expire by themselves an hour after the period if sweeps stop. Each trim is one atomic
+ * script: nodes sweeping at once drop each copy once.
  */
 export class RetentionSweeper {
   private timer: NodeJS.Timeout | undefined;

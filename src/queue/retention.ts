@@ -1,91 +1,21 @@
-// The safety net's storage: gzip copies of delivered mail per store, bounded by age and bytes, trimmed atomically.
+// The safety net's storage: copies of delivered mail per store, as queued (gzip'd by default), bounded by age and bytes.
 import type { Redis } from 'ioredis';
 import { withTimeout } from '../errors.js';
 import { LuaScript } from '../redis/scripts.js';
 import type { RetainedDelivery } from '../policy/retention.js';
 import type { Keys } from './keys.js';
-import { compress, decompress } from './body-codec.js';
+import { decodeBody } from './body-codec.js';
 
-/** Most entries one script call drops: a budget cut by a config change is worked off in steps, not in one long script. */
-export const DROP_LIMIT = 1000;
+/** Most copies one script call drops: an expired day is worked off in steps, not in one long script. */
+export const DROP_LIMIT = 2000;
 
-/**
- * KEYS: index, bytes, gap-until (then the entry, for KEEP). ARGV[1..4]: entry key prefix, cutoff
- * (older copies are past the period), budget, limit. Index members are `entryId:cost`, so a drop
- * needs no read; each drop moves gap-until up to the dropped copy's delivery time.
- */
-const TRIM = `
-local prefix, cutoff, budget, limit = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
-local function mark_gap(score)
-  if tonumber(score) > tonumber(redis.call('GET', KEYS[3]) or '0') then redis.call('SET', KEYS[3], score) end
-end
-local function drop(member, score)
-  redis.call('ZREM', KEYS[1], member)
-  local id, cost = string.match(member, '^(.+):(%d+)$')
-  if id then
-    redis.call('DEL', prefix .. id)
-    redis.call('DECRBY', KEYS[2], cost)
-  end
-  mark_gap(score)
-end
-local function used()
-  return tonumber(redis.call('GET', KEYS[2]) or '0')
-end
-local expired = 0
-local old = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[2], 'WITHSCORES', 'LIMIT', 0, limit)
-for index = 1, #old, 2 do
-  drop(old[index], old[index + 1])
-  expired = expired + 1
-end
-local over = 0
-local function make_room(needed)
-  while used() + needed > budget and over < limit do
-    local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
-    if #oldest == 0 then
-      redis.call('SET', KEYS[2], 0)
-      return used() + needed <= budget
-    end
-    drop(oldest[1], oldest[2])
-    over = over + 1
-  end
-  return used() + needed <= budget
-end
-`;
+/** Drops a store's copies past the period, then the oldest over its budget. */
+const SWEEP_SCRIPT = new LuaScript<[number, number]>('retention-sweep');
 
-const SWEEP_SCRIPT = new LuaScript<[number, number]>(
-  'retention_sweep',
-  `${TRIM}
-make_room(0)
-return {expired, over}`,
-);
+/** Copies the queued body into a retained entry, listed with its cost and metadata. */
+const KEEP_SCRIPT = new LuaScript<[number, number, StoreOutcome]>('retention-keep');
 
-/** ARGV[5..]: member, delivery time, meta, body, ttl, cost. Returns {kept (1/0), expired, over, outcome}. */
-const KEEP_SCRIPT = new LuaScript<[number, number, number, StoreOutcome]>(
-  'retention_keep',
-  `${TRIM}
-local member, score, cost = ARGV[5], ARGV[6], tonumber(ARGV[10])
-if redis.call('EXISTS', KEYS[4]) == 1 then return {0, expired, over, 'exists'} end
-if cost > budget then
-  mark_gap(score)
-  return {0, expired, over, 'too-big'}
-end
-if not make_room(cost) then
-  mark_gap(score)
-  return {0, expired, over, 'no-room'}
-end
-redis.call('HSET', KEYS[4], 'meta', ARGV[7], 'body', ARGV[8])
-redis.call('PEXPIRE', KEYS[4], ARGV[9])
-redis.call('ZADD', KEYS[1], score, member)
-redis.call('INCRBY', KEYS[2], cost)
-return {1, expired, over, 'kept'}`,
-);
-
-const MARK_GAP_SCRIPT = new LuaScript(
-  'retention_mark_gap',
-  `
-if tonumber(ARGV[1]) > tonumber(redis.call('GET', KEYS[1]) or '0') then redis.call('SET', KEYS[1], ARGV[1]) end
-return 1`,
-);
+const MARK_GAP_SCRIPT = new LuaScript('retention-mark-gap');
 
 export interface RetentionSettings {
   enabled: boolean;
@@ -101,8 +31,11 @@ export interface Dropped {
   budget: number;
 }
 
-/** Stored, or why not: a copy of this delivery exists already, it alone exceeds the budget, or older copies could not make room. */
-export type StoreOutcome = 'kept' | 'exists' | 'too-big' | 'no-room';
+/**
+ * Stored, or why not: a copy of this delivery exists already, the queued body is gone, it alone
+ * exceeds the budget, or older copies could not make room.
+ */
+export type StoreOutcome = 'kept' | 'exists' | 'gone' | 'too-big' | 'no-room';
 
 export interface RetentionStatus {
   /** Copies kept and their stored bytes. */
@@ -131,33 +64,40 @@ export class RetainedMail {
   ) {}
 
   /**
-   * Stores a gzip copy of one delivery (idempotent by entry id), after dropping the store's copies
-   * past the period and, oldest first, as many as its budget needs: all in one script, so that
-   * nodes storing at once agree on the index and its byte count.
+   * Keeps a copy of one delivery (idempotent by entry id): Redis copies the queued body, as it is
+   * stored, into the entry, so its bytes do not travel again; `storedBytes` is that body's size in
+   * Redis. Over the budget the store's oldest copies go first, in the same script, so that nodes
+   * storing at once agree on the index and its byte count. Copies past the period are the sweep's.
    */
   async store(
     entryId: string,
     delivery: RetainedDelivery,
-    body: Buffer,
+    storedBytes: number,
     settings: RetentionSettings,
-    now: number,
   ): Promise<{ outcome: StoreOutcome; dropped: Dropped }> {
-    const compressed = await compress(body);
     const meta = JSON.stringify(delivery);
-    const cost = compressed.length + Buffer.byteLength(meta);
+    const cost = storedBytes + Buffer.byteLength(meta);
     const { mailstore } = delivery;
-    const keys = [...this.trimKeys(mailstore), this.keys.retainedEntry(mailstore, entryId)];
+    const keys = [
+      ...this.trimKeys(mailstore),
+      this.keys.retainedEntry(mailstore, entryId),
+      this.keys.body(delivery.queueId),
+    ];
     const argv = [
-      ...this.trimArguments(mailstore, settings, now),
-      `${entryId}:${cost}`,
+      this.keys.retainedEntry(mailstore, ''),
+      String(settings.budget),
+      String(DROP_LIMIT),
+      `${entryId}:${cost}:${meta}`,
       String(delivery.deliveredAt),
-      meta,
-      compressed,
       String(settings.period + EXPIRY_MARGIN_MS),
       String(cost),
     ];
-    const result = await withTimeout(KEEP_SCRIPT.run(this.redis, keys, argv), this.timeoutMs, 'retaining a copy');
-    return { outcome: result[3], dropped: { expired: result[1], budget: result[2] } };
+    const [, budget, outcome] = await withTimeout(
+      KEEP_SCRIPT.run(this.redis, keys, argv),
+      this.timeoutMs,
+      'retaining a copy',
+    );
+    return { outcome, dropped: { expired: 0, budget } };
   }
 
   /** Drops the store's copies past the period, then the oldest over its budget (up to DROP_LIMIT of each per call). */
@@ -212,30 +152,46 @@ export class RetainedMail {
       this.timeoutMs,
       'listing retained copies',
     );
-    const ids = members.map((member) => member.slice(0, member.lastIndexOf(':')));
-    const entries: RetainedEntry[] = [];
-    for (let start = 0; start < ids.length; start += 500) {
-      const page = ids.slice(start, start + 500);
+    const entries: Array<RetainedEntry | string> = members.map((member) => {
+      const match = /^([^:]+):\d+(?::(.*))?$/s.exec(member);
+      const [entryId, meta] = [match?.[1] ?? member, match?.[2]];
+      return meta === undefined ? entryId : { entryId, delivery: JSON.parse(meta) as RetainedDelivery };
+    });
+    // Copies kept before the metadata moved into the index member keep it in their hash.
+    const older = entries.filter((entry): entry is string => typeof entry === 'string');
+    const metas = new Map<string, RetainedDelivery>();
+    for (let start = 0; start < older.length; start += 500) {
+      const page = older.slice(start, start + 500);
       const pipeline = this.redis.pipeline();
       for (const entryId of page) pipeline.hget(this.keys.retainedEntry(mailstore, entryId), 'meta');
       const results = await withTimeout(pipeline.exec(), this.timeoutMs, 'reading retained copies');
       page.forEach((entryId, index) => {
         const [error, meta] = results?.[index] ?? [null, null];
         if (error) throw error;
-        if (typeof meta === 'string') entries.push({ entryId, delivery: JSON.parse(meta) as RetainedDelivery });
+        if (typeof meta === 'string') metas.set(entryId, JSON.parse(meta) as RetainedDelivery);
       });
     }
-    return entries;
+    return entries.flatMap((entry) => {
+      if (typeof entry !== 'string') return [entry];
+      const delivery = metas.get(entry);
+      return delivery === undefined ? [] : [{ entryId: entry, delivery }];
+    });
   }
 
   /** The delivered bytes of one copy, or null when it was dropped meanwhile. */
   async body(mailstore: string, entryId: string): Promise<Buffer | null> {
-    const stored = await withTimeout(
-      this.redis.hgetBuffer(this.keys.retainedEntry(mailstore, entryId), 'body'),
-      this.timeoutMs,
-      'reading a retained copy',
-    );
-    return stored === null ? null : decompress(stored);
+    const key = this.keys.retainedEntry(mailstore, entryId);
+    const read = async () => {
+      try {
+        return await this.redis.getBuffer(key);
+      } catch (error) {
+        // A copy kept before copies became plain strings: a hash with `meta` and a gzip `body`.
+        if (!String(error).includes('WRONGTYPE')) throw error;
+        return this.redis.hgetBuffer(key, 'body');
+      }
+    };
+    const stored = await withTimeout(read(), this.timeoutMs, 'reading a retained copy');
+    return stored === null ? null : decodeBody(stored);
   }
 
   private trimKeys(mailstore: string): string[] {

@@ -5,41 +5,11 @@ import { LuaScript } from '../redis/scripts.js';
 import { pendingMember, type Keys } from './keys.js';
 import { decodeBody } from './body-codec.js';
 
-/**
- * Takes a job off its store's backlog (KEYS[1] the set, KEYS[2] the byte counter; ARGV job id,
- * size): idempotent, the bytes go down only if the job was still listed.
- */
-const UNLIST = `
-local function unlist(backlog, bytes, jobId, size)
-  if redis.call('ZREM', backlog, jobId) == 1 then
-    redis.call('DECRBY', bytes, size)
-  end
-end
-`;
+/** Takes a job off its store's backlog, idempotently. */
+const UNLIST_SCRIPT = new LuaScript('unlist');
 
-const UNLIST_SCRIPT = new LuaScript(
-  'unlist',
-  `${UNLIST}
-unlist(KEYS[1], KEYS[2], ARGV[1], ARGV[2])
-return 1`,
-);
-
-/**
- * Ends one job's part: off the backlog, its member off the message's pending set; the last one
- * out deletes the message. KEYS: pending, body, message, backlog, bytes, held messages; ARGV:
- * member, job id, size.
- */
-const FINISH_SCRIPT = new LuaScript(
-  'finish',
-  `${UNLIST}
-unlist(KEYS[4], KEYS[5], ARGV[2], ARGV[3])
-redis.call('SREM', KEYS[6], ARGV[2])
-local removed = redis.call('SREM', KEYS[1], ARGV[1])
-if redis.call('EXISTS', KEYS[1]) == 0 then
-  redis.call('DEL', KEYS[2], KEYS[3])
-end
-return removed`,
-);
+/** Ends one job's part; the last one out deletes the message. */
+const FINISH_SCRIPT = new LuaScript('finish');
 
 /** One store's delivery job of one message, as the spool needs to know it. */
 export interface JobRef {
@@ -111,14 +81,7 @@ export class Spool {
 }
 
 /** Puts a job back on its store's backlog (a kept message retried); idempotent like unlist. */
-const RELIST_SCRIPT = new LuaScript(
-  'relist',
-  `
-if redis.call('ZADD', KEYS[1], 'NX', ARGV[3], ARGV[1]) == 1 then
-  redis.call('INCRBY', KEYS[2], ARGV[2])
-end
-return 1`,
-);
+const RELIST_SCRIPT = new LuaScript('relist');
 
 export async function relistJob(
   redis: Redis,

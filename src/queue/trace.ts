@@ -69,37 +69,29 @@ export interface TraceSettings {
 export interface MessageEvents {
   messageId?: string;
   events: readonly TraceEvent[];
+  /**
+   * When the message's index entries were written (its reception): events soon after it leave
+   * them as they are (see INDEX_REFRESH_SHARE). Without it, every write points them at the events.
+   */
+  indexedAt?: number;
 }
 
+/** Appends a message's events, and points its index entries at it when asked. */
+const APPEND_SCRIPT = new LuaScript<number>('trace-append');
+
 /**
- * Appends a message's events to its list and points its index entries at it, in one call.
- * KEYS[1]: the events list; KEYS[2..]: index keys (recipients, Message-ID). ARGV: events cap,
- * retention, entries kept per index key, queue id, then per index key its time and the cutoff
- * before which its entries are dropped, then the events. Over the cap the oldest events go,
- * except the first one (the reception), which says where the message came from. Each index entry
- * keeps the time of the message's latest event (never moved back), trimmed by age and count.
+ * An index key is trimmed to its bound at one write in this many, not at each: a key may hold a
+ * few entries more than the bound between trims, and readers never return more than the bound.
  */
-const APPEND_SCRIPT = new LuaScript<number>(
-  'trace_append',
-  `
-local cap, retention, keep, queue_id = tonumber(ARGV[1]), ARGV[2], tonumber(ARGV[3]), ARGV[4]
-local indexes = #KEYS - 1
-local length = redis.call('RPUSH', KEYS[1], unpack(ARGV, 5 + 2 * indexes))
-if length > cap then
-  local first = redis.call('LINDEX', KEYS[1], 0)
-  redis.call('LTRIM', KEYS[1], 1 - cap, -1)
-  redis.call('LPUSH', KEYS[1], first)
-end
-redis.call('PEXPIRE', KEYS[1], retention)
-for index = 1, indexes do
-  local key = KEYS[index + 1]
-  redis.call('ZADD', key, 'GT', ARGV[3 + 2 * index], queue_id)
-  redis.call('ZREMRANGEBYSCORE', key, '-inf', '(' .. ARGV[4 + 2 * index])
-  redis.call('ZREMRANGEBYRANK', key, 0, -(keep + 1))
-  redis.call('PEXPIRE', key, retention)
-end
-return length`,
-);
+const TRIM_EVERY = 16;
+
+/**
+ * Events within this share of the retention after the message's reception leave its index entries
+ * as the reception wrote them: a message delivered at once costs its index no second write, and
+ * is found for the retention after its latest event, give or take this share (an hour at most).
+ */
+const INDEX_REFRESH_SHARE = 0.01;
+const INDEX_REFRESH_MAX_MS = 3600_000;
 
 /** A Message-ID becomes part of a key name: longer ones (not seen in real mail) are not indexed. */
 const MAX_MESSAGE_ID_LENGTH = 250;
@@ -136,26 +128,34 @@ export class Trace {
 
   /**
    * Adds a message's `accepted` event and its index entries to the caller's transaction (the
-   * reception MULTI, so the trace exists as soon as the 250 does), as one command, the last in the
-   * transaction: its result is the trace's, not the message's. `redis` is the transaction's connection.
+   * reception MULTI, so the trace exists as soon as the 250 does) as plain commands, the last in
+   * the transaction: their results are the trace's, not the message's. Returns how many it added.
    */
-  addReception(transaction: ChainableCommander, redis: Redis, accepted: TraceEvent): number {
-    const { keys, args } = this.appendCall(accepted.queueId, accepted.messageId, [accepted]);
-    APPEND_SCRIPT.queue(transaction, redis, keys, args);
-    return 1;
+  addReception(transaction: ChainableCommander, accepted: TraceEvent): number {
+    const { retention, maxMessagesPerRecipient } = this.settings;
+    const events = this.keys.traceEvents(accepted.queueId);
+    transaction.rpush(events, encode(accepted)).pexpire(events, retention);
+    const trim = this.trimNow();
+    let added = 2;
+    for (const key of this.indexKeys(accepted.messageId, [accepted]).keys()) {
+      transaction.zadd(key, 'GT', accepted.at, accepted.queueId).pexpire(key, retention);
+      if (trim) transaction.zremrangebyrank(key, 0, -(maxMessagesPerRecipient + 1));
+      added += trim ? 3 : 2;
+    }
+    return added;
   }
 
   /** Records one message's events in one round trip; never throws (failures go to onError). */
-  async record(events: readonly TraceEvent[], messageId?: string): Promise<void> {
-    await this.recordAll([{ messageId, events }]);
+  async record(events: readonly TraceEvent[], messageId?: string, indexedAt?: number): Promise<void> {
+    await this.recordAll([{ messageId, events, ...(indexedAt === undefined ? {} : { indexedAt }) }]);
   }
 
   /** Records several messages' events in one round trip; never throws (failures go to onError). */
   async recordAll(messages: readonly MessageEvents[]): Promise<void> {
     const pipeline = this.redis.pipeline();
-    for (const { messageId, events } of messages) {
+    for (const { messageId, events, indexedAt } of messages) {
       for (const [queueId, ofMessage] of groupByQueueId(events)) {
-        const { keys, args } = this.appendCall(queueId, messageId, ofMessage);
+        const { keys, args } = this.appendCall(queueId, messageId, ofMessage, indexedAt);
         APPEND_SCRIPT.queue(pipeline, this.redis, keys, args);
       }
     }
@@ -202,25 +202,30 @@ export class Trace {
     return this.newest(this.keys.traceByRecipient(address.trim()), limit);
   }
 
-  /** Entries older than the retention may linger until the next write trims them: never returned. */
+  /**
+   * Entries older than the retention linger until their key expires, and a key may hold a few more
+   * than its bound between trims: neither is returned.
+   */
   private async newest(key: string, limit: number): Promise<string[]> {
     const since = this.now() - this.settings.retention;
+    const count = Math.max(0, Math.min(limit, this.settings.maxMessagesPerRecipient));
     return withTimeout(
-      this.redis.zrevrangebyscore(key, '+inf', since, 'LIMIT', 0, Math.max(0, limit)),
+      this.redis.zrevrangebyscore(key, '+inf', since, 'LIMIT', 0, count),
       this.timeoutMs,
       'reading the trace index',
     );
   }
 
+  /** Whether this write trims the index keys it touches (one in TRIM_EVERY). */
+  private trimNow(): boolean {
+    return Math.random() < 1 / TRIM_EVERY;
+  }
+
   /**
-   * The APPEND_SCRIPT call for one message's events: each recipient named (lower-cased) and the
-   * Message-ID point at the message with the time of its latest event among them.
+   * The index keys the events name, each recipient (lower-cased) and the Message-ID, with the time
+   * of the latest event among them.
    */
-  private appendCall(
-    queueId: string,
-    messageId: string | undefined,
-    events: readonly TraceEvent[],
-  ): { keys: string[]; args: Array<string | number> } {
+  private indexKeys(messageId: string | undefined, events: readonly TraceEvent[]): Map<string, number> {
     const latest = new Map<string, number>();
     const touch = (key: string, at: number) => latest.set(key, Math.max(at, latest.get(key) ?? at));
     const id = messageId === undefined ? undefined : normalizeMessageId(messageId);
@@ -228,11 +233,31 @@ export class Trace {
       for (const recipient of event.recipients ?? []) touch(this.keys.traceByRecipient(recipient), event.at);
       if (id !== undefined) touch(this.keys.traceByMessageId(id), event.at);
     }
+    return latest;
+  }
+
+  /** The APPEND_SCRIPT call for one message's events; index keys only when they need the events' time. */
+  private appendCall(
+    queueId: string,
+    messageId: string | undefined,
+    events: readonly TraceEvent[],
+    indexedAt: number | undefined,
+  ): { keys: string[]; args: Array<string | number> } {
     const { retention, maxEventsPerMessage, maxMessagesPerRecipient } = this.settings;
-    const indexTimes = [...latest.values()].flatMap((at) => [at, at - retention]);
+    const refreshAfter = Math.min(retention * INDEX_REFRESH_SHARE, INDEX_REFRESH_MAX_MS);
+    const fresh = indexedAt !== undefined && events.every((event) => event.at - indexedAt <= refreshAfter);
+    const indexes = fresh ? new Map<string, number>() : this.indexKeys(messageId, events);
     return {
-      keys: [this.keys.traceEvents(queueId), ...latest.keys()],
-      args: [maxEventsPerMessage, retention, maxMessagesPerRecipient, queueId, ...indexTimes, ...events.map(encode)],
+      keys: [this.keys.traceEvents(queueId), ...indexes.keys()],
+      args: [
+        maxEventsPerMessage,
+        retention,
+        maxMessagesPerRecipient,
+        queueId,
+        this.trimNow() ? 1 : 0,
+        ...indexes.values(),
+        ...events.map(encode),
+      ],
     };
   }
 }

@@ -1,9 +1,25 @@
 // Lua scripts run by their SHA: ioredis sends a script's source once per connection, EVALSHA after.
+// Each script is a file in src/redis/lua/, read when its module loads (at start).
+import { readFileSync } from 'node:fs';
 import type { ChainableCommander, Redis } from 'ioredis';
 
 export type ScriptArgument = string | number | Buffer;
 type Runner = (...args: ScriptArgument[]) => Promise<unknown>;
 type Methods = Record<string, Runner | undefined>;
+
+/** Where the scripts are: beside this module, in src/ and in dist/ alike (the build copies them). */
+const LUA_DIR = new URL('./lua/', import.meta.url);
+
+/**
+ * The source of `lua/NAME.lua`, with each `--- @include "PART"` line replaced by `lua/includes/PART.lua`
+ * (as BullMQ's scripts include theirs): parts shared by several scripts are written once.
+ */
+export function loadLuaSource(name: string): string {
+  const source = readFileSync(new URL(`${name}.lua`, LUA_DIR), 'utf8');
+  return source.replace(/^--- @include "([\w-]+)"$/gm, (_, part: string) =>
+    readFileSync(new URL(`includes/${part}.lua`, LUA_DIR), 'utf8').trimEnd(),
+  );
+}
 
 /** Every script made so far (modules make theirs when loaded). */
 const scripts = new Set<LuaScript>();
@@ -24,11 +40,12 @@ export function defineLuaScripts(redis: Redis): void {
 export class LuaScript<Result = unknown> {
   private readonly command: string;
 
+  /** `lua` defaults to the file `lua/NAME.lua`; a source given here is for tests. */
   constructor(
     name: string,
-    private readonly lua: string,
+    private readonly lua: string = loadLuaSource(name),
   ) {
-    this.command = `holdfast_${name}`;
+    this.command = `holdfast_${name.replaceAll('-', '_')}`;
     scripts.add(this);
   }
 

@@ -69,7 +69,7 @@ function deliverer(context: NodeContext, parts: Parts, bounceSender: ReturnType<
     now,
     random: context.random,
     pausedIntervals: (mailstore, at) => controls.pausedIntervals(mailstore, at),
-    recordTrace: (events, messageId) => void context.trace.record(events, messageId),
+    recordTrace: (events, messageId, receivedAt) => void context.trace.record(events, messageId, receivedAt),
     guardSettings: (mailstore) => {
       const { enabled, threshold, ratio, window } = config.mailstores[mailstore]!.guard;
       return { enabled, threshold, ratio, windowMs: window };

@@ -147,7 +147,7 @@ describe('the message trace', () => {
     expect((await cli('trace')).code).toBe(65);
   });
 
-  it("keeps a recipient's index within its bound, the most recently active messages first", async () => {
+  it("finds a recipient's messages within its bound, the most recently active first", async () => {
     const sent: string[] = [];
     for (let index = 0; index < BOUND + 2; index++) {
       sent.push(queueIdOf(await send(relay.port, 'sender@remote.test', ['dave@example.com'], `bound ${index}`)));
@@ -156,12 +156,20 @@ describe('the message trace', () => {
     await waitFor(async () => (await Promise.all(sent.map((id) => traceShows(id, 'delivered')))).every(Boolean));
 
     const index = createKeys(relay.config.redis.prefix).traceByRecipient('dave@example.com');
-    expect(await redis.client.zcard(index)).toBe(BOUND);
+    // Trimmed now and then, not at each write: between trims it holds a few more than the bound.
+    expect(await redis.client.zcard(index)).toBeGreaterThanOrEqual(BOUND);
+    expect(await redis.client.zcard(index)).toBeLessThanOrEqual(sent.length);
     const found = await lookup({ recipient: 'dave@example.com', limit: 10 });
     expect(found).toHaveLength(BOUND);
     expect(sent).toEqual(expect.arrayContaining(found.map((message) => message.queueId)));
-    const latest = found.map((message) => message.events.at(-1)!.at);
-    expect(latest).toEqual([...latest].sort((first, second) => second - first));
+    // Active: its reception, or its latest event when that came well after (a slow delivery).
+    const active = await Promise.all(
+      found.map(async (message) => Number(await redis.client.zscore(index, message.queueId))),
+    );
+    expect(active).toEqual([...active].sort((first, second) => second - first));
+    for (const [position, message] of found.entries()) {
+      expect([message.events[0]!.at, ...message.events.map((event) => event.at)]).toContain(active[position]);
+    }
   });
 
   it('takes about a kilobyte of Redis for a message deferred once and delivered', async () => {

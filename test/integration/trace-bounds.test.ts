@@ -36,7 +36,6 @@ describe('the trace store', () => {
     const transaction = redis.client.multi();
     const added = trace.addReception(
       transaction,
-      redis.client,
       event('Q0', 'accepted', { recipients: ['Ann@Example.com', 'bo@example.com'], messageId: 'm0@remote.test' }),
     );
     const results = await transaction.exec();
@@ -59,14 +58,43 @@ describe('the trace store', () => {
     expect(events.slice(1).map((stored) => stored.attempt)).toEqual([7, 8, 9, 10, 11, 12, 13, 14, 15]);
   });
 
-  it("no longer finds a message once its latest event is older than the retention, and trims it at the recipient's next write", async () => {
+  it('no longer finds a message once its latest event is older than the retention, and lets its keys expire with it', async () => {
     await trace.record([event('Q2', 'accepted', { recipients: ['di@example.com'] })], 'm2@remote.test');
+    for (const key of [
+      keys.traceEvents('Q2'),
+      keys.traceByRecipient('di@example.com'),
+      keys.traceByMessageId('m2@remote.test'),
+    ]) {
+      expect(await redis.client.pttl(key)).toBeGreaterThan(SETTINGS.retention - MINUTE);
+      expect(await redis.client.pttl(key)).toBeLessThanOrEqual(SETTINGS.retention);
+    }
     clock += SETTINGS.retention + 1;
     expect(await trace.findByRecipient('di@example.com')).toEqual([]);
     expect(await trace.findByMessageId('m2@remote.test')).toEqual([]);
+  });
 
-    await trace.record([event('Q3', 'accepted', { recipients: ['di@example.com'] })]);
-    expect(await redis.client.zrange(keys.traceByRecipient('di@example.com'), '0', '-1')).toEqual(['Q3']);
+  it('leaves the index as the reception wrote it for events soon after, and points it at later ones', async () => {
+    const receivedAt = clock;
+    await trace.record([event('Q3', 'accepted', { recipients: ['em@example.com'] })], 'm3@remote.test');
+    clock += 1000;
+    await trace.record([event('Q3', 'delivered', { recipients: ['em@example.com'] })], 'm3@remote.test', receivedAt);
+    expect(await redis.client.zscore(keys.traceByRecipient('em@example.com'), 'Q3')).toBe(String(receivedAt));
+    clock += SETTINGS.retention / 2;
+    await trace.record([event('Q3', 'delivered', { recipients: ['em@example.com'] })], 'm3@remote.test', receivedAt);
+    expect(await redis.client.zscore(keys.traceByRecipient('em@example.com'), 'Q3')).toBe(String(clock));
+    expect(await redis.client.zscore(keys.traceByMessageId('m3@remote.test'), 'Q3')).toBe(String(clock));
+    expect((await trace.events('Q3')).map((stored) => stored.kind)).toEqual(['accepted', 'delivered', 'delivered']);
+  });
+
+  it('trims an index key to its bound now and then, and never returns more than the bound', async () => {
+    for (let index = 0; index < 200; index++) {
+      clock += 10;
+      await trace.record([event(`T${index}`, 'accepted', { recipients: ['fo@example.com'] })]);
+    }
+    const stored = await redis.client.zcard(keys.traceByRecipient('fo@example.com'));
+    // Trimmed at about one write in 16: far below the 200 written, a few above the bound.
+    expect(stored).toBeLessThan(150);
+    expect(await trace.findByRecipient('fo@example.com', 1000)).toHaveLength(SETTINGS.maxMessagesPerRecipient);
   });
 
   it('keeps the newest messages of a recipient within the bound, and never moves an entry back in time', async () => {
