@@ -25,7 +25,9 @@
 //      second the first sink's count until every message arrived, while the other store's latency is
 //      probed as in 1, one message every 500 ms. Prints the drain rate (overall, and p50/min of the
 //      per-second rates), CPU ms per message of Holdfast's node processes (the main one and its
-//      delivery processes) and its redis-server over the drain, and the other store's latency during the drain next to step 1's.
+//      delivery processes) and its redis-server over the drain, the Redis commands per message
+//      (INFO commandstats, bench/redis-commands.ts; the probes' few messages included), and the other
+//      store's latency during the drain next to step 1's.
 // At the end every child is stopped by PID and the temp dir removed (BENCH_KEEP=1 keeps it).
 // Settings (environment): BENCH_DRAIN_MESSAGES=1000000 BENCH_DRAIN_SIZE=5120
 // BENCH_DRAIN_CONCURRENCY=50 BENCH_DRAIN_PROCESSES=1 (Holdfast's workers.processes) BENCH_DRAIN_PROBES=40 BENCH_DRAIN_COMPRESSION=gzip|none (Holdfast's
@@ -42,6 +44,7 @@ import { createKeys } from '../src/queue/keys.js';
 import { MailQueues } from '../src/queue/queues.js';
 import { Trace } from '../src/queue/trace.js';
 import { createRedis } from '../src/redis/connections.js';
+import { RedisCommandCounter, redisCommandsText } from './redis-commands.js';
 import {
   Sink,
   StartedProcesses,
@@ -245,6 +248,8 @@ async function main(): Promise<void> {
   await bulkSink.reset();
   // The whole tree: the main process, its delivery processes (workers.processes) and its Redis.
   const tree0 = treeSnapshot(holdfast.pid!);
+  const commands = new RedisCommandCounter(url);
+  await commands.start();
   const started = Date.now();
   await cli(
     'release',
@@ -279,6 +284,8 @@ async function main(): Promise<void> {
   }
   const { lastAt, firstAt } = await bulkSink.stats();
   const cpu = treeCpu(tree0, treeSnapshot(holdfast.pid!));
+  const redisCommands = await commands.stop(loaded.committed);
+  commands.close();
   const redisMs = cpu.byComm['redis-server'] ?? 0;
   const nodeMs = cpu.totalMs - redisMs;
   draining = false;
@@ -301,6 +308,7 @@ async function main(): Promise<void> {
       perSecondMin: Math.min(...full),
       nodeCpuMsPerMessage: nodeMs / loaded.committed,
       redisCpuMsPerMessage: redisMs / loaded.committed,
+      redis: redisCommands,
     },
     otherStoreMs: {
       idle: { p50: percentile(idleLatency, 50), p99: percentile(idleLatency, 99), max: Math.max(...idleLatency) },
@@ -320,6 +328,7 @@ async function main(): Promise<void> {
       `  status with backlog:   ${summary(statusTimes).replace('messages', 'calls')}`,
       `  drain after release:   ${fixed(figures.drain.rate, 0)} msgs/s over ${fixed(drainS)} s (per second: p50 ${perSecondText(full)})`,
       `  CPU per message:       node ${fixed(figures.drain.nodeCpuMsPerMessage, 3)} ms, redis-server ${fixed(figures.drain.redisCpuMsPerMessage, 3)} ms`,
+      `  Redis while draining:  ${redisCommandsText(redisCommands)}`,
       `  other store, idle:     ${summary(idleLatency)}`,
       `  other store, draining: ${summary(drainLatency)}`,
       '',

@@ -19,6 +19,8 @@ export interface FloorRow {
   redisUsecPerMessage?: number;
   redisCpuUsPerMessage?: number;
   peakRssMb?: number;
+  /** Median time of one operation (a MULTI's round trip), where the floor measures it. */
+  p50Ms?: number;
 }
 
 /** How a run.ts reads a program's figures: its last line is `FLOOR [rows]`. */

@@ -65,6 +65,7 @@ function table(rows: FloorRow[]): string {
     'Redis cmd µs/msg',
     'Redis CPU µs/msg',
     'peak RSS MB',
+    'p50 ms',
   ];
   const cells = rows.map((row) => [
     row.floor,
@@ -76,6 +77,7 @@ function table(rows: FloorRow[]): string {
     optional(row.redisUsecPerMessage, 0),
     optional(row.redisCpuUsPerMessage, 0),
     optional(row.peakRssMb, 0),
+    optional(row.p50Ms, 3),
   ]);
   const widths = header.map((title, column) => Math.max(title.length, ...cells.map((cell) => cell[column]!.length)));
   // Text columns to the left, figures to the right.
