@@ -17,7 +17,10 @@ class PausedGreetingConnection extends SMTPConnection {
   /** smtp-server's init() with this pause; its maxClients check is unused (connect.ts limits connections). */
   override init(): void {
     (this as unknown as WithListeners)._setListeners(() => {
-      setTimeout(() => this.connectionReady(), this.pauseMs).unref();
+      // No pause: at the next turn of the event loop. A timer of 0 ms waits a millisecond or two
+      // (Node's timers have 1 ms granularity), which was a third of a one-message session.
+      if (this.pauseMs > 0) setTimeout(() => this.connectionReady(), this.pauseMs).unref();
+      else setImmediate(() => this.connectionReady());
     });
   }
 }

@@ -12,6 +12,7 @@ import { onRcptTo } from './rcpt-to.js';
 import { replyText } from './replies.js';
 import { TransactionDeadlines } from './transaction-deadline.js';
 import { useOwnEnhancedCodes } from './enhanced-codes.js';
+import { ReverseCache } from './reverse-cache.js';
 import type { SmtpContext } from './context.js';
 
 type Callback<T = void> = (error?: Error | null, result?: T) => void;
@@ -44,6 +45,9 @@ function hook<A extends unknown[], T>(
       );
   };
 }
+
+/** Clients' reverse DNS names are kept 5 minutes, for up to 10,000 addresses (about 2 MB). */
+const REVERSE_CACHE = { ttlMs: 5 * 60_000, maxEntries: 10_000 };
 
 /** After the grace period, idle sessions get this last second before their 421. */
 const LAST_SECOND_MS = 1000;
@@ -85,6 +89,7 @@ export class SmtpListener {
       maxCommandLength: limits.commandLineLength,
       socketTimeout: limits.timeouts.socket,
       logger: false,
+      resolver: new ReverseCache(REVERSE_CACHE),
       onConnect: hook(
         'connect',
         (session) => {

@@ -1,7 +1,6 @@
 // Scenario: bad input at the SMTP front: over-long lines, invalid and oversized addresses, commands
-// out of order or unknown, early talkers. Each gets its reply, and nothing is stored for it.
+// out of order or unknown (early talkers: smtp-greeting.test.ts). Each gets its reply, and nothing is stored for it.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connect } from 'node:net';
 import { startTestRedis, type TestRedis } from '../helpers/redis-server.js';
 import { freePort } from '../helpers/ports.js';
 import { queuedIds, storedBody } from '../helpers/queued.js';
@@ -162,16 +161,6 @@ describe('bad input at the SMTP front', () => {
       expect(replies).toHaveLength(10);
       expect(replies.slice(0, 9).every((reply) => reply.startsWith('500 5.5.2'))).toBe(true);
       expect(replies[9]).toMatch(/^421 .*too many unrecognized commands/);
-    });
-
-    it('answers 421 to a client that talks before the greeting', async () => {
-      const socket = connect(relay.port, '127.0.0.1');
-      socket.write('EHLO early.test\r\n');
-      const received = await new Promise<string>((resolve) => {
-        let text = '';
-        socket.on('data', (chunk: Buffer) => (text += chunk.toString())).on('close', () => resolve(text));
-      });
-      expect(received).toMatch(/^421 .*You talk too soon/);
     });
 
     it('answers 421 to an HTTP request (a web page trying to reach the MX)', async () => {
