@@ -85,12 +85,19 @@ async function deliverJob(
     const facts = { elapsedMs, guard, now: context.now(), trace };
     const { delivered, transient, outcomes } = recordAttempt(job, result, log, facts);
     countAttempt(context.metrics, job, result, elapsedMs, transient.length, outcomes);
-    // Independent of each other, and none of them throws: recorded at once.
-    await Promise.all([
+    // Independent of each other, and none of them throws: sent at once. An attempt that delivered
+    // every recipient has nothing to decide from them, so the job's end does not wait for their
+    // replies: its own writes (the trace, the end of the job) then go to Redis in the same write
+    // as these, and are made durable by the same fsync. The retained copy is made first (the
+    // connection keeps the order), before the end of the job can free the body.
+    const recorded = Promise.all([
       context.retain?.(job, jobId, delivered, body),
       watchForBurst(context, job.mailstore, outcomes, log),
       watchForTrip(context, job.mailstore, result, log),
-    ]);
+    ]).catch((error: unknown) =>
+      log.warn({ event: EVENTS.jobError, err: error }, 'bookkeeping after an attempt failed'),
+    );
+    if (transient.length > 0 || outcomes.refused > 0 || result.kind === 'unreachable') await recorded;
     retryAt = await planRetries(context, job, transient, { log, trace });
   }
   const bounced = await sendBounces(context, job, body, { log, trace });

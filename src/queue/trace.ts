@@ -152,15 +152,22 @@ export class Trace {
 
   /** Records several messages' events in one round trip; never throws (failures go to onError). */
   async recordAll(messages: readonly MessageEvents[]): Promise<void> {
-    const pipeline = this.redis.pipeline();
-    for (const { messageId, events, indexedAt } of messages) {
-      for (const [queueId, ofMessage] of groupByQueueId(events)) {
-        const { keys, args } = this.appendCall(queueId, messageId, ofMessage, indexedAt);
-        APPEND_SCRIPT.queue(pipeline, this.redis, keys, args);
-      }
-    }
-    if (pipeline.length === 0) return;
+    const calls = messages.flatMap(({ messageId, events, indexedAt }) =>
+      [...groupByQueueId(events)].map(([queueId, ofMessage]) =>
+        this.appendCall(queueId, messageId, ofMessage, indexedAt),
+      ),
+    );
+    if (calls.length === 0) return;
     try {
+      if (calls.length === 1) {
+        // One call (a delivery's events): on the connection's own pipeline, with the job's other
+        // writes of this turn of the event loop, rather than a pipeline of its own.
+        const [{ keys, args }] = calls as [{ keys: string[]; args: Array<string | number> }];
+        await withTimeout(APPEND_SCRIPT.run(this.redis, keys, args), this.timeoutMs, 'recording trace events');
+        return;
+      }
+      const pipeline = this.redis.pipeline();
+      for (const { keys, args } of calls) APPEND_SCRIPT.queue(pipeline, this.redis, keys, args);
       const results = await withTimeout(pipeline.exec(), this.timeoutMs, 'recording trace events');
       const failed = (results ?? []).find(([error]) => error);
       if (failed) this.onError(failed[0]);
