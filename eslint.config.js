@@ -15,6 +15,43 @@ export default tseslint.config(
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_' }],
     },
   },
+  // The rooms' boundaries (docs/design.md): policy is pure, and SMTP intake and delivery meet only
+  // through the queue (src/queue/), never by importing each other or each other's libraries.
+  {
+    files: ['src/policy/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        { patterns: [{ regex: '^(?!\\./)', message: 'policy is pure: it imports only from src/policy/.' }] },
+      ],
+    },
+  },
+  {
+    files: ['src/smtp/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            { regex: '(^|/)delivery/|^nodemailer$', message: 'SMTP intake reaches delivery only through src/queue/.' },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    files: ['src/delivery/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            { regex: '(^|/)smtp/|^smtp-server', message: 'delivery reaches SMTP intake only through src/queue/.' },
+          ],
+        },
+      ],
+    },
+  },
   { files: ['**/*.js', '**/*.mjs'], ...tseslint.configs.disableTypeChecked },
   { files: ['**/*.js', '**/*.mjs'], languageOptions: { globals: { process: 'readonly', console: 'readonly' } } },
 );
