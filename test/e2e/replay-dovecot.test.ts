@@ -1,4 +1,4 @@
-// Scenario (seeds 002, 003): a real Dovecot store is rolled back to an older copy (a lagging replica); `holdfast replay` brings the mail back.
+// Scenario: a real Dovecot store is rolled back to an older copy (a lagging replica); `holdfast replay` brings the mail back.
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';

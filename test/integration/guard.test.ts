@@ -1,4 +1,4 @@
-// Scenario (seed 000): a store comes back with an empty mailbox database and calls every user unknown.
+// Scenario: a store comes back with an empty mailbox database and calls every user unknown.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';

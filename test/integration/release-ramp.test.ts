@@ -1,4 +1,4 @@
-// Scenario (seed 004): a store held with a backlog is released slowly, ramping up while it answers well.
+// Scenario (a store that cannot take its backlog at full speed): a store held with a backlog is released slowly, ramping up while it answers well.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';

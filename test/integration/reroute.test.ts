@@ -1,4 +1,4 @@
-// Scenario (seeds 002, 003): a user moves to another store while mail for them is queued.
+// Scenario (a failover to another store): a user moves to another store while mail for them is queued.
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestRedis, type TestRedis } from '../helpers/redis-server.js';

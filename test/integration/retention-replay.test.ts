@@ -1,4 +1,4 @@
-// Scenario (seeds 002, 003): delivered mail is retained per store, within its period and budget, and replayed on request.
+// Scenario (a store restored from a replica that was behind): delivered mail is retained per store, within its period and budget, and replayed on request.
 import { randomBytes } from 'node:crypto';
 import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
