@@ -1,6 +1,6 @@
 // Operator operations on a store's live settings: move its mail to another store (failover), change its endpoints.
 import type { Config } from '../config/schema.js';
-import { parseHostPort } from '../config/units.js';
+import { parseEndpoint } from '../config/units.js';
 import { EVENTS } from '../observability/events.js';
 import type { Logger } from '../observability/logger.js';
 import type { StoreAuditEntry } from '../policy/mailstore-state.js';
@@ -55,9 +55,9 @@ export class StoreAdmin {
   /** Delivers to these endpoints (host:port, in order) instead of the config's, on every node within a second. */
   async setEndpoints(mailstore: string, endpoints: string[], actor: Actor): Promise<void> {
     this.needReason(actor);
-    const invalid = endpoints.filter((endpoint) => parseHostPort(endpoint) === undefined);
+    const invalid = endpoints.filter((endpoint) => parseEndpoint(endpoint) === undefined);
     if (endpoints.length === 0) throw new StoreAdminError('give at least one endpoint (host:port)');
-    if (invalid.length > 0) throw new StoreAdminError(`not host:port: ${invalid.join(', ')}`);
+    if (invalid.length > 0) throw new StoreAdminError(`not host:port or unix:/path: ${invalid.join(', ')}`);
     const current = await this.current(mailstore);
     await this.overrides.write(mailstore, { ...current, endpoints });
     await this.record({ action: 'set-endpoints', mailstore, endpoints, ...actor });

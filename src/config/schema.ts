@@ -1,7 +1,8 @@
 // The configuration schema: every setting, its default, and the cross-checks between sections.
 import { isIP } from 'node:net';
 import { z } from 'zod';
-import { parseDuration, parseHostPort, parseRetrySchedule, parseSize } from './units.js';
+import { existsSync } from 'node:fs';
+import { parseDuration, parseEndpoint, parseHostPort, parseRetrySchedule, parseSize } from './units.js';
 
 /** A value written in human units ("30s", "50mb"), parsed into a number with a helpful error. */
 const humanUnit =
@@ -30,6 +31,33 @@ const hostPort = z.string().transform((value, context) => {
   return parsed;
 });
 
+/** A mailstore's endpoint: host:port, or unix:/path for a store on this machine. */
+const storeEndpoint = z.string().transform((value, context) => {
+  const parsed = parseEndpoint(value);
+  if (!parsed) {
+    context.addIssue({ code: 'custom', message: `not host:port or unix:/path: ${value}` });
+    return z.NEVER;
+  }
+  return parsed;
+});
+
+/** LMTP/SMTP AUTH to a store: the password in the file, or here (never logged either way). */
+const storeAuth = z
+  .strictObject({
+    user: z.string().min(1),
+    pass: z.string().min(1).optional(),
+    passFile: z
+      .string()
+      .refine((path) => existsSync(path), 'the password file does not exist')
+      .optional(),
+    /** The SASL mechanism; by default the first of PLAIN, LOGIN that the store offers. */
+    method: z.enum(['PLAIN', 'LOGIN']).optional(),
+  })
+  .refine(
+    (auth) => (auth.pass === undefined) !== (auth.passFile === undefined),
+    'give exactly one of pass and passFile',
+  );
+
 /** An IPv4/IPv6 address or a CIDR block ("192.0.2.0/24"). */
 const addressOrBlock = z.string().refine((value) => {
   const [address = '', bits, ...rest] = value.split('/');
@@ -42,8 +70,26 @@ const addressOrBlock = z.string().refine((value) => {
 const mailstoreId = z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'mailstore ids are letters, digits, _ . - (no ":")');
 
 const mailstore = z.strictObject({
-  endpoints: z.array(hostPort).min(1, 'a mailstore needs at least one endpoint'),
+  endpoints: z.array(storeEndpoint).min(1, 'a mailstore needs at least one endpoint'),
   protocol: z.enum(['lmtp', 'smtp']).default('lmtp'),
+  auth: storeAuth.optional(),
+  /**
+   * TLS to the store: none (the default, for a store on the same host or network segment),
+   * starttls (required: a store that does not offer it is not delivered to), or implicit (TLS
+   * from the first byte). The certificate is verified against the system's CAs, or `ca`.
+   */
+  tls: z
+    .strictObject({
+      mode: z.enum(['none', 'starttls', 'implicit']).default('none'),
+      ca: z
+        .string()
+        .refine((path) => existsSync(path), 'the CA file does not exist')
+        .optional(),
+      verify: z.boolean().default(true),
+      /** The name the certificate must carry, when it is not the endpoint's host. */
+      servername: z.string().optional(),
+    })
+    .prefault({}),
   concurrency: z.number().int().min(1).max(1000).default(10),
   retry: z
     .string()

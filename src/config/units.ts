@@ -40,6 +40,23 @@ export function parseRetrySchedule(text: string): number[] | undefined {
 }
 
 /** Parses "host:port" or "[v6 address]:port" (port 1-65535). */
+/** A mailstore's endpoint: host and port, or the path of a unix socket (a store on the same machine). */
+export type StoreEndpoint = { host: string; port: number } | { path: string };
+
+/** `host:port`, `[v6]:port` or `unix:/absolute/path`. */
+export function parseEndpoint(text: string): StoreEndpoint | undefined {
+  if (text.startsWith('unix:')) {
+    const path = text.slice('unix:'.length);
+    return path.startsWith('/') && !path.includes('\0') ? { path } : undefined;
+  }
+  return parseHostPort(text);
+}
+
+/** How an endpoint is written (in the config, the logs, the status and the API). */
+export function endpointName(endpoint: StoreEndpoint): string {
+  return 'path' in endpoint ? `unix:${endpoint.path}` : `${endpoint.host}:${endpoint.port}`;
+}
+
 export function parseHostPort(text: string): { host: string; port: number } | undefined {
   const match = /^(\[[^\]]+\]|[^:]+):(\d{1,5})$/.exec(text);
   const port = Number(match?.[2]);

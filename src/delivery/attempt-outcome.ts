@@ -8,6 +8,7 @@ import type { AttemptResult } from './mailstore-client.js';
 import type { RecipientReply } from './transport.js';
 import { isSuspect } from './suspects.js';
 import type { RunTrace } from './run-trace.js';
+import { AUTH_HINT } from './trip.js';
 
 export interface AttemptFacts {
   elapsedMs: number;
@@ -63,7 +64,9 @@ export function recordAttempt(
         traced.delivered.push({ recipient, reply });
         break;
       case 'transient':
-        log.info({ event: EVENTS.transientFailure, ...record }, 'deferred');
+        if (category === 'auth-required')
+          log.error({ event: EVENTS.transientFailure, ...record }, `deferred${AUTH_HINT}`);
+        else log.info({ event: EVENTS.transientFailure, ...record }, 'deferred');
         transient.push({ recipient, reply });
         break;
       case 'permanent': {

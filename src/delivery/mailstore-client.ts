@@ -1,7 +1,7 @@
 // Delivers to a mailstore through its ordered endpoints, falling through those that do not answer.
 import type { MailstoreConfig } from '../config/schema.js';
 import { EndpointClient, type EndpointResult } from './transport.js';
-import { parseHostPort } from '../config/units.js';
+import { endpointName, parseEndpoint } from '../config/units.js';
 
 export type AttemptResult =
   | Extract<EndpointResult, { kind: 'answered' }>
@@ -16,7 +16,7 @@ export class MailstoreClient {
     private readonly config: MailstoreConfig,
     private readonly hostname: string,
   ) {
-    this.endpointNames = config.endpoints.map(({ host, port }) => `${host}:${port}`);
+    this.endpointNames = config.endpoints.map(endpointName);
     this.endpoints = config.endpoints.map((endpoint) => new EndpointClient(endpoint, config, hostname));
   }
 
@@ -25,12 +25,12 @@ export class MailstoreClient {
    * undefined. Attempts in progress finish on the old connections, which are then closed.
    */
   useEndpoints(endpoints: string[] | undefined): void {
-    const wanted = endpoints ?? this.config.endpoints.map(({ host, port }) => `${host}:${port}`);
+    const wanted = endpoints ?? this.config.endpoints.map(endpointName);
     if (wanted.join(',') === this.endpointNames.join(',')) return;
     const old = this.endpoints;
     this.endpointNames = wanted;
     // Endpoints given live were checked when the operator set them.
-    this.endpoints = wanted.map((endpoint) => new EndpointClient(parseHostPort(endpoint)!, this.config, this.hostname));
+    this.endpoints = wanted.map((endpoint) => new EndpointClient(parseEndpoint(endpoint)!, this.config, this.hostname));
     for (const endpoint of old) endpoint.close();
   }
 

@@ -4,6 +4,7 @@ export type ReplyAction = 'delivered' | 'transient' | 'permanent';
 
 export type ReplyCategory =
   | 'accepted'
+  | 'auth-required'
   | 'user-unknown'
   | 'mailbox-full'
   | 'message-too-big'
@@ -26,6 +27,13 @@ export interface ReplyRule {
  */
 export const REPLY_RULES: readonly ReplyRule[] = [
   { pattern: /^2\d\d\b/, action: 'delivered', category: 'accepted' },
+  // The store wants LMTP/SMTP AUTH (Cyrus's lmtpd on TCP: 430 at MAIL FROM): Holdfast's
+  // configuration is wrong, not the recipient. Kept and retried, never bounced.
+  {
+    pattern: /^(430\b|530[ -]5\.7\.0\b|[45]\d\d\b.*\bauthentication (is )?required\b)/i,
+    action: 'transient',
+    category: 'auth-required',
+  },
   { pattern: /^421\b/, action: 'transient', category: 'service-unavailable' },
   { pattern: /^4\d\d[ -]4\.2\.2\b/, action: 'transient', category: 'mailbox-full' },
   {

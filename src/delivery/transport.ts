@@ -1,7 +1,10 @@
 // Pooled nodemailer LMTP/SMTP connections to one mailstore endpoint; its callback API is wrapped here.
+import { readFileSync } from 'node:fs';
+import { connect, type Socket } from 'node:net';
 import { Readable } from 'node:stream';
-import SMTPPool from 'nodemailer/lib/smtp-pool';
+import SMTPPool, { type SMTPPoolOptions } from 'nodemailer/lib/smtp-pool';
 import type { Endpoint, MailstoreConfig } from '../config/schema.js';
+import { endpointName } from '../config/units.js';
 
 export interface RecipientReply {
   recipient: string;
@@ -63,17 +66,16 @@ export class EndpointClient {
   private readonly pool: SMTPPool;
 
   constructor(endpoint: Endpoint, store: MailstoreConfig, hostname: string) {
-    this.remote = `${endpoint.host}:${endpoint.port}`;
+    this.remote = endpointName(endpoint);
     this.pool = new SMTPPool({
-      host: endpoint.host,
-      port: endpoint.port,
+      ...('path' in endpoint ? unixSocket(endpoint.path) : { host: endpoint.host, port: endpoint.port }),
+      ...tlsOptions(store.tls, 'path' in endpoint ? undefined : endpoint.host),
+      ...authOptions(store.auth),
       lmtp: store.protocol === 'lmtp',
       pool: true,
       maxConnections: store.concurrency,
       maxMessages: 10_000,
       name: hostname,
-      secure: false,
-      ignoreTLS: true,
       connectionTimeout: store.timeouts.connect,
       greetingTimeout: store.timeouts.greeting,
       socketTimeout: store.timeouts.socket,
@@ -133,6 +135,47 @@ export class EndpointClient {
       error: error.response ?? `${error.code ?? 'ERROR'}: ${error.message}`,
     };
   }
+}
+
+type PoolOptions = Partial<SMTPPoolOptions>;
+
+/**
+ * A store on this machine, over its unix socket (Cyrus's default LMTP): nodemailer's public
+ * `getSocket` hands the pool a socket already connected. `host` names the store in TLS and logs.
+ */
+function unixSocket(path: string): PoolOptions {
+  return {
+    host: 'localhost',
+    getSocket: (_options: unknown, callback: (error: Error | null, socket?: { connection: Socket }) => void) => {
+      const socket = connect(path);
+      const failed = (error: Error) => callback(error);
+      socket.once('error', failed).once('connect', () => {
+        socket.off('error', failed);
+        callback(null, { connection: socket });
+      });
+    },
+  };
+}
+
+/** TLS to the store (none, STARTTLS required, or implicit), verified against the system's CAs or `ca`. */
+function tlsOptions(tls: MailstoreConfig['tls'], host: string | undefined): PoolOptions {
+  if (tls.mode === 'none') return { secure: false, ignoreTLS: true };
+  return {
+    secure: tls.mode === 'implicit',
+    requireTLS: tls.mode === 'starttls',
+    tls: {
+      rejectUnauthorized: tls.verify,
+      ...(tls.ca === undefined ? {} : { ca: readFileSync(tls.ca) }),
+      ...((tls.servername ?? host) ? { servername: tls.servername ?? host } : {}),
+    },
+  };
+}
+
+/** LMTP/SMTP AUTH, the password read from its file once, here: it is never logged. */
+function authOptions(auth: MailstoreConfig['auth']): PoolOptions {
+  if (!auth) return {};
+  const pass = auth.pass ?? readFileSync(auth.passFile!, 'utf8').trim();
+  return { auth: { user: auth.user, pass }, ...(auth.method === undefined ? {} : { authMethod: auth.method }) };
 }
 
 /**

@@ -30,8 +30,13 @@ export function attemptFailed(result: AttemptResult): boolean {
 /** What went wrong, in one line: why no endpoint answered, or the store's deferral. */
 export function failureText(result: AttemptResult): string {
   if (result.kind === 'unreachable') return result.errors.map((entry) => `${entry.remote}: ${entry.error}`).join('; ');
-  return `${result.remote}: ${result.replies[0]?.reply ?? 'no reply'}`;
+  const reply = result.replies[0]?.reply ?? 'no reply';
+  return `${result.remote}: ${reply}${classifyReply(reply).category === 'auth-required' ? AUTH_HINT : ''}`;
 }
+
+/** What an operator must do when a store asks for authentication Holdfast was not given. */
+export const AUTH_HINT =
+  " (the store asks for authentication: set the mailstore's auth, user and pass or passFile, in the config)";
 
 export async function watchForTrip(
   context: TripContext,

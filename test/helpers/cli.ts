@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { stringify } from 'yaml';
 import type { Config } from '../../src/config/schema.js';
+import { endpointName } from '../../src/config/units.js';
 
 const execute = promisify(execFile);
 
@@ -23,7 +24,7 @@ export function writeCliConfig(directory: string, relay: { config: Config; app: 
     Object.entries(relayConfig.mailstores).map(([id, store]) => [
       id,
       {
-        endpoints: store.endpoints.map((endpoint) => `${endpoint.host}:${endpoint.port}`),
+        endpoints: store.endpoints.map(endpointName),
         concurrency: store.concurrency,
         rate: store.rate,
         lifetime: store.lifetime,

@@ -11,6 +11,16 @@ interface ReplyError extends Error {
   responseCode: number;
 }
 
+/** How the store listens and whom it lets in (all optional: plain LMTP on 127.0.0.1, no AUTH). */
+export interface FakeMailstoreOptions {
+  /** AUTH PLAIN/LOGIN with these credentials, required before MAIL FROM (430, as Cyrus's lmtpd). */
+  auth?: { user: string; pass: string };
+  /** Listen on this unix socket instead of a TCP port. */
+  socketPath?: string;
+  /** STARTTLS with this certificate (or TLS from the first byte with `implicit`). */
+  tls?: { key: Buffer; cert: Buffer; implicit?: boolean };
+}
+
 /** Reply for one recipient: '250' to accept, or e.g. '450 4.2.0 try later'. */
 export type ReplyScript = (recipient: string, deliveryNumber: number) => string;
 
@@ -25,7 +35,13 @@ export class FakeMailstore {
   private server: SMTPServer | undefined;
   private transactions = 0;
 
-  constructor(private readonly protocol: 'lmtp' | 'smtp' = 'lmtp') {}
+  /** The user name each transaction authenticated as (undefined: none). */
+  readonly authenticatedAs: Array<string | undefined> = [];
+
+  constructor(
+    private readonly protocol: 'lmtp' | 'smtp' = 'lmtp',
+    private readonly options: FakeMailstoreOptions = {},
+  ) {}
 
   /** Deliveries (after DATA) per recipient that were accepted. */
   delivered(recipient: string): ReceivedMessage[] {
@@ -33,12 +49,33 @@ export class FakeMailstore {
   }
 
   async start(port = this.port): Promise<number> {
+    const { auth, tls, socketPath } = this.options;
     this.server = new SMTPServer({
       lmtp: this.protocol === 'lmtp',
-      authOptional: true,
-      disabledCommands: ['AUTH', 'STARTTLS'],
+      authOptional: !auth,
+      // smtp-server offers AUTH only over TLS unless told otherwise; a store on a trusted network does.
+      allowInsecureAuth: true,
+      authMethods: ['PLAIN', 'LOGIN'],
+      disabledCommands: [...(auth ? [] : ['AUTH']), ...(tls ? [] : ['STARTTLS'])],
+      ...(tls ? { key: tls.key, cert: tls.cert, secure: tls.implicit === true } : {}),
       logger: false,
+      onAuth: (credentials, _session, callback) => {
+        if (auth && credentials.username === auth.user && credentials.password === auth.pass)
+          return callback(null, { user: credentials.username });
+        const error = new Error('Authentication failed') as ReplyError;
+        error.responseCode = 535;
+        return callback(error);
+      },
+      onMailFrom: (_address, session, callback) => {
+        if (auth && !session.user) {
+          const error = new Error('Authentication required') as ReplyError;
+          error.responseCode = 430;
+          return callback(error);
+        }
+        callback();
+      },
       onData: (stream, session, callback) => {
+        this.authenticatedAs.push(typeof session.user === 'string' ? session.user : undefined);
         const chunks: Buffer[] = [];
         stream.on('data', (chunk: Buffer) => chunks.push(chunk));
         stream.on(
@@ -72,6 +109,10 @@ export class FakeMailstore {
         );
       },
     });
+    if (socketPath) {
+      await new Promise<void>((resolve) => this.server!.listen(socketPath, () => resolve()));
+      return 0;
+    }
     await new Promise<void>((resolve) => this.server!.listen(port, '127.0.0.1', () => resolve()));
     const address = this.server.server.address();
     this.port = typeof address === 'object' && address ? address.port : port;

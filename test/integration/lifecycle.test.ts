@@ -40,7 +40,7 @@ describe('holdfast check-config and start with an invalid file', () => {
       );
       expect(failure.code).toBe(78);
       expect(failure.stderr).toContain('listener.port');
-      expect(failure.stderr).toContain('mailstores.store1.endpoints.0: not host:port: no-port');
+      expect(failure.stderr).toContain('mailstores.store1.endpoints.0: not host:port or unix:/path: no-port');
       expect(failure.stderr).toContain('mailstores.store1.retry: not a retry schedule');
       expect(failure.stderr).toContain('domains.example.com.mailstore: unknown mailstore "nowhere"');
     }

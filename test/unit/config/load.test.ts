@@ -73,6 +73,31 @@ describe('validateConfig', () => {
     expect(config.mailstores.store1?.endpoints).toEqual([{ host: '::1', port: 24 }]);
   });
 
+  it('reads a unix socket endpoint, and refuses a relative path', () => {
+    const raw = { ...MINIMAL, mailstores: { store1: { endpoints: ['unix:/run/cyrus/socket/lmtp'] } } };
+    expect(validConfig(validateConfig(raw, { baseDirectory: '/' })).mailstores.store1?.endpoints).toEqual([
+      { path: '/run/cyrus/socket/lmtp' },
+    ]);
+    const relative = { ...MINIMAL, mailstores: { store1: { endpoints: ['unix:run/lmtp'] } } };
+    expect(problemsOf(validateConfig(relative, { baseDirectory: '/' })).join('\n')).toContain('unix:/path');
+  });
+
+  it('takes a store password or a password file, not both and not neither, and a file that exists', () => {
+    const withAuth = (auth: object) => ({ ...MINIMAL, mailstores: { store1: { endpoints: ['127.0.0.1:24'], auth } } });
+    expect(
+      validConfig(validateConfig(withAuth({ user: 'hf', pass: 'x' }), { baseDirectory: '/' })).mailstores.store1?.auth,
+    ).toEqual({ user: 'hf', pass: 'x' });
+    for (const auth of [{ user: 'hf' }, { user: 'hf', pass: 'x', passFile: '/etc/hostname' }])
+      expect(problemsOf(validateConfig(withAuth(auth), { baseDirectory: '/' })).join('\n')).toContain(
+        'exactly one of pass and passFile',
+      );
+    expect(
+      problemsOf(validateConfig(withAuth({ user: 'hf', passFile: '/no/such/file' }), { baseDirectory: '/' })).join(
+        '\n',
+      ),
+    ).toContain('does not exist');
+  });
+
   it('freezes the config it returns, down to nested sections', () => {
     const config = validConfig(validateConfig(MINIMAL, { baseDirectory: '/' }));
     expect(Object.isFrozen(config)).toBe(true);
@@ -246,7 +271,7 @@ describe('loadConfigFile', () => {
     const expected = [
       /^listener\.port: /,
       /^limits\.maxMessageSize: not a size: huge/,
-      /^mailstores\.store1\.endpoints\.0: not host:port: no-port$/,
+      /^mailstores\.store1\.endpoints\.0: not host:port or unix:\/path: no-port$/,
       /^mailstores\.store1\.retry: not a retry schedule: 1m,,5m/,
       /^mailstores\.bad:id: Invalid key/,
       /^mailstores\.bad:id: ids are letters, digits, _ \. - \(no ":"\)$/,
