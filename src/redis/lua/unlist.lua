@@ -6,6 +6,8 @@
 
   ARGV[1] job id
   ARGV[2] the message's size in bytes
+
+  Returns 1.
 ]]
 --- @include "unlist"
 unlist(KEYS[1], KEYS[2], ARGV[1], ARGV[2])

@@ -32,10 +32,11 @@ describe('the Lua scripts', () => {
     expect(new Set(used)).toEqual(new Set(scripts));
   });
 
-  it.each(scripts)('%s names every KEYS and ARGV slot it reads in its header', (name) => {
+  it.each(scripts)('%s names every KEYS and ARGV slot it reads, and what it returns, in its header', (name) => {
     const file = readFileSync(join(luaDir, `${name}.lua`), 'utf8');
     const header = /^--\[\[([\s\S]*?)\]\]/.exec(file)?.[1];
     expect(header, 'a --[[ ... ]] header first').toBeDefined();
+    expect(header).toMatch(/^\s*Returns /m);
     const code = loadLuaSource(name).slice(file.indexOf(']]'));
     const slots = new Set([...code.matchAll(/\b(KEYS|ARGV)\[(\d+)\]/g)].map((match) => `${match[1]}[${match[2]}]`));
     const named = new Set(
