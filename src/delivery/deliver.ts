@@ -89,7 +89,9 @@ async function deliverJob(
     // every recipient has nothing to decide from them, so the job's end does not wait for their
     // replies: its own writes (the trace, the end of the job) then go to Redis in the same write
     // as these, and are made durable by the same fsync. The retained copy is made first (the
-    // connection keeps the order), before the end of the job can free the body.
+    // connection keeps the order), before the end of the job can free the body; only a script
+    // Redis forgot (SCRIPT FLUSH under a live connection) is sent again after it, and then finds
+    // the body gone: the copy is counted as not kept and the store's replay gap says so.
     const recorded = Promise.all([
       context.retain?.(job, jobId, delivered, body),
       watchForBurst(context, job.mailstore, outcomes, log),

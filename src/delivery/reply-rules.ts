@@ -27,10 +27,11 @@ export interface ReplyRule {
  */
 export const REPLY_RULES: readonly ReplyRule[] = [
   { pattern: /^2\d\d\b/, action: 'delivered', category: 'accepted' },
-  // The store wants LMTP/SMTP AUTH (Cyrus's lmtpd on TCP: 430 at MAIL FROM): Holdfast's
-  // configuration is wrong, not the recipient. Kept and retried, never bounced.
+  // The store wants LMTP/SMTP AUTH (Cyrus's lmtpd on TCP: 430 at MAIL FROM; RFC 4954's 530 5.7.0
+  // Authentication required): Holdfast's configuration is wrong, not the recipient. Kept and
+  // retried, never bounced. Matched by its text: 530 5.7.0 also says "STARTTLS first".
   {
-    pattern: /^(430\b|530[ -]5\.7\.0\b|[45]\d\d\b.*\bauthentication (is )?required\b)/i,
+    pattern: /^(430\b|[45]\d\d\b.*\bauthentication (is )?required\b)/i,
     action: 'transient',
     category: 'auth-required',
   },

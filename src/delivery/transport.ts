@@ -121,7 +121,12 @@ export class EndpointClient {
       }));
       return { kind: 'answered', remote: this.remote, replies };
     }
-    if (error.responseCode && error.responseCode !== 421 && error.response) {
+    // Only a reply to the message's own commands (MAIL FROM, RCPT TO, DATA: nodemailer's EENVELOPE
+    // and EMESSAGE) speaks of the message. A refusal while the connection is set up (STARTTLS not
+    // offered, AUTH refused, LHLO) says the store and Holdfast cannot talk: the endpoint is
+    // unreachable, and its mail waits, never bounced.
+    const ofTheMessage = error.code === 'EENVELOPE' || error.code === 'EMESSAGE';
+    if (ofTheMessage && error.responseCode && error.responseCode !== 421 && error.response) {
       // A reply for the whole transaction (MAIL FROM or DATA refused): it applies to everyone.
       return {
         kind: 'answered',

@@ -35,6 +35,8 @@ describe('connections to the stores', () => {
       starttls: new FakeMailstore('lmtp', { tls }),
       implicit: new FakeMailstore('lmtp', { tls: { ...tls, implicit: true } }),
       untrusted: new FakeMailstore('lmtp', { tls }),
+      plaintext: new FakeMailstore('lmtp'),
+      badpass: new FakeMailstore('lmtp', { auth: CREDENTIALS }),
       noauth: new FakeMailstore('lmtp', { auth: CREDENTIALS }),
     };
     const ports: Record<string, number> = {};
@@ -53,6 +55,8 @@ describe('connections to the stores', () => {
           starttls: { tls: { mode: 'starttls', ca } },
           implicit: { tls: { mode: 'implicit', ca } },
           untrusted: { tls: { mode: 'starttls' } },
+          plaintext: { tls: { mode: 'starttls', ca } },
+          badpass: { auth: { user: CREDENTIALS.user, pass: 'not-the-password' } },
           noauth: { trip: { failures: 2 } },
         },
       }),
@@ -81,11 +85,15 @@ describe('connections to the stores', () => {
     await waitFor(() => stores.starttls!.messages.length === 1 && stores.implicit!.messages.length === 1, 10_000);
   });
 
-  it('keeps the mail of a store whose certificate it cannot verify, and delivers nothing to it', async () => {
-    expect(await send(relay.port, 'sender@remote.test', ['untrusted@example.com'], 'not trusted')).toMatch(/^250 /);
-    await waitFor(() => relay.events('TransientFailure').some((record) => record.mailstore === 'untrusted'), 10_000);
-    expect(stores.untrusted!.messages).toHaveLength(0);
-  });
+  it.each(['untrusted', 'plaintext', 'badpass'])(
+    'keeps the mail of a store it cannot set a connection up with (%s), and neither delivers nor bounces it',
+    async (store) => {
+      expect(await send(relay.port, 'sender@remote.test', [`${store}@example.com`], 'set-up fails')).toMatch(/^250 /);
+      await waitFor(() => relay.events('TransientFailure').some((record) => record.mailstore === store), 10_000);
+      expect(stores[store]!.messages).toHaveLength(0);
+      expect(relay.events('PermanentFailure').filter((record) => record.mailstore === store)).toEqual([]);
+    },
+  );
 
   it('keeps the mail of a store that asks for authentication it was not given, and says what to set', async () => {
     expect(await send(relay.port, 'sender@remote.test', ['noauth@example.com'], 'no credentials')).toMatch(/^250 /);

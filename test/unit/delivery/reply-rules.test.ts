@@ -25,6 +25,7 @@ describe('classifyReply', () => {
     ['430 Authentication required', { action: 'transient', category: 'auth-required', status: '4.0.0' }],
     ['530 5.7.0 Authentication required', { action: 'transient', category: 'auth-required', status: '5.7.0' }],
     ['530 Error: authentication Required', { action: 'transient', category: 'auth-required', status: '5.0.0' }],
+    ['530 5.7.0 Must issue a STARTTLS command first', { action: 'permanent', category: 'policy', status: '5.7.0' }],
     ['', { action: 'transient', category: 'unrecognised', status: '4.0.0' }],
     ['garbage', { action: 'transient', category: 'unrecognised', status: '4.0.0' }],
     ['5.1.1 User unknown', { action: 'transient', category: 'unrecognised', status: '4.0.0' }],
