@@ -55,9 +55,10 @@ export class ReverseCache implements SMTPServerResolver {
       this.entries.set(ip, cached);
       return cached.answer;
     }
-    const answer = this.lookup(ip).catch((error: unknown) => {
+    const answer: Promise<string[]> = this.lookup(ip).catch((error: unknown) => {
       if (NO_NAME.has((error as { code?: string }).code ?? '')) return [];
-      this.entries.delete(ip);
+      // Forget this failed lookup, not a newer one made for the address meanwhile.
+      if (this.entries.get(ip)?.answer === answer) this.entries.delete(ip);
       throw error;
     });
     this.entries.delete(ip);
