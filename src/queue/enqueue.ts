@@ -1,6 +1,7 @@
 // Commits a received message, its body once and one job per mailstore, in one Redis transaction.
 import { Job, type IRedisTransaction } from 'bullmq';
-import type { ChainableCommander } from 'ioredis';
+import type { ChainableCommander, Redis } from 'ioredis';
+import { jobInsertClient } from '../internals/bullmq-commit.js';
 import { HoldfastError, withTimeout } from '../errors.js';
 import { DELIVERY_JOB_NAME, type DeliveryJobData } from './job-data.js';
 import type { MailQueues } from './queues.js';
@@ -35,6 +36,11 @@ export interface EnqueueOptions {
   trace?: Trace;
   /** How a body that came in one piece is stored (default none); a streamed one is kept as received. */
   compression?: BodyCompression;
+  /**
+   * The connection the commit (and its WAIT) runs on. Intake's has none of BullMQ's scripts but
+   * its job inserts (see internals/bullmq-commit.ts); by default, the queues' own connection.
+   */
+  connection?: Redis;
 }
 
 /**
@@ -49,8 +55,9 @@ export async function enqueueMessage(
   const { keys } = queues;
   const mailstores = [...message.recipientsByMailstore.keys()];
   const size = messageSize(message);
-  const firstQueue = queues.get(mailstores[0]!);
-  const client = await withTimeout(firstQueue.getBackend().client, options.timeoutMs, 'connecting to Redis');
+  const client = options.connection
+    ? jobInsertClient(options.connection)
+    : await withTimeout(queues.get(mailstores[0]!).getBackend().client, options.timeoutMs, 'connecting to Redis');
   // BullMQ's transaction is an ioredis MULTI underneath: our own commands join its job inserts.
   const transaction = client.multi() as IRedisTransaction &
     Pick<ChainableCommander, 'set' | 'append' | 'rename' | 'persist' | 'sadd' | 'zadd' | 'incrby'>;
@@ -116,7 +123,7 @@ export async function enqueueMessage(
   }
   if (options.replicas > 0) {
     const acknowledged = await withTimeout(
-      queues.connection.wait(options.replicas, options.replicaTimeoutMs),
+      (options.connection ?? queues.connection).wait(options.replicas, options.replicaTimeoutMs),
       options.replicaTimeoutMs + options.timeoutMs,
       'waiting for replicas',
     );

@@ -2,7 +2,6 @@
 import type { Redis } from 'ioredis';
 import { whenReady } from '../redis/connections.js';
 import { CommitGate } from '../redis/commit-gate.js';
-import { MailQueues } from '../queue/queues.js';
 import { enqueueMessage } from '../queue/enqueue.js';
 import { IncomingBodies } from '../queue/incoming.js';
 import { BacklogWatch } from '../queue/backlog-watch.js';
@@ -33,8 +32,9 @@ export async function startIntake(
   const { config, logger, keys, now } = context;
   const timeout = redisTimeout(context);
   await whenReady(connection, timeout);
-  const queues = new MailQueues(connection, keys, Object.keys(config.mailstores), context.redisError);
-  parts.intakeQueues = queues;
+  // The queues' objects live on the policy's connection: BullMQ would define its scripts on
+  // intake's, and ioredis copy them onto every commit (internals/bullmq-commit.ts).
+  const queues = parts.controlQueues!;
   const limits = Object.fromEntries(Object.entries(config.mailstores).map(([id, store]) => [id, store.backlogLimit]));
   const backlogWatch = new BacklogWatch(parts.controls!.backlogs, limits, logger, now);
   parts.backlogWatch = backlogWatch;
@@ -47,6 +47,7 @@ export async function startIntake(
     replicaTimeoutMs: config.redis.replicaTimeout,
     trace: context.trace,
     compression: config.redis.bodyCompression,
+    connection,
   };
   const incoming = new IncomingBodies(connection, keys, timeout);
   const gate = new CommitGate(connection, {

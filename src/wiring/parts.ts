@@ -41,7 +41,6 @@ export interface Parts {
   watchdog?: ConsumerWatchdog;
   closeBounces?: () => void;
   // Intake.
-  intakeQueues?: MailQueues;
   backlogWatch?: BacklogWatch;
   listener?: SmtpListener;
   adminServer?: FastifyInstance;
@@ -75,7 +74,6 @@ export async function stopParts(parts: Parts, graceMs: number): Promise<void> {
   parts.backlogWatch?.stop();
   await parts.enforcer?.stop();
   await parts.controlQueues?.close();
-  await parts.intakeQueues?.close();
   await parts.workerQueues?.close();
   await Promise.all(parts.connections.map(closeConnection));
   await parts.embedded?.stop();
