@@ -91,6 +91,13 @@ const mailstore = z.strictObject({
     })
     .prefault({}),
   concurrency: z.number().int().min(1).max(1000).default(10),
+  /**
+   * A permanent "mailbox full" (552 5.2.2, as Cyrus answers with lmtp_over_quota_perm_failure):
+   * bounce (the default, as Postfix does), or defer: keep the mail and retry it on the store's
+   * schedule until the user has room or its lifetime runs out (then it bounces as expired).
+   * A temporary one (452 4.2.2) is always deferred.
+   */
+  mailboxFull: z.enum(['bounce', 'defer']).default('bounce'),
   retry: z
     .string()
     .default('1m,5m*2,15m*4,1h')

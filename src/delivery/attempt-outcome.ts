@@ -15,6 +15,8 @@ export interface AttemptFacts {
   guard: GuardSettings;
   now: number;
   trace: RunTrace;
+  /** The store's choice for a permanent mailbox-full reply (config mailstores.*.mailboxFull). */
+  mailboxFull?: 'bounce' | 'defer';
 }
 
 /**
@@ -25,7 +27,7 @@ export function recordAttempt(
   job: DeliveryJobData,
   result: AttemptResult,
   log: Logger,
-  { elapsedMs, guard, now, trace }: AttemptFacts,
+  { elapsedMs, guard, now, trace, mailboxFull = 'bounce' }: AttemptFacts,
 ): { delivered: string[]; transient: RecipientReply[]; outcomes: OutcomeCounts } {
   if (result.kind === 'unreachable') {
     const reply = result.errors.map((entry) => `${entry.remote}: ${entry.error}`).join('; ');
@@ -55,7 +57,12 @@ export function recordAttempt(
   let refused = 0;
   for (const { recipient, reply } of replies) {
     const classification = classifyReply(reply);
-    const { action, category, status } = classification;
+    const { category, status } = classification;
+    // The operator keeps mail for a full mailbox (mailboxFull: defer): retried, never bounced for it.
+    const action =
+      classification.action === 'permanent' && category === 'mailbox-full' && mailboxFull === 'defer'
+        ? 'transient'
+        : classification.action;
     const record = { attempt: job.attempts, recipient, reply, remote, category, elapsedMs };
     if (action === 'permanent') refused++;
     switch (action) {

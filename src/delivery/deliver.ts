@@ -82,7 +82,8 @@ async function deliverJob(
     const started = performance.now();
     const result = await client.deliver(job.sender, job.recipients, body);
     const elapsedMs = Math.round(performance.now() - started);
-    const facts = { elapsedMs, guard, now: context.now(), trace };
+    const { mailboxFull } = context.config.mailstores[job.mailstore] ?? {};
+    const facts = { elapsedMs, guard, now: context.now(), trace, mailboxFull };
     const { delivered, transient, outcomes } = recordAttempt(job, result, log, facts);
     countAttempt(context.metrics, job, result, elapsedMs, transient.length, outcomes);
     // Independent of each other, and none of them throws: sent at once. An attempt that delivered

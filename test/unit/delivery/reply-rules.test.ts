@@ -26,6 +26,12 @@ describe('classifyReply', () => {
     ['530 5.7.0 Authentication required', { action: 'transient', category: 'auth-required', status: '5.7.0' }],
     ['530 Error: authentication Required', { action: 'transient', category: 'auth-required', status: '5.0.0' }],
     ['530 5.7.0 Must issue a STARTTLS command first', { action: 'permanent', category: 'policy', status: '5.7.0' }],
+    // Cyrus IMAP 3.6's lmtpd, as it answers (quota replies as seen from a real instance).
+    ['452 4.2.2 Over quota SESSIONID=<c-1-2>', { action: 'transient', category: 'mailbox-full', status: '4.2.2' }],
+    ['552 5.2.2 Over quota SESSIONID=<c-1-2>', { action: 'permanent', category: 'mailbox-full', status: '5.2.2' }],
+    ['451 4.2.0 Mailbox is locked', { action: 'transient', category: 'temporary', status: '4.2.0' }],
+    ['451 4.4.3 System I/O error', { action: 'transient', category: 'temporary', status: '4.4.3' }],
+    ['421 4.3.0 lmtpd: Fatal error: busy', { action: 'transient', category: 'service-unavailable', status: '4.3.0' }],
     ['', { action: 'transient', category: 'unrecognised', status: '4.0.0' }],
     ['garbage', { action: 'transient', category: 'unrecognised', status: '4.0.0' }],
     ['5.1.1 User unknown', { action: 'transient', category: 'unrecognised', status: '4.0.0' }],
