@@ -68,9 +68,19 @@ export interface Classification {
   status: string;
 }
 
+/**
+ * A multi-line reply (`550-Mailbox unknown...` / `550 5.1.1 User unknown`, as Cyrus answers) is
+ * read by its last line, which carries the code and the enhanced status; when that line alone
+ * finds only a generic rule, the text of every line is read as one.
+ */
 export function classifyReply(reply: string): Classification {
-  const text = reply.trim();
-  const rule = REPLY_RULES.find((candidate) => candidate.pattern.test(text));
+  const lines = reply.trim().split(/\r?\n/);
+  const text = lines[lines.length - 1]!.trim();
+  let rule = REPLY_RULES.find((candidate) => candidate.pattern.test(text));
+  if (lines.length > 1 && (rule?.category === 'permanent' || rule?.category === 'temporary')) {
+    const joined = `${text.slice(0, 3)} ${lines.map((line) => line.trim().replace(/^\d{3}[ -]/, '')).join(' ')}`;
+    rule = REPLY_RULES.find((candidate) => candidate.pattern.test(joined)) ?? rule;
+  }
   if (!rule) return { action: 'transient', category: 'unrecognised', status: '4.0.0' };
   const enhanced = /^\d{3}[ -]([245]\.\d{1,3}\.\d{1,3})\b/.exec(text)?.[1];
   // An enhanced code whose class contradicts the basic code ("550 4.2.2") is not believed.

@@ -29,6 +29,15 @@ describe('classifyReply', () => {
     // Cyrus IMAP 3.6's lmtpd, as it answers (quota replies as seen from a real instance).
     ['452 4.2.2 Over quota SESSIONID=<c-1-2>', { action: 'transient', category: 'mailbox-full', status: '4.2.2' }],
     ['552 5.2.2 Over quota SESSIONID=<c-1-2>', { action: 'permanent', category: 'mailbox-full', status: '5.2.2' }],
+    [
+      '550-Mailbox unknown.  Either there is no mailbox associated with this\n550-name or you do not have authorization to see it.\n550 5.1.1 User unknown',
+      { action: 'permanent', category: 'user-unknown', status: '5.1.1' },
+    ],
+    ['550-Sorry,\r\n550 no such user here', { action: 'permanent', category: 'user-unknown', status: '5.0.0' }],
+    [
+      '452-4.2.2 The mailbox\n452 4.2.2 is over quota',
+      { action: 'transient', category: 'mailbox-full', status: '4.2.2' },
+    ],
     ['451 4.2.0 Mailbox is locked', { action: 'transient', category: 'temporary', status: '4.2.0' }],
     ['451 4.4.3 System I/O error', { action: 'transient', category: 'temporary', status: '4.4.3' }],
     ['421 4.3.0 lmtpd: Fatal error: busy', { action: 'transient', category: 'service-unavailable', status: '4.3.0' }],
