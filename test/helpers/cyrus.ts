@@ -137,9 +137,8 @@ export async function startCyrus(options: CyrusOptions): Promise<TestCyrus> {
     }
   };
   const stop = async () => {
-    const namespace = running?.namespace;
     if (running) await running.stop();
-    await reapStragglers(namespace, paths.imapdConf);
+    await reapStragglers(paths.imapdConf);
   };
   const admin = () => ImapConnection.login(imapPort, ADMIN, adminPassword);
 
@@ -379,7 +378,7 @@ interface Master {
   pid: number;
   /** Whether it runs in a mount namespace of its own (with the syslog capture). */
   isolated: boolean;
-  /** The mount namespace of the master and its children (when isolated): how its processes are found. */
+  /** The mount namespace of the master (when isolated): once it differs from ours, the master runs in it. */
   namespace: string | undefined;
   output(): string;
   exited(): boolean;
@@ -473,10 +472,10 @@ async function greeting(target: { port: number } | { path: string }): Promise<st
 
 /**
  * The master stops its children before it exits; a process of this instance still there (found by
- * its mount namespace, or by the config file on its command line) is given a moment, then killed.
+ * the config file on its command line) is given a moment, then killed.
  */
-async function reapStragglers(namespace: string | undefined, imapdConf: string): Promise<void> {
-  const ours = () => instanceProcesses(namespace, imapdConf);
+async function reapStragglers(imapdConf: string): Promise<void> {
+  const ours = () => instanceProcesses(imapdConf);
   try {
     await waitFor(() => ours().length === 0, 5_000, 'cyrus processes to exit');
   } catch {
@@ -490,17 +489,15 @@ async function reapStragglers(namespace: string | undefined, imapdConf: string):
   }
 }
 
-function instanceProcesses(namespace: string | undefined, imapdConf: string): number[] {
+function instanceProcesses(imapdConf: string): number[] {
   if (!existsSync('/proc')) return [];
-  // Never the namespace this process runs in: that would be every process of the machine.
-  if (namespace === mountNamespace(process.pid)) namespace = undefined;
   const pids: number[] = [];
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
     try {
-      const mine =
-        (namespace !== undefined && readlinkSync(`/proc/${entry}/ns/mnt`) === namespace) ||
-        readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0').includes(imapdConf);
+      // By the config file on its command line only (every program in cyrus.conf gets -C): a mount
+      // namespace's id is reused once it is freed, and another test's Cyrus may have this one's by now.
+      const mine = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0').includes(imapdConf);
       if (mine) pids.push(Number(entry));
     } catch {
       // the process exited meanwhile
