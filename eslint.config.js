@@ -2,6 +2,12 @@
 import eslint from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
+/** A library's unpublished files: only src/internals/ may import them, each with a contract test. */
+const LIBRARY_INTERNALS = {
+  regex: '^(smtp-server/lib|nodemailer/lib|bullmq/dist|ioredis/built)/',
+  message: "a library's internals are reached only from src/internals/ (with a test that fails when it changes)",
+};
+
 export default tseslint.config(
   { ignores: ['dist/', 'node_modules/', 'var/', 'coverage/', 'bin/', 'deploy/'] },
   eslint.configs.recommended,
@@ -16,7 +22,15 @@ export default tseslint.config(
     },
   },
   // The rooms' boundaries (docs/design.md): policy is pure, and SMTP intake and delivery meet only
-  // through the queue (src/queue/), never by importing each other or each other's libraries.
+  // through the queue (src/queue/), never by importing each other or each other's libraries; and
+  // only src/internals/ reaches into the chosen libraries' unpublished files.
+  {
+    files: ['src/**/*.ts'],
+    ignores: ['src/internals/**'],
+    rules: {
+      'no-restricted-imports': ['error', { patterns: [LIBRARY_INTERNALS] }],
+    },
+  },
   {
     files: ['src/policy/**/*.ts'],
     rules: {
@@ -34,6 +48,7 @@ export default tseslint.config(
         {
           patterns: [
             { regex: '(^|/)delivery/|^nodemailer$', message: 'SMTP intake reaches delivery only through src/queue/.' },
+            LIBRARY_INTERNALS,
           ],
         },
       ],
@@ -47,6 +62,7 @@ export default tseslint.config(
         {
           patterns: [
             { regex: '(^|/)smtp/|^smtp-server', message: 'delivery reaches SMTP intake only through src/queue/.' },
+            LIBRARY_INTERNALS,
           ],
         },
       ],

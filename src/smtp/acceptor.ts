@@ -5,7 +5,7 @@
 import { BlockList, createServer, isIPv4, isIPv6, type Server, type Socket } from 'node:net';
 import type { SMTPServer } from 'smtp-server';
 import { parseProxyHeader } from './proxy-protocol.js';
-import { startSession } from './greeting.js';
+import { startSession } from '../internals/smtp-connection.js';
 
 export interface AcceptorOptions {
   proxyProtocol: { enabled: boolean; trustedProxies: string[] };

@@ -11,7 +11,6 @@ import { onMailFrom } from './mail-from.js';
 import { onRcptTo } from './rcpt-to.js';
 import { replyText } from './replies.js';
 import { TransactionDeadlines } from './transaction-deadline.js';
-import { useOwnEnhancedCodes } from './enhanced-codes.js';
 import { ReverseCache } from './reverse-cache.js';
 import type { SmtpContext } from './context.js';
 
@@ -69,7 +68,6 @@ export class SmtpListener {
   private readonly deadlines: TransactionDeadlines;
 
   constructor(private readonly context: SmtpContext) {
-    useOwnEnhancedCodes();
     const { listener, limits } = context.config;
     const count = (stage: string, code: number) => context.countReply?.(stage, code);
     this.deadlines = new TransactionDeadlines(limits.timeouts.transaction, (sessionId) => this.cutOff(sessionId));
