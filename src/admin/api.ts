@@ -1,4 +1,5 @@
 // The admin API's contract, shared by the HTTP server and the CLI client: request schemas and response types.
+import type { ErrorCode } from '../errors.js';
 import { z } from 'zod';
 import type { MailstoreStatus } from './mailstores.js';
 import type { BulkResult } from './messages.js';
@@ -13,20 +14,8 @@ import type { ReplayResult } from './replay.js';
 export const API_PREFIX = '/api/v1';
 
 /** Every error the API answers: a stable code, a message for people, and the HTTP status. */
-export const API_ERRORS = {
-  INVALID_REQUEST: 400,
-  REFUSED: 409,
-  UNAUTHORIZED: 401,
-  NOT_FOUND: 404,
-  TOO_MANY_ATTEMPTS: 429,
-  REDIS_UNAVAILABLE: 503,
-  INTERNAL: 500,
-} as const;
-
-export type ApiErrorCode = keyof typeof API_ERRORS;
-
 export interface ApiErrorBody {
-  code: ApiErrorCode;
+  code: ErrorCode;
   message: string;
 }
 

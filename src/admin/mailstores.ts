@@ -1,4 +1,5 @@
 // Operator operations on mailstores (hold, release, status, audit), shared by the CLI and the HTTP API.
+import { refused, isRefusal } from '../errors.js';
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../observability/logger.js';
 import { EVENTS } from '../observability/events.js';
@@ -26,13 +27,6 @@ import type { RetainedMail, RetentionStatus } from '../queue/retention.js';
 
 /** Attempts at scheduling a window while other windows of the same store change. */
 const SCHEDULE_ATTEMPTS = 5;
-
-export class MailstoreAdminError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'MailstoreAdminError';
-  }
-}
 
 export interface MailstoreStatus {
   mailstore: string;
@@ -119,7 +113,7 @@ export class MailstoreAdmin {
       if (state.kind !== 'open') return state;
       const command = { kind: 'replay' as const, ...options, plan: this.rampPlan(mailstore) };
       const paced = await this.command(mailstore, command).catch((error: unknown) => {
-        if (error instanceof MailstoreAdminError) return undefined; // changed meanwhile: look again
+        if (isRefusal(error)) return undefined; // changed meanwhile: look again
         throw error;
       });
       if (paced) return paced;
@@ -130,7 +124,7 @@ export class MailstoreAdmin {
   /** The release ramp of a mailstore, from its config. */
   rampPlan(mailstore: string): RampPlan {
     const store = this.config.mailstores[mailstore];
-    if (!store) throw new MailstoreAdminError(`unknown mailstore "${mailstore}"`);
+    if (!store) throw refused(`unknown mailstore "${mailstore}"`);
     const { startRate, startConcurrency, step, ceiling } = store.ramp;
     const targetRate = store.rate > 0 ? store.rate : ceiling;
     return {
@@ -161,7 +155,7 @@ export class MailstoreAdmin {
       const now = this.now();
       const { windows, version } = await this.controls.windows.readVersioned(mailstore);
       const problem = windowProblem(options, windows, now);
-      if (problem !== undefined) throw new MailstoreAdminError(problem);
+      if (problem !== undefined) throw refused(problem);
       const window: MaintenanceWindow = { from, until, reason, by, scheduledAt: now };
       const audit = this.windowAudit(mailstore, 'schedule-window', window, by, reason);
       if (await this.controls.windows.addIfUnchanged(mailstore, version, window, audit)) {
@@ -169,7 +163,7 @@ export class MailstoreAdmin {
         return window;
       }
     }
-    throw new MailstoreAdminError(`the maintenance windows of ${mailstore} changed meanwhile; try again`);
+    throw refused(`the maintenance windows of ${mailstore} changed meanwhile; try again`);
   }
 
   /** Cancels the store's windows that have not started (a running one ends with `release`). */
@@ -182,7 +176,7 @@ export class MailstoreAdmin {
       audit: this.windowAudit(mailstore, 'cancel-window', window, options.by, reason),
     }));
     const removed = await this.controls.windows.remove(mailstore, removals);
-    if (removed.length === 0) throw new MailstoreAdminError(`no maintenance window waits for ${mailstore}`);
+    if (removed.length === 0) throw refused(`no maintenance window waits for ${mailstore}`);
     for (const { window, audit } of removals) {
       if (removed.includes(window))
         this.logger.warn({ event: EVENTS.maintenanceWindow, ...audit }, 'maintenance window cancelled');
@@ -283,7 +277,7 @@ export class MailstoreAdmin {
     this.requireMailstore(mailstore);
     const { state: previous, version } = await this.controls.readVersioned(mailstore);
     const decision = decide(mailstore, previous, command, this.now());
-    if (!decision.ok) throw new MailstoreAdminError(decision.problem);
+    if (!decision.ok) throw refused(decision.problem);
     const { state, audit, verdict } = decision;
     const effects: StateEffects = { ...stored };
     // Leaving a stopped state ends an interval that does not count toward lifetimes.
@@ -293,7 +287,7 @@ export class MailstoreAdmin {
     if (state.kind === 'guarded') effects.guardStarted = { from: audit.at };
     if (previous.kind === 'guarded' && verdict) effects.guardEnded = { from: previous.since, to: audit.at, verdict };
     if (!(await this.controls.apply(mailstore, version, state, audit, effects))) {
-      throw new MailstoreAdminError(`mailstore ${mailstore} changed state meanwhile; try again`);
+      throw refused(`mailstore ${mailstore} changed state meanwhile; try again`);
     }
     // A guard or a trip is alert-worthy: Holdfast stopped a store by itself.
     const level = audit.action === 'guard' || audit.action === 'trip' ? 'error' : 'warn';
@@ -302,8 +296,7 @@ export class MailstoreAdmin {
   }
 
   private requireMailstore(mailstore: string): void {
-    if (!Object.hasOwn(this.config.mailstores, mailstore))
-      throw new MailstoreAdminError(`unknown mailstore "${mailstore}"`);
+    if (!Object.hasOwn(this.config.mailstores, mailstore)) throw refused(`unknown mailstore "${mailstore}"`);
   }
 
   private windowAudit(

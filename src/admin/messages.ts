@@ -1,4 +1,5 @@
 // Operator operations on queued messages, selected by store, recipient, sender or age; always with a dry run.
+import { refused } from '../errors.js';
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../observability/logger.js';
 import { EVENTS } from '../observability/events.js';
@@ -6,13 +7,6 @@ import type { ActionOutcome, MessageControls, QueuedMessage, StoredEnvelope } fr
 import type { MessageAuditEntry } from '../policy/mailstore-state.js';
 import type { MailstoreControls } from '../queue/mailstore-controls.js';
 import type { MessageEvents, Trace, TraceKind } from '../queue/trace.js';
-
-export class MessageAdminError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'MessageAdminError';
-  }
-}
 
 export interface MessageFilter {
   queueId?: string;
@@ -85,7 +79,7 @@ export class MessageAdmin {
 
   async select(filter: MessageFilter): Promise<QueuedMessage[]> {
     if (filter.mailstore && !Object.hasOwn(this.config.mailstores, filter.mailstore)) {
-      throw new MessageAdminError(`unknown mailstore "${filter.mailstore}"`);
+      throw refused(`unknown mailstore "${filter.mailstore}"`);
     }
     const stores = filter.mailstore ? [filter.mailstore] : Object.keys(this.config.mailstores);
     const now = this.now();
@@ -104,7 +98,7 @@ export class MessageAdmin {
   ): Promise<BulkResult> {
     const reason = options.reason?.trim() ?? '';
     if (!options.dryRun && reason === '' && (action === 'delete' || action === 'hold')) {
-      throw new MessageAdminError(`to ${action} messages, give a reason`);
+      throw refused(`to ${action} messages, give a reason`);
     }
     const selected = await this.select(filter);
     const result: BulkResult = {

@@ -1,4 +1,5 @@
 // Every few seconds on every node: starts maintenance windows, lifts expired holds, probes, keeps queues obeying states.
+import { isRefusal, refused } from '../errors.js';
 import type { Logger } from '../observability/logger.js';
 import { EVENTS } from '../observability/events.js';
 import {
@@ -9,7 +10,7 @@ import {
   type MailstoreState,
 } from '../policy/mailstore-state.js';
 import { planWindows } from '../policy/maintenance.js';
-import { MailstoreAdminError, type MailstoreAdmin } from './mailstores.js';
+import { type MailstoreAdmin } from './mailstores.js';
 import type { MailstoreControls } from '../queue/mailstore-controls.js';
 
 export interface EnforcerOptions {
@@ -90,7 +91,7 @@ export class PolicyEnforcer {
    */
   async probeNow(mailstore: string): Promise<{ answered: boolean; state: MailstoreState }> {
     const { admin, controls, logger } = this.options;
-    if (!this.options.canProbe) throw new MailstoreAdminError('this node delivers nothing: probe from a delivery node');
+    if (!this.options.canProbe) throw refused('this node delivers nothing: probe from a delivery node');
     const answered = await this.options.probe(mailstore);
     logger.info(
       { event: EVENTS.probe, mailstore, answered, by: 'operator' },
@@ -132,6 +133,6 @@ export class PolicyEnforcer {
 
 /** A state change another node (or an operator) made first is not an error here. */
 function ignoreRaces(error: unknown): false {
-  if (error instanceof MailstoreAdminError) return false;
+  if (isRefusal(error)) return false;
   throw error;
 }

@@ -1,4 +1,5 @@
 // Replays retained copies of delivered mail to a store restored from a lagging replica; a dry run only counts.
+import { refused } from '../errors.js';
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../observability/logger.js';
 import { EVENTS } from '../observability/events.js';
@@ -19,13 +20,6 @@ import type { MailQueues } from '../queue/queues.js';
 import type { RetainedMail } from '../queue/retention.js';
 import type { MessageEvents, Trace } from '../queue/trace.js';
 import type { MailstoreAdmin } from './mailstores.js';
-
-export class ReplayAdminError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'ReplayAdminError';
-  }
-}
 
 export interface ReplayRequest extends ReplayFilter {
   dryRun: boolean;
@@ -79,9 +73,9 @@ export class ReplayAdmin {
    */
   async replay(mailstore: string, request: ReplayRequest): Promise<ReplayResult> {
     const { config, retained, now } = this.deps;
-    if (!Object.hasOwn(config.mailstores, mailstore)) throw new ReplayAdminError(`unknown mailstore "${mailstore}"`);
+    if (!Object.hasOwn(config.mailstores, mailstore)) throw refused(`unknown mailstore "${mailstore}"`);
     const problem = replayWindowProblem(request, now());
-    if (problem) throw new ReplayAdminError(problem);
+    if (problem) throw refused(problem);
     const [entries, status] = await Promise.all([
       retained.entries(mailstore, request.since, request.until),
       retained.status(mailstore),

@@ -1,16 +1,10 @@
 // Operator operations on the routing table held in Redis: look up, set, delete, bulk import.
+import { refused } from '../errors.js';
 import { readFileSync } from 'node:fs';
 import type { Config } from '../config/schema.js';
 import { RouteTable } from '../routing/route-table.js';
 import { Router, type Route } from '../routing/router.js';
 import { parseRouteLines } from '../routing/user-file.js';
-
-export class RouteAdminError extends Error {
-  constructor(readonly problems: string[]) {
-    super(problems.join('\n'));
-    this.name = 'RouteAdminError';
-  }
-}
 
 export interface RouteExplanation {
   address: string;
@@ -37,7 +31,7 @@ export class RouteAdmin {
 
   async set(address: string, mailstore: string): Promise<void> {
     this.requireMailstores([mailstore], address);
-    if (!address.includes('@')) throw new RouteAdminError([`not an address: ${address}`]);
+    if (!address.includes('@')) throw refused(`not an address: ${address}`);
     await this.table.set(address, mailstore);
   }
 
@@ -61,7 +55,7 @@ export class RouteAdmin {
       if (!Object.hasOwn(this.config.mailstores, mailstore))
         problems.push(`${source}: ${address}: unknown mailstore "${mailstore}"`);
     }
-    if (problems.length > 0) throw new RouteAdminError(problems);
+    if (problems.length > 0) throw refused(problems.join('\n'));
     const loaded = await this.table.bulkLoad(entries, options);
     return { loaded, tableSize: await this.table.size() };
   }
@@ -69,6 +63,6 @@ export class RouteAdmin {
   private requireMailstores(mailstores: string[], address: string): void {
     const unknown = mailstores.filter((mailstore) => !Object.hasOwn(this.config.mailstores, mailstore));
     if (unknown.length > 0)
-      throw new RouteAdminError(unknown.map((mailstore) => `${address}: unknown mailstore "${mailstore}"`));
+      throw refused(unknown.map((mailstore) => `${address}: unknown mailstore "${mailstore}"`).join('\n'));
   }
 }

@@ -1,4 +1,5 @@
 // Operator operations on a store's live settings: move its mail to another store (failover), change its endpoints.
+import { refused } from '../errors.js';
 import type { Config } from '../config/schema.js';
 import { parseEndpoint } from '../config/units.js';
 import { EVENTS } from '../observability/events.js';
@@ -7,13 +8,6 @@ import type { StoreAuditEntry } from '../policy/mailstore-state.js';
 import { moveProblem, type StoreOverrides } from '../policy/store-move.js';
 import type { MailstoreControls } from '../queue/mailstore-controls.js';
 import type { StoreOverridesRepository } from '../queue/store-overrides.js';
-
-export class StoreAdminError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'StoreAdminError';
-  }
-}
 
 interface Actor {
   by: string;
@@ -38,7 +32,7 @@ export class StoreAdmin {
     this.needReason(actor);
     const all = await this.overrides.readAll();
     const problem = moveProblem(from, to, all, new Set(Object.keys(this.config.mailstores)));
-    if (problem) throw new StoreAdminError(problem);
+    if (problem) throw refused(problem);
     await this.overrides.write(from, { ...all.get(from), movedTo: to });
     await this.record({ action: 'move-store', mailstore: from, to, ...actor });
   }
@@ -47,7 +41,7 @@ export class StoreAdmin {
   async unmove(mailstore: string, actor: Actor): Promise<void> {
     this.needReason(actor);
     const current = await this.current(mailstore);
-    if (current.movedTo === undefined) throw new StoreAdminError(`${mailstore} is not moved`);
+    if (current.movedTo === undefined) throw refused(`${mailstore} is not moved`);
     await this.overrides.write(mailstore, { ...current, movedTo: undefined });
     await this.record({ action: 'unmove-store', mailstore, ...actor });
   }
@@ -56,8 +50,8 @@ export class StoreAdmin {
   async setEndpoints(mailstore: string, endpoints: string[], actor: Actor): Promise<void> {
     this.needReason(actor);
     const invalid = endpoints.filter((endpoint) => parseEndpoint(endpoint) === undefined);
-    if (endpoints.length === 0) throw new StoreAdminError('give at least one endpoint (host:port)');
-    if (invalid.length > 0) throw new StoreAdminError(`not host:port or unix:/path: ${invalid.join(', ')}`);
+    if (endpoints.length === 0) throw refused('give at least one endpoint (host:port)');
+    if (invalid.length > 0) throw refused(`not host:port or unix:/path: ${invalid.join(', ')}`);
     const current = await this.current(mailstore);
     await this.overrides.write(mailstore, { ...current, endpoints });
     await this.record({ action: 'set-endpoints', mailstore, endpoints, ...actor });
@@ -67,20 +61,20 @@ export class StoreAdmin {
   async resetEndpoints(mailstore: string, actor: Actor): Promise<void> {
     this.needReason(actor);
     const current = await this.current(mailstore);
-    if (current.endpoints === undefined) throw new StoreAdminError(`${mailstore} uses its configured endpoints`);
+    if (current.endpoints === undefined) throw refused(`${mailstore} uses its configured endpoints`);
     await this.overrides.write(mailstore, { ...current, endpoints: undefined });
     await this.record({ action: 'reset-endpoints', mailstore, ...actor });
   }
 
   private async current(mailstore: string): Promise<StoreOverrides> {
     if (!Object.hasOwn(this.config.mailstores, mailstore)) {
-      throw new StoreAdminError(`unknown mailstore "${mailstore}"`);
+      throw refused(`unknown mailstore "${mailstore}"`);
     }
     return (await this.overrides.readAll()).get(mailstore) ?? {};
   }
 
   private needReason(actor: Actor): void {
-    if (actor.reason.trim() === '') throw new StoreAdminError('give a reason (kept in the audit trail)');
+    if (actor.reason.trim() === '') throw refused('give a reason (kept in the audit trail)');
   }
 
   private async record(change: Omit<StoreAuditEntry, 'at'>): Promise<void> {

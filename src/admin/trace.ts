@@ -1,12 +1,6 @@
 // Looks up message traces by queue id, Message-ID or recipient: the operation behind the HTTP API and the CLI.
+import { refused } from '../errors.js';
 import type { Trace, TraceEvent } from '../queue/trace.js';
-
-export class TraceAdminError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'TraceAdminError';
-  }
-}
 
 /** What to look for; criteria given together must all match. */
 export interface TraceQuery {
@@ -38,7 +32,7 @@ export class TraceAdmin {
   async lookup(query: TraceQuery): Promise<TracedMessage[]> {
     const limit = query.limit ?? DEFAULT_TRACE_LIMIT;
     if (!Number.isInteger(limit) || limit < 1 || limit > MAX_TRACE_LIMIT) {
-      throw new TraceAdminError(`limit must be a whole number from 1 to ${MAX_TRACE_LIMIT}`);
+      throw refused(`limit must be a whole number from 1 to ${MAX_TRACE_LIMIT}`);
     }
     const criteria = {
       queueId: blankToUndefined(query.queueId),
@@ -46,7 +40,7 @@ export class TraceAdmin {
       recipient: blankToUndefined(query.recipient)?.toLowerCase(),
     };
     if (Object.values(criteria).every((value) => value === undefined)) {
-      throw new TraceAdminError('give a queue id, a Message-ID or a recipient');
+      throw refused('give a queue id, a Message-ID or a recipient');
     }
     const candidates = await this.candidates(criteria, limit);
     const events = await this.trace.eventsOf(candidates);

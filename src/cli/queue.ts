@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import type { MessageAction } from '../admin/messages.js';
 import { describeFilter, pastTense } from '../admin/messages.js';
 import { toMessageFilter } from '../admin/http/messages.js';
-import { ApiError } from '../admin/http/errors.js';
+import { HoldfastError } from '../errors.js';
 import { parseDuration } from '../config/units.js';
 import {
   CliInputError,
@@ -44,7 +44,7 @@ function describe(filter: ReturnType<typeof filterOf>): string {
   try {
     return describeFilter(toMessageFilter(filter));
   } catch (error) {
-    if (error instanceof ApiError) throw new CliInputError(error.message);
+    if (error instanceof HoldfastError) throw new CliInputError(error.message);
     throw error;
   }
 }

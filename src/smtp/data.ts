@@ -36,7 +36,7 @@ function readMessage(
  * The reply for a message that could not be committed: 452 when Redis is out of memory (its OOM
  * error, or a transaction aborted because of one), else 451.
  */
-function notCommitted(error: unknown) {
+export function notCommitted(error: unknown) {
   const errors = [error, ...((error as { previousErrors?: unknown[] } | null)?.previousErrors ?? [])];
   return errors.some((each) => /^OOM\b/.test((each as Error | null)?.message ?? ''))
     ? replyError('storageFull')

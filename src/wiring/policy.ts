@@ -1,4 +1,5 @@
 // The control plane every node runs: mailstore states and their enforcement, store overrides, mailstore clients.
+import { isRefusal } from '../errors.js';
 import type { Redis } from 'ioredis';
 import { EVENTS } from '../observability/events.js';
 import { MailQueues } from '../queue/queues.js';
@@ -7,7 +8,7 @@ import { moveQueuedMail } from '../queue/move.js';
 import { MailstoreControls } from '../queue/mailstore-controls.js';
 import { OverridesCache, StoreOverridesRepository } from '../queue/store-overrides.js';
 import { StoreAdmin } from '../admin/stores.js';
-import { MailstoreAdmin, MailstoreAdminError } from '../admin/mailstores.js';
+import { MailstoreAdmin } from '../admin/mailstores.js';
 import { PolicyEnforcer } from '../admin/policy-enforcer.js';
 import type { MailstoreCommand } from '../policy/mailstore-state.js';
 import { destinationOf } from '../policy/store-move.js';
@@ -96,7 +97,7 @@ export async function automaticCommand(
   const applied = await parts.mailstoreAdmin!.command(mailstore, command).then(
     () => true,
     (error: unknown) => {
-      if (!(error instanceof MailstoreAdminError)) throw error;
+      if (!isRefusal(error)) throw error;
       return false;
     },
   );

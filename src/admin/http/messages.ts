@@ -1,4 +1,5 @@
 // /api/v1/messages: find queued messages (filter, paginate), read one, act on a selection (with a dry run).
+import { refused, failure } from '../../errors.js';
 import type { FastifyInstance } from 'fastify';
 import { parseDuration } from '../../config/units.js';
 import {
@@ -11,8 +12,7 @@ import {
   type MessageDetail,
   type MessageListResponse,
 } from '../api.js';
-import { MessageAdminError, type MessageAdmin, type MessageFilter } from '../messages.js';
-import { ApiError } from './errors.js';
+import { type MessageAdmin, type MessageFilter } from '../messages.js';
 import type { TraceAdmin } from '../trace.js';
 
 export interface MessageRouteDeps {
@@ -30,7 +30,7 @@ export function toMessageFilter(filter: {
 }): MessageFilter {
   const olderThanMs = filter.olderThan === undefined ? undefined : parseDuration(filter.olderThan);
   if (filter.olderThan !== undefined && olderThanMs === undefined) {
-    throw new ApiError('INVALID_REQUEST', `olderThan: not a duration: ${filter.olderThan}`);
+    throw failure('INVALID_REQUEST', `olderThan: not a duration: ${filter.olderThan}`);
   }
   const { queueId, store: mailstore, recipient, sender } = filter;
   const filterOut: MessageFilter = Object.fromEntries(
@@ -62,7 +62,7 @@ export function registerMessageRoutes(server: FastifyInstance, deps: MessageRout
   server.get(`${API_PREFIX}/messages/:queueId`, async (request): Promise<MessageDetail> => {
     const { queueId } = request.params as { queueId: string };
     const detail = await admin.detail(queueId);
-    if (!detail) throw new ApiError('NOT_FOUND', `no message ${queueId} (delivered, deleted, or never here)`);
+    if (!detail) throw failure('NOT_FOUND', `no message ${queueId} (delivered, deleted, or never here)`);
     const [traced] = await deps.traceAdmin.lookup({ queueId, limit: 1 });
     return { ...detail, events: traced?.events ?? [] };
   });
@@ -71,7 +71,7 @@ export function registerMessageRoutes(server: FastifyInstance, deps: MessageRout
     const body = messageActionRequest.parse(request.body);
     const filter = toMessageFilter(body.filter);
     if (Object.keys(filter).length === 0 && !body.all) {
-      throw new MessageAdminError('select messages (queueId, store, recipient, sender, olderThan) or say all: true');
+      throw refused('select messages (queueId, store, recipient, sender, olderThan) or say all: true');
     }
     return admin.act(body.action, filter, { dryRun: body.dryRun, reason: body.reason, by: body.by ?? 'api' });
   });

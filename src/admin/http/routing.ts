@@ -1,8 +1,8 @@
 // /api/v1/routes: where an address is routed and why; set or remove a table entry; bulk import (CSV).
+import { failure } from '../../errors.js';
 import type { FastifyInstance } from 'fastify';
 import { API_PREFIX, routeRequest, type RouteImportResponse, type RouteResponse } from '../api.js';
 import type { RouteAdmin } from '../routes.js';
-import { ApiError } from './errors.js';
 
 export interface RoutingRouteDeps {
   routeAdmin: RouteAdmin;
@@ -33,7 +33,7 @@ export function registerRoutingRoutes(server: FastifyInstance, deps: RoutingRout
    */
   server.post(`${API_PREFIX}/routes/import`, async (request): Promise<RouteImportResponse> => {
     if (typeof request.body !== 'string') {
-      throw new ApiError('INVALID_REQUEST', 'send the routing file as text/csv or text/plain');
+      throw failure('INVALID_REQUEST', 'send the routing file as text/csv or text/plain');
     }
     const { replace, source = 'import' } = request.query as { replace?: string; source?: string };
     return admin.importText(request.body, source, { replace: replace === 'true' });

@@ -5,7 +5,8 @@ import { EVENTS } from '../../observability/events.js';
 import type { Logger } from '../../observability/logger.js';
 import { API_PREFIX } from '../api.js';
 import { FailedAuthLimiter, bearerToken, tokenMatches } from './auth.js';
-import { ApiError, errorAnswer } from './errors.js';
+import { errorAnswer } from './errors.js';
+import { failure } from '../../errors.js';
 import { registerStoreRoutes, type StoreRouteDeps } from './stores.js';
 import { registerMessageRoutes, type MessageRouteDeps } from './messages.js';
 import { registerRoutingRoutes, type RoutingRouteDeps } from './routing.js';
@@ -42,13 +43,13 @@ export function createAdminServer(deps: AdminServerDeps): FastifyInstance {
       return done();
     }
     if (limiter.blocked(request.ip)) {
-      return done(new ApiError('TOO_MANY_ATTEMPTS', 'too many failed attempts; wait a minute'));
+      return done(failure('TOO_MANY_ATTEMPTS', 'too many failed attempts; wait a minute'));
     }
     if (!tokenMatches(bearerToken(request.headers.authorization), token)) {
       limiter.record(request.ip);
       // The token presented is never logged.
       logger.warn({ event: EVENTS.adminAuthFailed, client: request.ip, path: request.url }, 'admin API: bad token');
-      return done(new ApiError('UNAUTHORIZED', 'missing or wrong bearer token'));
+      return done(failure('UNAUTHORIZED', 'missing or wrong bearer token'));
     }
     done();
   });

@@ -1,4 +1,5 @@
 // /api/v1/stores and /audit: every store's status; hold, release, probe, replay, move, endpoints, windows; the audit trail.
+import { failure } from '../../errors.js';
 import type { FastifyInstance } from 'fastify';
 import type { Config } from '../../config/schema.js';
 import { parseDuration } from '../../config/units.js';
@@ -23,7 +24,6 @@ import {
 import type { MailstoreAdmin } from '../mailstores.js';
 import type { StoreAdmin } from '../stores.js';
 import type { ReplayAdmin } from '../replay.js';
-import { ApiError } from './errors.js';
 
 export interface StoreRouteDeps {
   config: Config;
@@ -41,7 +41,7 @@ export function parseApiTime(field: string, value: number | string, now: number)
   const duration = parseDuration(value);
   if (duration !== undefined) return now + duration;
   const time = Date.parse(value);
-  if (Number.isNaN(time)) throw new ApiError('INVALID_REQUEST', `${field}: not a time or a duration: ${value}`);
+  if (Number.isNaN(time)) throw failure('INVALID_REQUEST', `${field}: not a time or a duration: ${value}`);
   return time;
 }
 
@@ -55,7 +55,7 @@ export function registerStoreRoutes(server: FastifyInstance, deps: StoreRouteDep
   const { mailstoreAdmin: admin, storeAdmin } = deps;
   const store = (params: unknown): string => {
     const { store: id } = params as { store: string };
-    if (!Object.hasOwn(deps.config.mailstores, id)) throw new ApiError('NOT_FOUND', `unknown mailstore "${id}"`);
+    if (!Object.hasOwn(deps.config.mailstores, id)) throw failure('NOT_FOUND', `unknown mailstore "${id}"`);
     return id;
   };
   const by = (given: string | undefined) => given ?? 'api';
@@ -79,7 +79,7 @@ export function registerStoreRoutes(server: FastifyInstance, deps: StoreRouteDep
     const until = body.until === undefined ? undefined : parseApiTime('until', body.until, now);
     const from = body.from === undefined ? undefined : parseApiTime('from', body.from, now);
     if (from !== undefined && until === undefined) {
-      throw new ApiError('INVALID_REQUEST', 'from needs until: a maintenance window has an end');
+      throw failure('INVALID_REQUEST', 'from needs until: a maintenance window has an end');
     }
     if (from !== undefined && until !== undefined && from > now) {
       return { scheduled: await admin.scheduleHold(id, { from, until, reason: body.reason, by: by(body.by) }) };
