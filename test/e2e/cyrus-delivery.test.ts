@@ -29,7 +29,7 @@ describe('a relay delivering to a real Cyrus IMAP', () => {
   /** waitFor, with Cyrus's log in the error when it times out. */
   const waitForCyrus = async (condition: () => boolean | Promise<boolean>, what: string) => {
     try {
-      await waitFor(condition, 20_000, what);
+      await waitFor(condition, 60_000, what);
     } catch (error) {
       throw new Error(`${(error as Error).message}\n--- cyrus log ---\n${cyrus.log()}`, { cause: error });
     }
@@ -76,11 +76,16 @@ describe('a relay delivering to a real Cyrus IMAP', () => {
     expect(message).toMatch(/by cyrus\.test \(Cyrus [^)]+\) with LMTPA;/);
     const login = new RegExp(`lmtp\\[\\d+\\]: login: .* ${cyrus.lmtpUser} PLAIN User logged in`);
     await waitForCyrus(() => login.test(cyrus.log()), "lmtpd's log of the LMTP login");
+    // Holdfast logs the delivery once it has Cyrus's reply, a moment after Cyrus stored the message.
+    await waitForCyrus(
+      () => relay.events('Delivery').some((record) => record.queueId === queueId && record.recipient === ALICE),
+      "Holdfast's record of the delivery",
+    );
     expect(relay.events('Delivery')).toContainEqual(
       expect.objectContaining({ queueId, recipient: ALICE, mailstore: 'cyrus-tcp' }),
     );
     expect(JSON.stringify(relay.logs)).not.toContain(cyrus.lmtpPassword);
-  });
+  }, 120_000);
 
   it("delivers to Cyrus's lmtpd over its unix socket", async () => {
     const queueId = queueIdOf(await send(relay.port, SENDER, [BOB], 'over the socket'));
@@ -88,10 +93,14 @@ describe('a relay delivering to a real Cyrus IMAP', () => {
     await waitForCyrus(() => holdfastQueueIds(cyrus.messages(BOB)).includes(queueId), 'delivery to user.bob');
     expect(cyrus.messages(BOB)).toHaveLength(1);
     expect(cyrus.messages(BOB)[0]).toMatch(/^Subject: over the socket$/m);
+    await waitForCyrus(
+      () => relay.events('Delivery').some((record) => record.queueId === queueId && record.recipient === BOB),
+      "Holdfast's record of the delivery",
+    );
     expect(relay.events('Delivery')).toContainEqual(
       expect.objectContaining({ queueId, recipient: BOB, mailstore: 'cyrus-socket' }),
     );
-  });
+  }, 120_000);
 
   it('defers, without bouncing, and names the fix in status when Cyrus demands authentication and none is configured', async () => {
     const queueId = queueIdOf(await send(relay.port, SENDER, [CAROL], 'no credentials'));
@@ -115,7 +124,7 @@ describe('a relay delivering to a real Cyrus IMAP', () => {
     expect(cyrus.messages(CAROL)).toEqual([]);
     expect(relay.events('PermanentFailure').filter((record) => record.queueId === queueId)).toEqual([]);
     expect(relay.events('Bounce')).toEqual([]);
-  });
+  }, 120_000);
 
   it('a user over quota (452 4.2.2) is deferred, and delivered once the quota is raised', async () => {
     // Cyrus refuses only a mailbox already over its quota (lmtp_strict_quota off, the default): fill it first.
@@ -140,5 +149,5 @@ describe('a relay delivering to a real Cyrus IMAP', () => {
     expect(cyrus.messages(DAVE)[1]).toMatch(/^Subject: over quota$/m);
     expect(relay.events('PermanentFailure').filter((record) => record.mailstore === 'cyrus-quota')).toEqual([]);
     expect(relay.events('Bounce')).toEqual([]);
-  });
+  }, 120_000);
 });

@@ -75,7 +75,7 @@ describe('a real Cyrus IMAP in trouble behind Holdfast', () => {
   };
 
   /** waitFor, with Cyrus's log in the error when it times out. */
-  const waitForCyrus = async (condition: () => boolean | Promise<boolean>, what: string, timeoutMs = 30_000) => {
+  const waitForCyrus = async (condition: () => boolean | Promise<boolean>, what: string, timeoutMs = 60_000) => {
     try {
       await waitFor(condition, timeoutMs, what);
     } catch (error) {
@@ -153,7 +153,7 @@ describe('a real Cyrus IMAP in trouble behind Holdfast', () => {
           .filter((record) => record.mailstore === mailstore && record.msg === 'mailstore unreachable');
         expect(unreachable.length).toBeGreaterThan(0);
         for (const record of unreachable) {
-          expect(record.reply).toMatch(/ECONNREFUSED|ECONNRESET|Greeting never received|Connection closed/);
+          expect(record.reply).toMatch(/ECONNREFUSED|ECONNRESET|EPIPE|Greeting never received|Connection closed/);
         }
       }
 
@@ -176,7 +176,6 @@ describe('a real Cyrus IMAP in trouble behind Holdfast', () => {
         await waitForCyrus(
           () => everyone.every((user) => cyrus!.messages(user).length >= sentTo([user]).length),
           'every message in its mailbox',
-          45_000,
         );
       } catch (error) {
         throw new Error(`${(error as Error).message}\nstored/sent: ${counts()}\nstores: ${await statuses()}`, {
@@ -196,6 +195,7 @@ describe('a real Cyrus IMAP in trouble behind Holdfast', () => {
       expect(relay!.events('PermanentFailure')).toEqual([]);
       expectNoBounce();
     },
+    180_000,
   );
 
   it('the mailboxes database lost: every recipient is guarded, nothing bounces, and after the mailboxes return and a release all of it is delivered', async () => {
@@ -258,7 +258,7 @@ describe('a real Cyrus IMAP in trouble behind Holdfast', () => {
         expect.objectContaining({ action: 'release', mailstore: 'cyrus', by: 'ops', from: 'guarded' }),
       ]),
     );
-  });
+  }, 180_000);
 
   it("a user over quota with Cyrus's permanent 552 5.2.2 is refused permanently with mailboxFull: bounce (as Postfix does), and kept and delivered after the quota is raised with mailboxFull: defer", async () => {
     const judy = address('judy');
@@ -328,5 +328,5 @@ describe('a real Cyrus IMAP in trouble behind Holdfast', () => {
     expect(cyrus!.messages(mallory)[1]).toMatch(/^Subject: mallory over quota$/m);
     expect(relay!.events('Bounce').map((record) => record.queueId)).toEqual([bounced]);
     expect(relay!.events('Expiration')).toEqual([]);
-  });
+  }, 180_000);
 });

@@ -120,7 +120,7 @@ describe('replaying delivered mail to a Cyrus rolled back to an older copy', () 
   /** waitFor, with Cyrus's log in the error when it times out. */
   const waitForCyrus = async (condition: () => boolean | Promise<boolean>, what: string) => {
     try {
-      await waitFor(condition, 30_000, what);
+      await waitFor(condition, 60_000, what);
     } catch (error) {
       throw new Error(`${(error as Error).message}\n--- cyrus log ---\n${cyrus.log()}`, { cause: error });
     }
@@ -232,7 +232,7 @@ describe('replaying delivered mail to a Cyrus rolled back to an older copy', () 
     ]);
     expect(relay.events('PermanentFailure')).toEqual([]);
     expect(relay.events('Bounce')).toEqual([]);
-  });
+  }, 120_000);
 
   it("a message its user deleted stays deleted after a replay: Cyrus's deliver.db still remembers its Message-ID", async () => {
     const startedAt = Date.now();
@@ -263,5 +263,5 @@ describe('replaying delivered mail to a Cyrus rolled back to an older copy', () 
       { mailbox: carols, messageId: 'read-c1@remote.test' },
     ]);
     expect(inventory(cyrus.messages(CAROL))).toEqual([{ messageId: 'read-c1@remote.test' }]);
-  });
+  }, 120_000);
 });

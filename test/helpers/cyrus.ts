@@ -1,7 +1,7 @@
 // Starts a real Cyrus IMAP (Debian's cyrus-imapd) for a test: its own imapd.conf, cyrus.conf, SASL database,
 // spool and sockets in a temp dir, lmtpd on a free TCP port (authentication required) and on a unix socket,
 // imapd on a free port for the mailbox administration. Never touches /etc/imapd.conf nor /var/lib/cyrus.
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import {
@@ -390,11 +390,13 @@ function launch(binary: string, args: string[], dir: string, isolated: boolean):
   // (bound at dir/realdev) and whose `log` is the helper's syslog socket. sh execs the master:
   // the child's pid is the master's.
   const script = 'mount --bind /dev "$0/realdev" && mount --bind "$0/dev" /dev && exec "$@"';
+  // A process group of its own (detached): Cyrus's master signals its whole group when it shuts
+  // down, which would otherwise be every Cyrus the test run started (seen: one instance's master
+  // stopping another test file's lmtpd, "graceful shutdown initiated by unexpected process").
+  const spawnOptions: SpawnOptions = { stdio: ['ignore', 'pipe', 'pipe'], detached: true };
   const child: ChildProcess = isolated
-    ? spawn('unshare', ['--mount', '--propagation', 'private', 'sh', '-c', script, dir, binary, ...args], {
-        stdio: ['ignore', 'pipe', 'pipe'],
-      })
-    : spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    ? spawn('unshare', ['--mount', '--propagation', 'private', 'sh', '-c', script, dir, binary, ...args], spawnOptions)
+    : spawn(binary, args, spawnOptions);
   let output = '';
   child.stdout?.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
   child.stderr?.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
