@@ -68,6 +68,32 @@ export default tseslint.config(
       ],
     },
   },
+  // The CLI is a client of the admin API: values only from admin/api.ts, config/ and errors.ts
+  // (types from anywhere), so that `holdfast status` never loads the server (npm run bench:cli).
+  {
+    files: ['src/cli/**/*.ts'],
+    rules: {
+      'no-restricted-imports': 'off',
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              regex:
+                '^\\.\\./(admin/(?!api\\.js$)|app\\.js$|delivery/|internals/|observability/|process/|queue/|redis/|routing/|smtp/|wiring/)',
+              allowTypeImports: true,
+              message: 'the CLI imports values only from admin/api.ts, config/ and errors.ts: it must not load the server',
+            },
+            {
+              regex: '^(bullmq|ioredis|fastify|smtp-server|nodemailer|pino)($|/)',
+              allowTypeImports: true,
+              message: 'the CLI talks to the admin API; it does not load the server libraries',
+            },
+          ],
+        },
+      ],
+    },
+  },
   { files: ['**/*.js', '**/*.mjs'], ...tseslint.configs.disableTypeChecked },
   { files: ['**/*.js', '**/*.mjs'], languageOptions: { globals: { process: 'readonly', console: 'readonly' } } },
 );

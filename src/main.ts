@@ -2,14 +2,6 @@
 import { Command } from 'commander';
 import { loadConfigFile } from './config/load.js';
 import type { Config } from './config/schema.js';
-import { createLogger } from './observability/logger.js';
-import { App } from './app.js';
-import {
-  DeliveryProcesses,
-  REDIS_URL_VARIABLE,
-  ROLE_VARIABLE,
-  serveMainProcess,
-} from './process/delivery-processes.js';
 import { registerRouteCommands } from './cli/route.js';
 import { registerMailstoreCommands } from './cli/mailstores.js';
 import { registerQueueCommands } from './cli/queue.js';
@@ -31,18 +23,25 @@ function loadOrExit(path: string): Config {
 }
 
 /** A delivery process started by the main one: the main process's Redis (its embedded one, if it runs it), no intake, no admin. */
-function asDeliveryProcess(config: Config): Config {
-  const url = process.env[REDIS_URL_VARIABLE];
+function asDeliveryProcess(config: Config, url: string | undefined): Config {
   return url ? { ...config, redis: { ...config.redis, url } } : config;
 }
 
 async function start(path: string): Promise<void> {
+  // The server is loaded only to run it: the operator's commands (status, hold ...) only talk to
+  // the admin API, and start in a fraction of the time without it (npm run bench:cli).
+  const [{ App }, { DeliveryProcesses, REDIS_URL_VARIABLE, ROLE_VARIABLE, serveMainProcess }, { createLogger }] =
+    await Promise.all([
+      import('./app.js'),
+      import('./process/delivery-processes.js'),
+      import('./observability/logger.js'),
+    ]);
   const role = process.env[ROLE_VARIABLE];
-  const config = role ? asDeliveryProcess(loadOrExit(path)) : loadOrExit(path);
+  const config = role ? asDeliveryProcess(loadOrExit(path), process.env[REDIS_URL_VARIABLE]) : loadOrExit(path);
   const root = createLogger(config.log.level);
   const logger = role ? root.child({ process: role }) : root;
   const separate = !role && config.workers.processes > 0;
-  let children: DeliveryProcesses | undefined;
+  let children: InstanceType<typeof DeliveryProcesses> | undefined;
   const app = new App(
     config,
     logger,

@@ -1,5 +1,7 @@
 // The admin API's contract, shared by the HTTP server and the CLI client: request schemas and response types.
-import type { ErrorCode } from '../errors.js';
+import { failure, type ErrorCode } from '../errors.js';
+import { parseDuration } from '../config/units.js';
+import type { MessageAction, MessageFilter } from './messages.js';
 import { z } from 'zod';
 import type { MailstoreStatus } from './mailstores.js';
 import type { BulkResult } from './messages.js';
@@ -8,7 +10,7 @@ import type { QueuedMessage } from '../queue/message-controls.js';
 import type { AuditEntry, MailstoreState } from '../policy/mailstore-state.js';
 import type { MaintenanceWindow } from '../policy/maintenance.js';
 import type { TracedMessage } from './trace.js';
-import type { TraceEvent } from '../queue/trace.js';
+import type { TraceEvent, TraceKind } from '../queue/trace.js';
 import type { ReplayResult } from './replay.js';
 
 export const API_PREFIX = '/api/v1';
@@ -142,4 +144,43 @@ export interface ReadyResponse {
   redis: 'reachable' | 'unreachable';
   durability: 'strict' | 'relaxed';
   embeddedRedis: boolean;
+}
+
+/** The boundaries, in minutes, of a store's backlog age shape (status: under 5, 5-10 ... over 1280). */
+export const SHAPE_MINUTES = [5, 10, 20, 40, 80, 160, 320, 640, 1280] as const;
+
+const PAST: Record<MessageAction, TraceKind> = {
+  hold: 'held',
+  release: 'released',
+  retry: 'retried',
+  delete: 'deleted',
+};
+
+/** A message action as the trace and the log name it once done (hold: held). */
+export function pastTense(action: MessageAction): TraceKind {
+  return PAST[action];
+}
+
+export function describeFilter(filter: MessageFilter): string {
+  const parts = Object.entries(filter).filter(([, value]) => value !== undefined);
+  return parts.map(([key, value]) => `${key}=${String(value)}`).join(' ') || 'all';
+}
+
+/** The API's filter (store, olderThan as a duration) as the message service takes it. */
+export function toMessageFilter(filter: {
+  queueId?: string;
+  store?: string;
+  recipient?: string;
+  sender?: string;
+  olderThan?: string;
+}): MessageFilter {
+  const olderThanMs = filter.olderThan === undefined ? undefined : parseDuration(filter.olderThan);
+  if (filter.olderThan !== undefined && olderThanMs === undefined) {
+    throw failure('INVALID_REQUEST', `olderThan: not a duration: ${filter.olderThan}`);
+  }
+  const { queueId, store: mailstore, recipient, sender } = filter;
+  const filterOut: MessageFilter = Object.fromEntries(
+    Object.entries({ queueId, mailstore, recipient, sender, olderThanMs }).filter(([, value]) => value !== undefined),
+  );
+  return filterOut;
 }

@@ -1,4 +1,5 @@
 // Operator operations on mailstores (hold, release, status, audit), shared by the CLI and the HTTP API.
+import { SHAPE_MINUTES } from './api.js';
 import { refused, isRefusal } from '../errors.js';
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../observability/logger.js';
@@ -62,7 +63,6 @@ export interface BacklogStatus {
 }
 
 /** The age boundaries of the backlog's shape, in minutes (qshape's). */
-export const SHAPE_MINUTES = [5, 10, 20, 40, 80, 160, 320, 640, 1280] as const;
 
 /** "Close to expiry": the last day of a message's lifetime, or its last fifth if that is shorter. */
 export function expiryWarning(lifetimeMs: number): number {

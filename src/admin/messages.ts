@@ -1,4 +1,5 @@
 // Operator operations on queued messages, selected by store, recipient, sender or age; always with a dry run.
+import { describeFilter, pastTense } from './api.js';
 import { refused } from '../errors.js';
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../observability/logger.js';
@@ -6,7 +7,7 @@ import { EVENTS } from '../observability/events.js';
 import type { ActionOutcome, MessageControls, QueuedMessage, StoredEnvelope } from '../queue/message-controls.js';
 import type { MessageAuditEntry } from '../policy/mailstore-state.js';
 import type { MailstoreControls } from '../queue/mailstore-controls.js';
-import type { MessageEvents, Trace, TraceKind } from '../queue/trace.js';
+import type { MessageEvents, Trace } from '../queue/trace.js';
 
 export interface MessageFilter {
   queueId?: string;
@@ -31,22 +32,6 @@ export interface BulkResult {
   unchanged: string[];
   /** Being delivered at that moment: try again. */
   skipped: string[];
-}
-
-const PAST: Record<MessageAction, TraceKind> = {
-  hold: 'held',
-  release: 'released',
-  retry: 'retried',
-  delete: 'deleted',
-};
-
-export function pastTense(action: MessageAction): string {
-  return PAST[action];
-}
-
-export function describeFilter(filter: MessageFilter): string {
-  const parts = Object.entries(filter).filter(([, value]) => value !== undefined);
-  return parts.map(([key, value]) => `${key}=${String(value)}`).join(' ') || 'all';
 }
 
 export function matches(message: QueuedMessage, filter: MessageFilter, now: number): boolean {
@@ -153,7 +138,7 @@ export class MessageAdmin {
 
 function traceOf(action: MessageAction, message: QueuedMessage, entry: MessageAuditEntry): MessageEvents {
   const { queueId, mailstore, recipients, messageId } = message;
-  const event = { at: entry.at, queueId, kind: PAST[action], mailstore, recipients, by: entry.by };
+  const event = { at: entry.at, queueId, kind: pastTense(action), mailstore, recipients, by: entry.by };
   return { messageId, events: [entry.reason === '' ? event : { ...event, detail: entry.reason }] };
 }
 

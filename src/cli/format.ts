@@ -1,5 +1,6 @@
 // How operator commands print: tables, ages, audit lines (pure, shared by the commands).
-import { SHAPE_MINUTES, type MailstoreStatus } from '../admin/mailstores.js';
+import { SHAPE_MINUTES } from '../admin/api.js';
+import type { MailstoreStatus } from '../admin/mailstores.js';
 
 /** A store's last error is shown in the status while it is younger than this. */
 const RECENT_ERROR_MS = 3600_000;

@@ -1,8 +1,7 @@
 // `holdfast queue list|show|hold|release|retry|delete`: find and act on queued messages through the admin API.
 import type { Command } from 'commander';
 import type { MessageAction } from '../admin/messages.js';
-import { describeFilter, pastTense } from '../admin/messages.js';
-import { toMessageFilter } from '../admin/http/messages.js';
+import { describeFilter, pastTense, toMessageFilter } from '../admin/api.js';
 import { HoldfastError } from '../errors.js';
 import { parseDuration } from '../config/units.js';
 import {

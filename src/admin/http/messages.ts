@@ -1,42 +1,23 @@
 // /api/v1/messages: find queued messages (filter, paginate), read one, act on a selection (with a dry run).
 import { refused, failure } from '../../errors.js';
 import type { FastifyInstance } from 'fastify';
-import { parseDuration } from '../../config/units.js';
 import {
   API_PREFIX,
   messageActionRequest,
   messageListQuery,
+  toMessageFilter,
   traceQuery,
   type TraceResponse,
   type MessageActionResponse,
   type MessageDetail,
   type MessageListResponse,
 } from '../api.js';
-import { type MessageAdmin, type MessageFilter } from '../messages.js';
+import type { MessageAdmin } from '../messages.js';
 import type { TraceAdmin } from '../trace.js';
 
 export interface MessageRouteDeps {
   messageAdmin: MessageAdmin;
   traceAdmin: TraceAdmin;
-}
-
-/** The API's filter (store, olderThan as a duration) as the message service takes it. */
-export function toMessageFilter(filter: {
-  queueId?: string;
-  store?: string;
-  recipient?: string;
-  sender?: string;
-  olderThan?: string;
-}): MessageFilter {
-  const olderThanMs = filter.olderThan === undefined ? undefined : parseDuration(filter.olderThan);
-  if (filter.olderThan !== undefined && olderThanMs === undefined) {
-    throw failure('INVALID_REQUEST', `olderThan: not a duration: ${filter.olderThan}`);
-  }
-  const { queueId, store: mailstore, recipient, sender } = filter;
-  const filterOut: MessageFilter = Object.fromEntries(
-    Object.entries({ queueId, mailstore, recipient, sender, olderThanMs }).filter(([, value]) => value !== undefined),
-  );
-  return filterOut;
 }
 
 export function registerMessageRoutes(server: FastifyInstance, deps: MessageRouteDeps): void {

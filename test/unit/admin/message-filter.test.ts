@@ -1,6 +1,7 @@
 // Unit tests for selecting queued messages by recipient, sender and age.
 import { describe, expect, it } from 'vitest';
-import { describeFilter, matches } from '../../../src/admin/messages.js';
+import { describeFilter } from '../../../src/admin/api.js';
+import { matches } from '../../../src/admin/messages.js';
 import type { QueuedMessage } from '../../../src/queue/message-controls.js';
 
 const NOW = 1_800_000_000_000;
