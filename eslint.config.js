@@ -82,7 +82,8 @@ export default tseslint.config(
               regex:
                 '^\\.\\./(admin/(?!api\\.js$)|app\\.js$|delivery/|internals/|observability/|process/|queue/|redis/|routing/|smtp/|wiring/)',
               allowTypeImports: true,
-              message: 'the CLI imports values only from admin/api.ts, config/ and errors.ts: it must not load the server',
+              message:
+                'the CLI imports values only from admin/api.ts, config/ and errors.ts: it must not load the server',
             },
             {
               regex: '^(bullmq|ioredis|fastify|smtp-server|nodemailer|pino)($|/)',
