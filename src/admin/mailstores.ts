@@ -24,7 +24,7 @@ import { etaSeconds, type RampPlan } from '../policy/ramp.js';
 import { latestArrivalHavingUsed } from '../policy/lifetime.js';
 import type { StoreOverrides } from '../policy/store-move.js';
 import type { StoreOverridesRepository } from '../queue/store-overrides.js';
-import type { RetainedMail, RetentionStatus } from '../queue/retention.js';
+import type { RetainedMail, RetentionStatus } from '../queue/retained-copies.js';
 
 /** Attempts at scheduling a window while other windows of the same store change. */
 const SCHEDULE_ATTEMPTS = 5;

@@ -17,7 +17,7 @@ import { enqueueMessage, type EnqueueOptions } from '../queue/enqueue.js';
 import type { MailstoreControls } from '../queue/mailstore-controls.js';
 import { newQueueId } from '../queue/queue-id.js';
 import type { MailQueues } from '../queue/queues.js';
-import type { RetainedMail } from '../queue/retention.js';
+import type { RetainedMail } from '../queue/retained-copies.js';
 import type { MessageEvents, Trace } from '../queue/trace.js';
 import type { MailstoreAdmin } from './mailstores.js';
 

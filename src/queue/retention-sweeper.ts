@@ -1,5 +1,5 @@
 // Every minute on every node: drops each store's retained copies past their period, then the oldest over its budget.
-import { DROP_LIMIT, type Dropped, type RetainedMail, type RetentionSettings } from './retention.js';
+import { DROP_LIMIT, type Dropped, type RetainedMail, type RetentionSettings } from './retained-copies.js';
 
 export interface SweeperOptions {
   retained: RetainedMail;

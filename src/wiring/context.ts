@@ -5,7 +5,7 @@ import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { Keys } from '../queue/keys.js';
 import type { Trace } from '../queue/trace.js';
-import type { RetainedMail } from '../queue/retention.js';
+import type { RetainedMail } from '../queue/retained-copies.js';
 
 export interface NodeContext {
   config: Config;

@@ -10,7 +10,7 @@ import { ConsumerWatchdog } from '../queue/consumer-watchdog.js';
 import { RouteTable } from '../routing/route-table.js';
 import { Router } from '../routing/router.js';
 import { createDeliverer } from '../delivery/deliver.js';
-import { createBounceSender } from '../delivery/bounce.js';
+import { createBounceSender } from '../delivery/dsn-sender.js';
 import { createRetainer } from '../delivery/retain.js';
 import { retentionHasRoom } from '../policy/retention.js';
 import { redisTimeout, type NodeContext } from './context.js';
