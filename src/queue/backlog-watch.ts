@@ -1,4 +1,5 @@
 // Polls the backlog of stores with limits once a second, so RCPT can answer 452 without a round trip.
+import { PollingLoop } from '../loops/polling-loop.js';
 import { EVENTS } from '../observability/events.js';
 import type { Logger } from '../observability/logger.js';
 import { backlogOverLimit, hasBacklogLimit, type BacklogLimit } from '../policy/backlog-limit.js';
@@ -7,16 +8,17 @@ import type { Backlogs } from './backlog.js';
 export class BacklogWatch {
   private readonly over = new Map<string, string[]>();
   private readonly limited: Array<[string, BacklogLimit]>;
-  private timer: NodeJS.Timeout | undefined;
+  private readonly loop: PollingLoop;
 
   constructor(
     private readonly backlogs: Backlogs,
     limits: Record<string, BacklogLimit>,
     private readonly logger: Logger,
     private readonly now: () => number = Date.now,
-    private readonly intervalMs = 1000,
+    intervalMs = 1000,
   ) {
     this.limited = Object.entries(limits).filter(([, limit]) => hasBacklogLimit(limit));
+    this.loop = new PollingLoop(() => this.poll(), intervalMs);
   }
 
   /** True when the store's backlog was over one of its limits at the last reading. */
@@ -26,13 +28,11 @@ export class BacklogWatch {
 
   async start(): Promise<void> {
     if (this.limited.length === 0) return; // the default: no limits, nothing to poll
-    await this.poll();
-    this.timer = setInterval(() => void this.poll(), this.intervalMs);
-    this.timer.unref();
+    await this.loop.start({ runFirst: true });
   }
 
-  stop(): void {
-    clearInterval(this.timer);
+  stop(): Promise<void> {
+    return this.loop.stop();
   }
 
   async poll(): Promise<void> {

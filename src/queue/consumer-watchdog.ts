@@ -1,4 +1,5 @@
 // Restarts a worker that stops taking jobs while its queue has mail due: a wedged fetch loop must not stall a store.
+import { PollingLoop } from '../loops/polling-loop.js';
 import type { Queue } from 'bullmq';
 import { EVENTS } from '../observability/events.js';
 import type { Logger } from '../observability/logger.js';
@@ -36,22 +37,19 @@ export interface WatchdogOptions {
 }
 
 export class ConsumerWatchdog {
-  private timer: NodeJS.Timeout | undefined;
-  private running: Promise<void> | undefined;
+  private readonly loop: PollingLoop;
   private readonly samples = new Map<string, QueueSample>();
 
-  constructor(private readonly options: WatchdogOptions) {}
-
-  start(): void {
-    this.timer = setInterval(() => {
-      this.running ??= this.check().finally(() => (this.running = undefined));
-    }, this.options.intervalMs);
-    this.timer.unref();
+  constructor(private readonly options: WatchdogOptions) {
+    this.loop = new PollingLoop(() => this.check(), options.intervalMs);
   }
 
-  async stop(): Promise<void> {
-    clearInterval(this.timer);
-    await this.running;
+  start(): void {
+    void this.loop.start();
+  }
+
+  stop(): Promise<void> {
+    return this.loop.stop();
   }
 
   async check(): Promise<void> {

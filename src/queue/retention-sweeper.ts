@@ -1,4 +1,5 @@
 // Every minute on every node: drops each store's retained copies past their period, then the oldest over its budget.
+import { PollingLoop } from '../loops/polling-loop.js';
 import { DROP_LIMIT, type Dropped, type RetainedMail, type RetentionSettings } from './retained-copies.js';
 
 export interface SweeperOptions {
@@ -24,21 +25,18 @@ const MAX_CALLS = 200;
  * script: nodes sweeping at once drop each copy once.
  */
 export class RetentionSweeper {
-  private timer: NodeJS.Timeout | undefined;
-  private running: Promise<void> | undefined;
+  private readonly loop: PollingLoop;
 
-  constructor(private readonly options: SweeperOptions) {}
-
-  start(): void {
-    this.timer = setInterval(() => {
-      this.running ??= this.sweep().finally(() => (this.running = undefined));
-    }, this.options.intervalMs ?? 60_000);
-    this.timer.unref();
+  constructor(private readonly options: SweeperOptions) {
+    this.loop = new PollingLoop(() => this.sweep(), options.intervalMs ?? 60_000);
   }
 
-  async stop(): Promise<void> {
-    clearInterval(this.timer);
-    await this.running;
+  start(): void {
+    void this.loop.start();
+  }
+
+  stop(): Promise<void> {
+    return this.loop.stop();
   }
 
   async sweep(): Promise<void> {

@@ -1,4 +1,5 @@
 // Live store overrides in Redis (endpoints, a move to another store), and each node's copy refreshed every second.
+import { PollingLoop } from '../loops/polling-loop.js';
 import type { Redis } from 'ioredis';
 import { withTimeout } from '../errors.js';
 import type { StoreOverrides } from '../policy/store-move.js';
@@ -37,26 +38,26 @@ export class StoreOverridesRepository {
 /** This node's copy of the overrides, for intake and delivery, which must not read Redis each time. */
 export class OverridesCache {
   private current = new Map<string, StoreOverrides>();
-  private timer: NodeJS.Timeout | undefined;
+  private readonly loop: PollingLoop;
 
   constructor(
     private readonly repository: StoreOverridesRepository,
     private readonly onChange: (mailstore: string, overrides: StoreOverrides) => void = () => undefined,
-    private readonly intervalMs = 1000,
-  ) {}
+    intervalMs = 1000,
+  ) {
+    this.loop = new PollingLoop(() => this.refresh(), intervalMs);
+  }
 
   get overrides(): ReadonlyMap<string, StoreOverrides> {
     return this.current;
   }
 
-  async start(): Promise<void> {
-    await this.refresh();
-    this.timer = setInterval(() => void this.refresh().catch(() => undefined), this.intervalMs);
-    this.timer.unref();
+  start(): Promise<void> {
+    return this.loop.start({ runFirst: true });
   }
 
-  stop(): void {
-    clearInterval(this.timer);
+  stop(): Promise<void> {
+    return this.loop.stop();
   }
 
   /** Reads them again now (also after an operator changed them on this node). */

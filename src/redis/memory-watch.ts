@@ -1,4 +1,5 @@
 // Polls Redis memory once a second so intake can answer 452 without a round trip per message.
+import { PollingLoop } from '../loops/polling-loop.js';
 import type { Redis } from 'ioredis';
 import type { Logger } from '../observability/logger.js';
 import { EVENTS } from '../observability/events.js';
@@ -16,15 +17,17 @@ export function parseMemoryInfo(info: string): MemoryReading {
 
 export class MemoryWatch {
   private high = false;
-  private timer: NodeJS.Timeout | undefined;
+  private readonly loop: PollingLoop;
   private reading: MemoryReading | undefined;
 
   constructor(
     private readonly redis: Redis,
     private readonly highWater: number,
     private readonly logger: Logger,
-    private readonly intervalMs = 1000,
-  ) {}
+    intervalMs = 1000,
+  ) {
+    this.loop = new PollingLoop(() => this.poll(), intervalMs);
+  }
 
   /** True when Redis memory is above the high-water mark at the last reading. */
   get aboveHighWater(): boolean {
@@ -35,14 +38,12 @@ export class MemoryWatch {
     return this.reading;
   }
 
-  async start(): Promise<void> {
-    await this.poll();
-    this.timer = setInterval(() => void this.poll(), this.intervalMs);
-    this.timer.unref();
+  start(): Promise<void> {
+    return this.loop.start({ runFirst: true });
   }
 
-  stop(): void {
-    clearInterval(this.timer);
+  stop(): Promise<void> {
+    return this.loop.stop();
   }
 
   async poll(): Promise<void> {

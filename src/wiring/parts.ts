@@ -13,7 +13,7 @@ import type { MailstoreControls } from '../queue/mailstore-controls.js';
 import type { RetentionSweeper } from '../queue/retention-sweeper.js';
 import type { StoreAdmin } from '../admin/stores.js';
 import type { MailstoreAdmin } from '../admin/mailstores.js';
-import type { PolicyEnforcer } from '../admin/policy-enforcer.js';
+import type { PolicyEnforcer } from '../loops/policy-enforcer.js';
 import type { SmtpListener } from '../smtp/server.js';
 import type { MailstoreClient } from '../delivery/mailstore-client.js';
 
@@ -68,10 +68,10 @@ export async function stopParts(parts: Parts, graceMs: number): Promise<void> {
   await parts.consumers?.close(graceMs);
   for (const client of parts.clients.values()) client.close();
   parts.closeBounces?.();
-  parts.memoryWatch?.stop();
+  await parts.memoryWatch?.stop();
   await parts.sweeper?.stop();
-  parts.overrides?.stop();
-  parts.backlogWatch?.stop();
+  await parts.overrides?.stop();
+  await parts.backlogWatch?.stop();
   await parts.enforcer?.stop();
   await parts.controlQueues?.close();
   await parts.workerQueues?.close();

@@ -9,7 +9,7 @@ import { MailstoreControls } from '../queue/mailstore-controls.js';
 import { OverridesCache, StoreOverridesRepository } from '../queue/store-overrides.js';
 import { StoreAdmin } from '../admin/stores.js';
 import { MailstoreAdmin } from '../admin/mailstores.js';
-import { PolicyEnforcer } from '../admin/policy-enforcer.js';
+import { PolicyEnforcer } from '../loops/policy-enforcer.js';
 import type { MailstoreCommand } from '../policy/mailstore-state.js';
 import { destinationOf } from '../policy/store-move.js';
 import { MailstoreClient } from '../delivery/mailstore-client.js';

@@ -1,4 +1,5 @@
 // Every few seconds on every node: starts maintenance windows, lifts expired holds, probes, keeps queues obeying states.
+import { PollingLoop } from './polling-loop.js';
 import { isRefusal, refused } from '../errors.js';
 import type { Logger } from '../observability/logger.js';
 import { EVENTS } from '../observability/events.js';
@@ -10,7 +11,7 @@ import {
   type MailstoreState,
 } from '../policy/mailstore-state.js';
 import { planWindows } from '../policy/maintenance.js';
-import { type MailstoreAdmin } from './mailstores.js';
+import { type MailstoreAdmin } from '../admin/mailstores.js';
 import type { MailstoreControls } from '../queue/mailstore-controls.js';
 
 export interface EnforcerOptions {
@@ -30,22 +31,18 @@ export interface EnforcerOptions {
 }
 
 export class PolicyEnforcer {
-  private timer: NodeJS.Timeout | undefined;
-  private running: Promise<void> | undefined;
+  private readonly loop: PollingLoop;
 
-  constructor(private readonly options: EnforcerOptions) {}
-
-  async start(): Promise<void> {
-    await this.tick();
-    this.timer = setInterval(() => {
-      this.running ??= this.tick().finally(() => (this.running = undefined));
-    }, this.options.intervalMs ?? 2000);
-    this.timer.unref();
+  constructor(private readonly options: EnforcerOptions) {
+    this.loop = new PollingLoop(() => this.tick(), options.intervalMs ?? 2000);
   }
 
-  async stop(): Promise<void> {
-    clearInterval(this.timer);
-    await this.running;
+  start(): Promise<void> {
+    return this.loop.start({ runFirst: true });
+  }
+
+  stop(): Promise<void> {
+    return this.loop.stop();
   }
 
   async tick(): Promise<void> {
