@@ -42,7 +42,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Redis } from 'ioredis';
 import { createKeys } from '../src/queue/keys.js';
 import { MailQueues } from '../src/queue/queues.js';
-import { Trace } from '../src/queue/trace.js';
+import { Trace } from '../src/repositories/trace.js';
 import { createRedis } from '../src/redis/connections.js';
 import { RedisCommandCounter, redisCommandsText } from './redis-commands.js';
 import {

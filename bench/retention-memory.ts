@@ -1,4 +1,4 @@
-// What one retained copy (the safety net, src/queue/retained-copies.ts) costs in Redis, for three kinds of message.
+// What one retained copy (the safety net, src/repositories/retained-copies.ts) costs in Redis, for three kinds of message.
 //
 //   npm run bench:retention   (RETAIN_COUNT=500)
 //
@@ -16,7 +16,7 @@ import { Redis } from 'ioredis';
 import { createKeys } from '../src/queue/keys.js';
 import { newQueueId } from '../src/queue/queue-id.js';
 import { encodeBody } from '../src/queue/body-codec.js';
-import { RetainedMail } from '../src/queue/retained-copies.js';
+import { RetainedMail } from '../src/repositories/retained-copies.js';
 import { receivedHeader } from '../src/smtp/received-header.js';
 import { EmbeddedRedis } from '../src/redis/embedded.js';
 

@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { enqueueMessage, type EnqueueOptions } from '../src/queue/enqueue.js';
 import { newQueueId } from '../src/queue/queue-id.js';
 import type { MailQueues } from '../src/queue/queues.js';
-import type { Trace } from '../src/queue/trace.js';
+import type { Trace } from '../src/repositories/trace.js';
 import type { BodyCompression } from '../src/queue/body-codec.js';
 import { receivedHeader } from '../src/smtp/received-header.js';
 import { fixed, ownCpuMs, processCpuMs } from './lib.js';

@@ -10,7 +10,7 @@ import type { QueuedMessage } from '../queue/message-controls.js';
 import type { AuditEntry, MailstoreState } from '../policy/mailstore-state.js';
 import type { MaintenanceWindow } from '../policy/maintenance.js';
 import type { TracedMessage } from './trace.js';
-import type { TraceEvent, TraceKind } from '../queue/trace.js';
+import type { TraceEvent, TraceKind } from '../repositories/trace.js';
 import type { ReplayResult } from './replay.js';
 
 export const API_PREFIX = '/api/v1';

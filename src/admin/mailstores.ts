@@ -4,7 +4,7 @@ import { refused, isRefusal } from '../errors.js';
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../observability/logger.js';
 import { EVENTS } from '../observability/events.js';
-import type { MailstoreControls, QueueCounts, StateEffects } from '../queue/mailstore-controls.js';
+import type { MailstoreControls, QueueCounts, StateEffects } from '../repositories/mailstore-controls.js';
 import {
   SYSTEM_ACTOR,
   decide,
@@ -23,8 +23,8 @@ import {
 import { etaSeconds, type RampPlan } from '../policy/ramp.js';
 import { latestArrivalHavingUsed } from '../policy/lifetime.js';
 import type { StoreOverrides } from '../policy/store-move.js';
-import type { StoreOverridesRepository } from '../queue/store-overrides.js';
-import type { RetainedMail, RetentionStatus } from '../queue/retained-copies.js';
+import type { StoreOverridesRepository } from '../repositories/store-overrides.js';
+import type { RetainedMail, RetentionStatus } from '../repositories/retained-copies.js';
 
 /** Attempts at scheduling a window while other windows of the same store change. */
 const SCHEDULE_ATTEMPTS = 5;

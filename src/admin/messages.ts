@@ -6,8 +6,8 @@ import type { Logger } from '../observability/logger.js';
 import { EVENTS } from '../observability/events.js';
 import type { ActionOutcome, MessageControls, QueuedMessage, StoredEnvelope } from '../queue/message-controls.js';
 import type { MessageAuditEntry } from '../policy/mailstore-state.js';
-import type { MailstoreControls } from '../queue/mailstore-controls.js';
-import type { MessageEvents, Trace } from '../queue/trace.js';
+import type { MailstoreControls } from '../repositories/mailstore-controls.js';
+import type { MessageEvents, Trace } from '../repositories/trace.js';
 
 export interface MessageFilter {
   queueId?: string;

@@ -14,11 +14,11 @@ import {
   type ReplaySummary,
 } from '../policy/retention.js';
 import { enqueueMessage, type EnqueueOptions } from '../queue/enqueue.js';
-import type { MailstoreControls } from '../queue/mailstore-controls.js';
+import type { MailstoreControls } from '../repositories/mailstore-controls.js';
 import { newQueueId } from '../queue/queue-id.js';
 import type { MailQueues } from '../queue/queues.js';
-import type { RetainedMail } from '../queue/retained-copies.js';
-import type { MessageEvents, Trace } from '../queue/trace.js';
+import type { RetainedMail } from '../repositories/retained-copies.js';
+import type { MessageEvents, Trace } from '../repositories/trace.js';
 import type { MailstoreAdmin } from './mailstores.js';
 
 export interface ReplayRequest extends ReplayFilter {

@@ -6,8 +6,8 @@ import { EVENTS } from '../observability/events.js';
 import type { Logger } from '../observability/logger.js';
 import type { StoreAuditEntry } from '../policy/mailstore-state.js';
 import { moveProblem, type StoreOverrides } from '../policy/store-move.js';
-import type { MailstoreControls } from '../queue/mailstore-controls.js';
-import type { StoreOverridesRepository } from '../queue/store-overrides.js';
+import type { MailstoreControls } from '../repositories/mailstore-controls.js';
+import type { StoreOverridesRepository } from '../repositories/store-overrides.js';
 
 interface Actor {
   by: string;

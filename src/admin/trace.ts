@@ -1,6 +1,6 @@
 // Looks up message traces by queue id, Message-ID or recipient: the operation behind the HTTP API and the CLI.
 import { refused } from '../errors.js';
-import type { Trace, TraceEvent } from '../queue/trace.js';
+import type { Trace, TraceEvent } from '../repositories/trace.js';
 
 /** What to look for; criteria given together must all match. */
 export interface TraceQuery {

@@ -1,6 +1,6 @@
 // `holdfast trace`: what happened to a message, found by queue id, Message-ID or recipient.
 import type { Command } from 'commander';
-import type { TraceEvent } from '../queue/trace.js';
+import type { TraceEvent } from '../repositories/trace.js';
 import { CliInputError, apiAction, apiOptions, type CommonOptions, type ConfigLoader } from './connect.js';
 import { iso } from './format.js';
 

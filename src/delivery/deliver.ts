@@ -18,7 +18,7 @@ import type { DeliveryMetrics } from '../observability/metrics.js';
 import type { AttemptResult } from './mailstore-client.js';
 import type { OutcomeCounts } from '../policy/guard.js';
 import type { BounceSender } from './dsn-sender.js';
-import type { TraceEvent } from '../queue/trace.js';
+import type { TraceEvent } from '../repositories/trace.js';
 import { RunTrace } from './run-trace.js';
 import type { Retainer } from './retain.js';
 

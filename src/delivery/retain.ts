@@ -2,7 +2,7 @@
 import type { Logger } from '../observability/logger.js';
 import { EVENTS } from '../observability/events.js';
 import type { DeliveryJobData } from '../queue/job-data.js';
-import type { Dropped, RetainedMail, RetentionSettings } from '../queue/retained-copies.js';
+import type { Dropped, RetainedMail, RetentionSettings } from '../repositories/retained-copies.js';
 import type { RetainedDelivery } from '../policy/retention.js';
 import { storedSize } from '../queue/body-codec.js';
 

@@ -1,5 +1,5 @@
 // Collects one delivery run's trace events; they are recorded together when the run ends.
-import type { TraceEvent, TraceKind } from '../queue/trace.js';
+import type { TraceEvent, TraceKind } from '../repositories/trace.js';
 import type { RecipientReply } from './transport.js';
 
 type Details = Omit<TraceEvent, 'at' | 'queueId' | 'kind'>;

@@ -12,7 +12,7 @@ import {
 } from '../policy/mailstore-state.js';
 import { planWindows } from '../policy/maintenance.js';
 import { type MailstoreAdmin } from '../admin/mailstores.js';
-import type { MailstoreControls } from '../queue/mailstore-controls.js';
+import type { MailstoreControls } from '../repositories/mailstore-controls.js';
 
 export interface EnforcerOptions {
   mailstores: readonly string[];

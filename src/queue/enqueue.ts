@@ -8,7 +8,7 @@ import type { MailQueues } from './queues.js';
 import { DELIVERY_JOB_OPTIONS } from './queues.js';
 import { unlistJob } from './spool.js';
 import { encodeBody, type BodyCompression } from './body-codec.js';
-import type { Trace, TraceEvent } from './trace.js';
+import type { Trace, TraceEvent } from '../repositories/trace.js';
 
 export interface IncomingMessage {
   queueId: string;

@@ -9,7 +9,7 @@ import type { MailQueues } from './queues.js';
 import { mergeIntervals, type PausedInterval } from '../policy/lifetime.js';
 import type { Spool } from './spool.js';
 import { DELIVERY_JOB_OPTIONS } from './queues.js';
-import type { MessageEvents, Trace } from './trace.js';
+import type { MessageEvents, Trace } from '../repositories/trace.js';
 
 /**
  * Adds a job for `recipients` of the message to `mailstore`'s queue and its pending member, in

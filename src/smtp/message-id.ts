@@ -1,5 +1,5 @@
 // Finds the Message-ID in a message's header block, cheaply: it serves the trace, never a delivery decision.
-import { normalizeMessageId } from '../queue/trace.js';
+import { normalizeMessageId } from '../repositories/trace.js';
 
 /** Headers past this many bytes are not looked at: a Message-ID that far down is not worth the scan. */
 const SCAN_LIMIT = 64 * 1024;

@@ -4,8 +4,8 @@ import type { Config } from '../config/schema.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { Keys } from '../queue/keys.js';
-import type { Trace } from '../queue/trace.js';
-import type { RetainedMail } from '../queue/retained-copies.js';
+import type { Trace } from '../repositories/trace.js';
+import type { RetainedMail } from '../repositories/retained-copies.js';
 
 export interface NodeContext {
   config: Config;

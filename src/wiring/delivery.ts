@@ -6,7 +6,7 @@ import { Spool } from '../queue/spool.js';
 import { addMovedJob } from '../queue/move.js';
 import { createConsumer } from '../queue/consume.js';
 import { Consumers } from '../queue/consumers.js';
-import { ConsumerWatchdog } from '../queue/consumer-watchdog.js';
+import { ConsumerWatchdog } from '../loops/consumer-watchdog.js';
 import { RouteTable } from '../routing/route-table.js';
 import { Router } from '../routing/router.js';
 import { createDeliverer } from '../delivery/deliver.js';

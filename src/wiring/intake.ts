@@ -4,7 +4,7 @@ import { whenReady } from '../redis/connections.js';
 import { CommitGate } from '../redis/commit-gate.js';
 import { enqueueMessage } from '../queue/enqueue.js';
 import { IncomingBodies } from '../queue/incoming.js';
-import { BacklogWatch } from '../queue/backlog-watch.js';
+import { BacklogWatch } from '../loops/backlog-watch.js';
 import { RouteTable } from '../routing/route-table.js';
 import { Router } from '../routing/router.js';
 import { SmtpListener } from '../smtp/server.js';

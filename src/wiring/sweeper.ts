@@ -1,6 +1,6 @@
 // The safety net's upkeep on every node: each store's retained copies trimmed by age and bytes each minute.
 import { EVENTS } from '../observability/events.js';
-import { RetentionSweeper } from '../queue/retention-sweeper.js';
+import { RetentionSweeper } from '../loops/retention-sweeper.js';
 import type { NodeContext } from './context.js';
 import type { Parts } from './parts.js';
 

@@ -5,7 +5,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { createKeys } from '../../src/queue/keys.js';
 import { MailQueues } from '../../src/queue/queues.js';
 import { Consumers } from '../../src/queue/consumers.js';
-import { ConsumerWatchdog } from '../../src/queue/consumer-watchdog.js';
+import { ConsumerWatchdog } from '../../src/loops/consumer-watchdog.js';
 import type { DeliveryJobData } from '../../src/queue/job-data.js';
 import { createLogger } from '../../src/observability/logger.js';
 import type { LogRecord } from '../helpers/relay.js';

@@ -10,7 +10,7 @@ import { queueIdOf, send } from '../helpers/smtp-client.js';
 import { holdfastCli, writeCliConfig } from '../helpers/cli.js';
 import { waitFor } from '../helpers/wait.js';
 import { createKeys } from '../../src/queue/keys.js';
-import type { TraceKind } from '../../src/queue/trace.js';
+import type { TraceKind } from '../../src/repositories/trace.js';
 import type { TracedMessage, TraceQuery } from '../../src/admin/trace.js';
 
 const DAY = 24 * 3_600_000;

@@ -4,7 +4,7 @@ import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ReplayResult } from '../../src/admin/replay.js';
 import type { TracedMessage } from '../../src/admin/trace.js';
-import type { RetentionSettings } from '../../src/queue/retained-copies.js';
+import type { RetentionSettings } from '../../src/repositories/retained-copies.js';
 import { FakeMailstore } from '../helpers/mailstore.js';
 import { startTestRedis, type TestRedis } from '../helpers/redis-server.js';
 import { startRelay, testConfig, type TestRelay } from '../helpers/relay.js';

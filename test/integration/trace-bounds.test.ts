@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestRedis, type TestRedis } from '../helpers/redis-server.js';
 import { freePort } from '../helpers/ports.js';
 import { createKeys, type Keys } from '../../src/queue/keys.js';
-import { Trace, type TraceEvent, type TraceSettings } from '../../src/queue/trace.js';
+import { Trace, type TraceEvent, type TraceSettings } from '../../src/repositories/trace.js';
 
 const MINUTE = 60_000;
 const SETTINGS: TraceSettings = { retention: 10 * MINUTE, maxEventsPerMessage: 10, maxMessagesPerRecipient: 5 };

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { validateConfig } from '../../../src/config/load.js';
 import { MailstoreAdmin } from '../../../src/admin/mailstores.js';
 import { createLogger } from '../../../src/observability/logger.js';
-import type { MailstoreControls, StateEffects } from '../../../src/queue/mailstore-controls.js';
+import type { MailstoreControls, StateEffects } from '../../../src/repositories/mailstore-controls.js';
 import type { MailstoreState } from '../../../src/policy/mailstore-state.js';
 
 const NOW = 1_800_000_000_000;

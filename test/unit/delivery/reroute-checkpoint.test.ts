@@ -5,7 +5,7 @@ import { createDeliverer, type DeliveryContext } from '../../../src/delivery/del
 import type { MailstoreClient } from '../../../src/delivery/mailstore-client.js';
 import { createLogger } from '../../../src/observability/logger.js';
 import type { DeliveryJobData } from '../../../src/queue/job-data.js';
-import type { TraceEvent } from '../../../src/queue/trace.js';
+import type { TraceEvent } from '../../../src/repositories/trace.js';
 
 function config() {
   const result = validateConfig(

@@ -1,6 +1,6 @@
 // Unit tests for the watchdog's verdict on a worker: wedged, or only idle, busy or restrained.
 import { describe, expect, it } from 'vitest';
-import { looksWedged, type QueueSample } from '../../../src/queue/consumer-watchdog.js';
+import { looksWedged, type QueueSample } from '../../../src/loops/consumer-watchdog.js';
 
 const sample = (overrides: Partial<QueueSample> = {}): QueueSample => ({
   due: 3,

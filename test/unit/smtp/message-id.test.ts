@@ -1,7 +1,7 @@
 // Unit tests for finding the Message-ID in a message's header block (for the trace).
 import { describe, expect, it } from 'vitest';
 import { headerMessageId } from '../../../src/smtp/message-id.js';
-import { normalizeMessageId } from '../../../src/queue/trace.js';
+import { normalizeMessageId } from '../../../src/repositories/trace.js';
 
 const message = (text: string) => Buffer.from(text.replace(/\n/g, '\r\n'), 'utf8');
 

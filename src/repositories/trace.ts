@@ -2,7 +2,7 @@
 import type { ChainableCommander, Redis } from 'ioredis';
 import { withTimeout } from '../errors.js';
 import { LuaScript } from '../redis/scripts.js';
-import type { Keys } from './keys.js';
+import type { Keys } from '../queue/keys.js';
 
 export const TRACE_KINDS = [
   'accepted',

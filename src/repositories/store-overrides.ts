@@ -3,7 +3,7 @@ import { PollingLoop } from '../loops/polling-loop.js';
 import type { Redis } from 'ioredis';
 import { withTimeout } from '../errors.js';
 import type { StoreOverrides } from '../policy/store-move.js';
-import type { Keys } from './keys.js';
+import type { Keys } from '../queue/keys.js';
 
 export class StoreOverridesRepository {
   constructor(

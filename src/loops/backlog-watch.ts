@@ -1,9 +1,9 @@
 // Polls the backlog of stores with limits once a second, so RCPT can answer 452 without a round trip.
-import { PollingLoop } from '../loops/polling-loop.js';
+import { PollingLoop } from './polling-loop.js';
 import { EVENTS } from '../observability/events.js';
 import type { Logger } from '../observability/logger.js';
 import { backlogOverLimit, hasBacklogLimit, type BacklogLimit } from '../policy/backlog-limit.js';
-import type { Backlogs } from './backlog.js';
+import type { Backlogs } from '../repositories/backlog.js';
 
 export class BacklogWatch {
   private readonly over = new Map<string, string[]>();

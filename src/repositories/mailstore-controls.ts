@@ -6,8 +6,8 @@ import { OPEN, deliveriesAllowed, isStopped, type AuditEntry, type MailstoreStat
 import type { PausedInterval } from '../policy/lifetime.js';
 import type { GuardEpisode, OutcomeCounts } from '../policy/guard.js';
 import type { MaintenanceWindow } from '../policy/maintenance.js';
-import type { Keys } from './keys.js';
-import type { MailQueues } from './queues.js';
+import type { Keys } from '../queue/keys.js';
+import type { MailQueues } from '../queue/queues.js';
 import { Backlogs } from './backlog.js';
 import { MaintenanceWindows, windowMember } from './maintenance-windows.js';
 

@@ -1,10 +1,10 @@
 // Restarts a worker that stops taking jobs while its queue has mail due: a wedged fetch loop must not stall a store.
-import { PollingLoop } from '../loops/polling-loop.js';
+import { PollingLoop } from './polling-loop.js';
 import type { Queue } from 'bullmq';
 import { EVENTS } from '../observability/events.js';
 import type { Logger } from '../observability/logger.js';
-import type { Consumers, WorkerActivity } from './consumers.js';
-import type { DeliveryJobData } from './job-data.js';
+import type { Consumers, WorkerActivity } from '../queue/consumers.js';
+import type { DeliveryJobData } from '../queue/job-data.js';
 
 /** One look at a store's queue and this node's worker for it. */
 export interface QueueSample extends WorkerActivity {

@@ -1,7 +1,7 @@
 // Reads a store's backlog (mail still to deliver) from its arrival-ordered index: never reads a job.
 import type { Redis } from 'ioredis';
 import { withTimeout } from '../errors.js';
-import type { Keys } from './keys.js';
+import type { Keys } from '../queue/keys.js';
 
 export interface Backlog {
   messages: number;

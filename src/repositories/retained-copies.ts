@@ -3,8 +3,8 @@ import type { Redis } from 'ioredis';
 import { withTimeout } from '../errors.js';
 import { LuaScript } from '../redis/scripts.js';
 import type { RetainedDelivery } from '../policy/retention.js';
-import type { Keys } from './keys.js';
-import { decodeBody } from './body-codec.js';
+import type { Keys } from '../queue/keys.js';
+import { decodeBody } from '../queue/body-codec.js';
 
 /** Most copies one script call drops: an expired day is worked off in steps, not in one long script. */
 export const DROP_LIMIT = 2000;

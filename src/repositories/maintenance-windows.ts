@@ -3,7 +3,7 @@ import type { Redis } from 'ioredis';
 import { withTimeout } from '../errors.js';
 import { LuaScript } from '../redis/scripts.js';
 import type { MaintenanceWindow, WindowAuditEntry } from '../policy/maintenance.js';
-import type { Keys } from './keys.js';
+import type { Keys } from '../queue/keys.js';
 
 /** Adds a window only if the set is still the one its overlap was checked against; audits it. 1: added. */
 const ADD_SCRIPT = new LuaScript('window-add');
