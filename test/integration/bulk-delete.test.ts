@@ -1,40 +1,17 @@
 // Scenario: an operator deletes queued mail in bulk, after a dry run that counts it first.
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestRedis, type TestRedis } from '../helpers/redis-server.js';
-import { FakeMailstore } from '../helpers/mailstore.js';
-import { startRelay, testConfig, type TestRelay } from '../helpers/relay.js';
+import { describe, expect, it } from 'vitest';
+import { createKeys } from '../../src/queue/keys.js';
 import { queueIdOf, send } from '../helpers/smtp-client.js';
-import { holdfastCli, writeCliConfig } from '../helpers/cli.js';
 import { waitFor } from '../helpers/wait.js';
+import { withRelay } from '../helpers/with-relay.js';
 
 describe('bulk deletion of queued mail', () => {
-  let redis: TestRedis;
-  let relay: TestRelay;
-  let directory: string;
-  let cli: (...args: string[]) => ReturnType<typeof holdfastCli>;
-  const store1 = new FakeMailstore();
-  const store2 = new FakeMailstore();
-
-  beforeAll(async () => {
-    redis = await startTestRedis();
-    directory = mkdtempSync(join(tmpdir(), 'holdfast-delete-'));
-    const ports = { store1: await store1.start(), store2: await store2.start() };
-    relay = await startRelay(testConfig(redis.url, ports, { routing: { users: { 'dave@example.com': 'store2' } } }));
-    const configFile = writeCliConfig(directory, relay);
-    cli = (...args) => holdfastCli(configFile, ...args);
-  });
-
-  afterAll(async () => {
-    await relay?.stop();
-    await Promise.all([store1.stop(), store2.stop()]);
-    await redis?.cleanup();
-    rmSync(directory, { recursive: true, force: true });
-  });
+  const fixture = withRelay({ cli: true, config: { routing: { users: { 'dave@example.com': 'store2' } } } });
+  const { store1, store2 } = fixture.stores;
+  const { cli } = fixture;
 
   it('counts with a dry run, deletes exactly that, frees the bodies, and names it in the audit trail', async () => {
+    const { relay, redis } = fixture;
     await relay.app.mailstoreAdmin!.hold('store2', { reason: 'broken', by: 'ops' });
     const forBob: string[] = [];
     for (let index = 0; index < 4; index++)
@@ -70,15 +47,9 @@ describe('bulk deletion of queued mail', () => {
     );
     expect(deleted.stdout).toMatch(/^deleted 5 of 5 messages/);
     expect((await cli('queue', 'list', '--store', 'store2')).stdout).toContain('3 messages');
-    const prefix = relay.config.redis.prefix;
+    const keys = createKeys(relay.config.redis.prefix);
     for (const queueId of [...forBob, shared]) {
-      expect(
-        await redis.client.exists(
-          `${prefix}:body:${queueId}`,
-          `${prefix}:msg:${queueId}`,
-          `${prefix}:pending:${queueId}`,
-        ),
-      ).toBe(0);
+      expect(await redis.client.exists(keys.body(queueId), keys.message(queueId), keys.pending(queueId))).toBe(0);
     }
     const [entry] = JSON.parse((await cli('audit', '--json', '-n', '1')).stdout) as unknown[];
     expect(entry).toMatchObject({
