@@ -1,38 +1,22 @@
 // Scenario: an operator drives Holdfast over the admin HTTP API: token, stores, messages, routes, health, errors.
 import { networkInterfaces } from 'node:os';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestRedis, type TestRedis } from '../helpers/redis-server.js';
-import { FakeMailstore } from '../helpers/mailstore.js';
-import { startRelay, testConfig, type TestRelay } from '../helpers/relay.js';
+import { describe, expect, it } from 'vitest';
 import { queueIdOf, send } from '../helpers/smtp-client.js';
 import { waitFor } from '../helpers/wait.js';
+import { withRelay } from '../helpers/with-relay.js';
 
 const TOKEN = 'a-long-enough-test-token-0123456789';
 
 describe('the admin API', () => {
-  let redis: TestRedis;
-  let relay: TestRelay;
-  const store1 = new FakeMailstore();
-  const store2 = new FakeMailstore();
-
-  beforeAll(async () => {
-    redis = await startTestRedis();
-    const ports = { store1: await store1.start(), store2: await store2.start() };
-    relay = await startRelay(testConfig(redis.url, ports, { admin: { port: 0, token: TOKEN } }));
-  });
-
-  afterAll(async () => {
-    await relay?.stop();
-    await Promise.all([store1.stop(), store2.stop()]);
-    await redis?.cleanup();
-  });
+  const fixture = withRelay({ config: { admin: { port: 0, token: TOKEN } } });
+  const { store2 } = fixture.stores;
 
   /** A request to the API; the token unless told otherwise. */
   async function api(method: string, path: string, body?: unknown, token: string | null = TOKEN) {
     const headers: Record<string, string> = {};
     if (token !== null) headers.authorization = `Bearer ${token}`;
     if (body !== undefined) headers['content-type'] = typeof body === 'string' ? 'text/csv' : 'application/json';
-    const response = await fetch(`http://127.0.0.1:${relay.app.adminPort}/api/v1${path}`, {
+    const response = await fetch(`http://127.0.0.1:${fixture.relay.app.adminPort}/api/v1${path}`, {
       method,
       headers,
       body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
@@ -41,6 +25,7 @@ describe('the admin API', () => {
   }
 
   it('answers health without a token, and everything else only with the right one', async () => {
+    const { relay } = fixture;
     expect(await api('GET', '/health/live', undefined, null)).toMatchObject({ status: 200, body: { live: true } });
     expect(await api('GET', '/health/ready', undefined, null)).toMatchObject({
       status: 200,
@@ -59,6 +44,7 @@ describe('the admin API', () => {
   });
 
   it('holds and releases a store, and says why it refuses', async () => {
+    const { relay } = fixture;
     const held = await api('POST', '/stores/store2/hold', { reason: 'disk errors', by: 'alice-ops' });
     expect(held).toMatchObject({
       status: 200,
@@ -132,6 +118,7 @@ describe('the admin API', () => {
   });
 
   it('listens on loopback only: another address of this machine is refused', async () => {
+    const { relay } = fixture;
     expect(relay.app.adminAddress).toBe('127.0.0.1');
     const outside = Object.values(networkInterfaces())
       .flat()

@@ -1,32 +1,15 @@
 // Scenario: a store's backlog over its limit makes RCPT answer 452 for that store's recipients only.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestRedis, type TestRedis } from '../helpers/redis-server.js';
-import { FakeMailstore } from '../helpers/mailstore.js';
-import { startRelay, testConfig, type TestRelay } from '../helpers/relay.js';
+import { describe, expect, it } from 'vitest';
 import { send, sendRaw } from '../helpers/smtp-client.js';
 import { waitFor } from '../helpers/wait.js';
+import { withRelay } from '../helpers/with-relay.js';
 
 describe('a backlog limit on one mailstore', () => {
-  let redis: TestRedis;
-  let relay: TestRelay;
-  const store1 = new FakeMailstore();
-  const store2 = new FakeMailstore();
-
-  beforeAll(async () => {
-    redis = await startTestRedis();
-    const ports = { store1: await store1.start(), store2: await store2.start() };
-    relay = await startRelay(
-      testConfig(redis.url, ports, { mailstores: { store1: { backlogLimit: { messages: 2 } } } }),
-    );
-  });
-
-  afterAll(async () => {
-    await relay?.stop();
-    await Promise.all([store1.stop(), store2.stop()]);
-    await redis?.cleanup();
-  });
+  const fixture = withRelay({ config: { mailstores: { store1: { backlogLimit: { messages: 2 } } } } });
+  const { store1, store2 } = fixture.stores;
 
   it('answers 452 for that store while it is over, keeps taking mail for the other, and recovers', async () => {
+    const { relay } = fixture;
     const admin = relay.app.mailstoreAdmin!;
     await admin.hold('store1', { reason: 'storage failure', by: 'ops' });
     for (const subject of ['one', 'two']) {

@@ -1,9 +1,7 @@
 // Scenario: queued bodies are kept gzip'd in Redis (redis.bodyCompression) and come out byte for byte.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestRedis, type TestRedis } from '../helpers/redis-server.js';
-import { FakeMailstore } from '../helpers/mailstore.js';
-import { startRelay, testConfig, type TestRelay } from '../helpers/relay.js';
+import { describe, expect, it } from 'vitest';
 import { sendRaw } from '../helpers/smtp-client.js';
+import { withRelay } from '../helpers/with-relay.js';
 import { createKeys } from '../../src/queue/keys.js';
 import { isCompressed } from '../../src/queue/body-codec.js';
 import { ApiClient } from '../../src/cli/client.js';
@@ -18,24 +16,11 @@ describe.each([
   { compression: 'gzip', compressed: true },
   { compression: 'none', compressed: false },
 ])('with redis.bodyCompression $compression', ({ compression, compressed }) => {
-  let redis: TestRedis;
-  let relay: TestRelay;
-  const store = new FakeMailstore();
-
-  beforeAll(async () => {
-    redis = await startTestRedis();
-    relay = await startRelay(
-      testConfig(redis.url, { store1: await store.start() }, { redis: { bodyCompression: compression } }),
-    );
-  });
-
-  afterAll(async () => {
-    await relay?.stop();
-    await store.stop();
-    await redis?.cleanup();
-  });
+  const fixture = withRelay({ stores: ['store1'], config: { redis: { bodyCompression: compression } } });
+  const { store1: store } = fixture.stores;
 
   it(`stores a held message's body ${compressed ? 'compressed' : 'as received'}, shows its headers, and delivers it byte for byte`, async () => {
+    const { relay, redis } = fixture;
     const api = new ApiClient(`http://127.0.0.1:${relay.app.adminPort}`, undefined);
     await api.hold('store1', { reason: 'to look at the stored body', by: 'test' });
     const message = textMessage(`stored-${compression}`, 400);

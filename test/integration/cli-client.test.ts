@@ -2,43 +2,23 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestRedis, type TestRedis } from '../helpers/redis-server.js';
-import { FakeMailstore } from '../helpers/mailstore.js';
-import { startRelay, testConfig, type TestRelay } from '../helpers/relay.js';
+import { describe, expect, it } from 'vitest';
 import { freePort } from '../helpers/ports.js';
 import { holdfastCli, writeCliConfig } from '../helpers/cli.js';
 import { queueIdOf, send } from '../helpers/smtp-client.js';
+import { withRelay } from '../helpers/with-relay.js';
 
 const TOKEN = 'cli-test-token-0123456789abcdef';
 
 describe('the holdfast CLI as an API client', () => {
-  let redis: TestRedis;
-  let relay: TestRelay;
-  let directory: string;
-  const store1 = new FakeMailstore();
-
-  beforeAll(async () => {
-    redis = await startTestRedis();
-    directory = mkdtempSync(join(tmpdir(), 'holdfast-cli-'));
-    relay = await startRelay(
-      testConfig(redis.url, { store1: await store1.start() }, { admin: { port: 0, token: TOKEN } }),
-    );
-  });
-
-  afterAll(async () => {
-    await relay?.stop();
-    await store1.stop();
-    await redis?.cleanup();
-    rmSync(directory, { recursive: true, force: true });
-  });
+  const fixture = withRelay({ stores: ['store1'], cli: true, config: { admin: { port: 0, token: TOKEN } } });
+  const { cli } = fixture;
 
   it('uses the admin address and token of the config file, and prints JSON with --json', async () => {
-    const file = writeCliConfig(directory, relay);
-    const status = await holdfastCli(file, 'status', '--json');
+    const status = await cli('status', '--json');
     expect(status.code).toBe(0);
     expect(JSON.parse(status.stdout)).toMatchObject([{ mailstore: 'store1', state: { kind: 'open' } }]);
-    const table = await holdfastCli(file, 'status');
+    const table = await cli('status');
     expect(table.stdout).toMatch(
       /^MAILSTORE +STATE +WAITING +DEFERRED +ACTIVE +FAILED +OLDEST +EXPIRING +DETAIL\nstore1 +open/,
     );
@@ -48,7 +28,7 @@ describe('the holdfast CLI as an API client', () => {
   });
 
   it('probes a store, shows one message with its trace, and explains a route', async () => {
-    const cli = (...args: string[]) => holdfastCli(writeCliConfig(directory, relay), ...args);
+    const { relay } = fixture;
     expect(await cli('probe', 'store1')).toMatchObject({ code: 0, stdout: 'store1: answered; open\n' });
 
     await relay.app.mailstoreAdmin!.hold('store1', { reason: 'for the test', by: 'ops' });
@@ -67,27 +47,31 @@ describe('the holdfast CLI as an API client', () => {
   });
 
   it('exits 77 with a hint when the token is wrong', async () => {
+    const { relay } = fixture;
     const wrong = {
       ...relay,
       config: { ...relay.config, admin: { ...relay.config.admin, token: 'not-the-right-token-at-all' } },
     };
-    const result = await holdfastCli(writeCliConfig(directory, wrong), 'status');
-    expect(result.code).toBe(77);
-    expect(result.stderr).toMatch(/missing or wrong bearer token \(set HOLDFAST_ADMIN_TOKEN/);
+    const directory = mkdtempSync(join(tmpdir(), 'holdfast-cli-'));
+    try {
+      const result = await holdfastCli(writeCliConfig(directory, wrong), 'status');
+      expect(result.code).toBe(77);
+      expect(result.stderr).toMatch(/missing or wrong bearer token \(set HOLDFAST_ADMIN_TOKEN/);
+    } finally {
+      rmSync(directory, { recursive: true, force: true });
+    }
   });
 
   it('exits 69 and says where it looked when nothing answers', async () => {
     const port = await freePort();
-    const result = await holdfastCli(writeCliConfig(directory, relay), 'status', '--url', `http://127.0.0.1:${port}`);
+    const result = await cli('status', '--url', `http://127.0.0.1:${port}`);
     expect(result.code).toBe(69);
     expect(result.stderr).toContain(`cannot reach the admin API at http://127.0.0.1:${port}`);
   });
 
   it('exits 65 when the API refuses the request, with its reason', async () => {
-    const result = await holdfastCli(writeCliConfig(directory, relay), 'release', 'store1');
+    const result = await cli('release', 'store1');
     expect(result).toMatchObject({ code: 65, stderr: expect.stringMatching(/^holdfast: .*not held/) as string });
-    expect((await holdfastCli(writeCliConfig(directory, relay), 'hold', 'nope', '--reason', 'x')).stderr).toContain(
-      'unknown mailstore "nope"',
-    );
+    expect((await cli('hold', 'nope', '--reason', 'x')).stderr).toContain('unknown mailstore "nope"');
   });
 });

@@ -1,31 +1,19 @@
 // Scenario: Redis reconnects as a server that no longer fsyncs every write (as a promoted replica might).
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FakeMailstore } from '../helpers/mailstore.js';
-import { startTestRedis, type TestRedis } from '../helpers/redis-server.js';
-import { startRelay, testConfig, type TestRelay } from '../helpers/relay.js';
+import { describe, expect, it } from 'vitest';
 import { send } from '../helpers/smtp-client.js';
 import { waitFor } from '../helpers/wait.js';
+import { withRelay } from '../helpers/with-relay.js';
 
 describe('intake after a reconnect to a Redis that does not fsync every write', () => {
-  let redis: TestRedis;
-  let relay: TestRelay;
-  const store = new FakeMailstore();
-
-  beforeAll(async () => {
-    redis = await startTestRedis();
-    relay = await startRelay(testConfig(redis.url, { store1: await store.start() }));
-  });
-
-  afterAll(async () => {
-    await relay?.stop();
-    await store.stop();
-    await redis?.cleanup();
-  });
+  const fixture = withRelay({ stores: ['store1'] });
 
   const sendOne = (subject: string) =>
-    send(relay.port, 'sender@remote.test', ['alice@example.com'], subject).catch((error: Error) => error.message);
+    send(fixture.relay.port, 'sender@remote.test', ['alice@example.com'], subject).catch(
+      (error: Error) => error.message,
+    );
 
   it('answers 451 4.3.0 while strict durability does not hold, and 250 again once it does', async () => {
+    const { relay, redis } = fixture;
     expect(await sendOne('durable')).toMatch(/^250/);
 
     await redis.client.config('SET', 'appendfsync', 'everysec');

@@ -1,38 +1,28 @@
 // Scenario: Redis dies just as a mailstore accepts a message, before Holdfast recorded the delivery.
 import { setTimeout as sleep } from 'node:timers/promises';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestRedis, type TestRedis } from '../helpers/redis-server.js';
-import { FakeMailstore } from '../helpers/mailstore.js';
-import { startRelay, testConfig, type TestRelay } from '../helpers/relay.js';
+import { afterAll, describe, expect, it } from 'vitest';
+import { createKeys } from '../../src/queue/keys.js';
 import { queueIdOf, send } from '../helpers/smtp-client.js';
 import { waitFor } from '../helpers/wait.js';
+import { withRelay } from '../helpers/with-relay.js';
 
 const OUTAGE_MS = 4000;
 
 describe('Redis down as a delivery ends', () => {
-  let redis: TestRedis;
-  let relay: TestRelay;
-  const store = new FakeMailstore();
+  const fixture = withRelay({
+    stores: ['store1'],
+    config: { limits: { timeouts: { enqueue: '1s' } }, workers: { lockDuration: '20s' } },
+  });
+  const { store1: store } = fixture.stores;
   let restarted: Promise<void> | undefined;
 
-  beforeAll(async () => {
-    redis = await startTestRedis();
-    const config = testConfig(
-      redis.url,
-      { store1: await store.start() },
-      { limits: { timeouts: { enqueue: '1s' } }, workers: { lockDuration: '20s' } },
-    );
-    relay = await startRelay(config);
-  });
-
+  // Registered after the fixture's, so it runs first: Redis is back before the relay stops.
   afterAll(async () => {
     await restarted;
-    await relay?.stop();
-    await store.stop();
-    await redis?.cleanup();
   });
 
   it('records the delivery once Redis is back, within the lock, and does not deliver it twice', async () => {
+    const { relay, redis } = fixture;
     store.beforeReply = async () => {
       if (restarted) return;
       await redis.kill();
@@ -40,9 +30,9 @@ describe('Redis down as a delivery ends', () => {
     };
     const queueId = queueIdOf(await send(relay.port, 'sender@remote.test', ['alice@example.com'], 'stalled finish'));
     await waitFor(() => store.messages.length > 0, 10_000, 'the delivery');
-    const prefix = relay.config.redis.prefix;
+    const keys = createKeys(relay.config.redis.prefix);
     await waitFor(
-      async () => (await redis.client.exists(`${prefix}:msg:${queueId}`).catch(() => 1)) === 0,
+      async () => (await redis.client.exists(keys.message(queueId)).catch(() => 1)) === 0,
       30_000,
       'the finish',
     );

@@ -1,10 +1,10 @@
 // Scenario: messages larger than the message buffer stream into Redis while they arrive.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestRedis, keysWithPrefix, type TestRedis } from '../helpers/redis-server.js';
-import { FakeMailstore } from '../helpers/mailstore.js';
-import { startRelay, testConfig, type TestRelay } from '../helpers/relay.js';
+import { describe, expect, it } from 'vitest';
+import { createKeys } from '../../src/queue/keys.js';
+import { keysWithPrefix } from '../helpers/redis-server.js';
 import { SmtpDialog, sendRaw } from '../helpers/smtp-client.js';
 import { waitFor } from '../helpers/wait.js';
+import { withRelay } from '../helpers/with-relay.js';
 
 /** A message of numbered lines (about `size` bytes), so that a lost, doubled or reordered chunk shows. */
 function numberedMessage(subject: string, size: number): string {
@@ -13,29 +13,16 @@ function numberedMessage(subject: string, size: number): string {
 }
 
 describe('a message larger than the message buffer', () => {
-  let redis: TestRedis;
-  let relay: TestRelay;
-  const store = new FakeMailstore();
-  let prefix: string;
-
-  beforeAll(async () => {
-    redis = await startTestRedis();
-    const config = testConfig(
-      redis.url,
-      { store1: await store.start() },
-      { limits: { messageBuffer: '64kb', maxMessageSize: '8mb' } },
-    );
-    prefix = config.redis.prefix;
-    relay = await startRelay(config);
+  const fixture = withRelay({
+    stores: ['store1'],
+    config: { limits: { messageBuffer: '64kb', maxMessageSize: '8mb' } },
   });
-
-  afterAll(async () => {
-    await relay?.stop();
-    await store.stop();
-    await redis?.cleanup();
-  });
+  const { store1: store } = fixture.stores;
+  /** The relay's key names (`'*'` for a pattern of them). */
+  const keys = () => createKeys(fixture.relay.config.redis.prefix);
 
   it('is queued whole and delivered byte for byte, with its Message-ID in the trace', async () => {
+    const { relay, redis } = fixture;
     const message = numberedMessage('large-one', 2_000_000);
     const replies = await sendRaw(relay.port, 'sender@remote.test', ['alice@example.com'], message);
     expect(replies.at(-1)).toMatch(/^250 2\.0\.0 /);
@@ -45,12 +32,13 @@ describe('a message larger than the message buffer', () => {
     expect(delivered.slice(delivered.indexOf('From: sender@remote.test'))).toBe(`${message}\r\n`);
     const accepted = relay.events('Reception').at(-1)!;
     expect(accepted.size).toBe(Buffer.byteLength(delivered));
-    expect(await keysWithPrefix(redis.client, `${prefix}:incoming:*`)).toEqual([]);
-    expect(await redis.client.exists(`${prefix}:trace:message-id:large-one@remote.test`)).toBe(1);
+    expect(await keysWithPrefix(redis.client, keys().incomingBody('*'))).toEqual([]);
+    expect(await redis.client.exists(keys().traceByMessageId('large-one@remote.test'))).toBe(1);
   });
 
   it('leaves nothing in Redis when the client disconnects halfway through', async () => {
-    const bodies = async () => keysWithPrefix(redis.client, `${prefix}:body:*`);
+    const { relay, redis } = fixture;
+    const bodies = async () => keysWithPrefix(redis.client, keys().body('*'));
     const before = await bodies();
     const { dialog } = await SmtpDialog.open(relay.port);
     await dialog.command('EHLO client.test');
@@ -59,14 +47,14 @@ describe('a message larger than the message buffer', () => {
     expect(await dialog.command('DATA')).toMatch(/^354/);
     dialog.write(numberedMessage('cut-short', 1_000_000));
     await waitFor(
-      async () => (await keysWithPrefix(redis.client, `${prefix}:incoming:*`)).length > 0,
+      async () => (await keysWithPrefix(redis.client, keys().incomingBody('*'))).length > 0,
       10_000,
       'spooling',
     );
     dialog.close();
     await waitFor(() => relay.events('ReceptionFailed').some((record) => record.reason === 'disconnected'));
     await waitFor(
-      async () => (await keysWithPrefix(redis.client, `${prefix}:incoming:*`)).length === 0,
+      async () => (await keysWithPrefix(redis.client, keys().incomingBody('*'))).length === 0,
       5000,
       'partial body removed',
     );
@@ -74,6 +62,7 @@ describe('a message larger than the message buffer', () => {
   });
 
   it('gets 452 4.3.1 when Redis runs out of memory while it arrives, and keeps none of it', async () => {
+    const { relay, redis } = fixture;
     const used = Number(/used_memory:(\d+)/.exec(await redis.client.info('memory'))![1]);
     // Room for about a megabyte more: below the high-water mark at MAIL FROM, too little for the message.
     await redis.client.config('SET', 'maxmemory', String(used + 1_000_000));
@@ -89,6 +78,6 @@ describe('a message larger than the message buffer', () => {
     } finally {
       await redis.client.config('SET', 'maxmemory', '0');
     }
-    expect(await keysWithPrefix(redis.client, `${prefix}:incoming:*`)).toEqual([]);
+    expect(await keysWithPrefix(redis.client, keys().incomingBody('*'))).toEqual([]);
   });
 });

@@ -1,42 +1,18 @@
 // Scenario: an operator holds a mailstore while mail keeps arriving, then releases it.
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestRedis, type TestRedis } from '../helpers/redis-server.js';
-import { FakeMailstore } from '../helpers/mailstore.js';
-import { startRelay, testConfig, type TestRelay } from '../helpers/relay.js';
+import { describe, expect, it } from 'vitest';
 import { queueIdOf, send } from '../helpers/smtp-client.js';
-import { holdfastCli, writeCliConfig } from '../helpers/cli.js';
 import { waitFor } from '../helpers/wait.js';
+import { withRelay } from '../helpers/with-relay.js';
 
 describe('an operator hold on one mailstore', () => {
-  let redis: TestRedis;
-  let relay: TestRelay;
-  let directory: string;
-  let cli: (...args: string[]) => ReturnType<typeof holdfastCli>;
-  const store1 = new FakeMailstore();
-  const store2 = new FakeMailstore();
-
-  beforeAll(async () => {
-    redis = await startTestRedis();
-    directory = mkdtempSync(join(tmpdir(), 'holdfast-hold-'));
-    const ports = { store1: await store1.start(), store2: await store2.start() };
-    // One connection to store2, so that the order of delivery is the order of the queue.
-    relay = await startRelay(testConfig(redis.url, ports, { mailstores: { store2: { concurrency: 1 } } }));
-    const configFile = writeCliConfig(directory, relay);
-    cli = (...args) => holdfastCli(configFile, ...args);
-  });
-
-  afterAll(async () => {
-    await relay?.stop();
-    await Promise.all([store1.stop(), store2.stop()]);
-    await redis?.cleanup();
-    rmSync(directory, { recursive: true, force: true });
-  });
+  // One connection to store2, so that the order of delivery is the order of the queue.
+  const fixture = withRelay({ cli: true, config: { mailstores: { store2: { concurrency: 1 } } } });
+  const { store1, store2 } = fixture.stores;
+  const { cli } = fixture;
 
   it('delivers the other store at once, nothing to the held one, and all of it oldest first after release', async () => {
+    const { relay } = fixture;
     const held = await cli('hold', 'store2', '--reason', 'disk errors on store2', '--by', 'alice-ops');
     expect(held).toMatchObject({ code: 0, stdout: 'store2 held: disk errors on store2\n' });
 
@@ -101,7 +77,7 @@ describe('an operator hold on one mailstore', () => {
 
   it('lifts a hold by itself when its end time comes', async () => {
     expect((await cli('hold', 'store1', '--reason', 'maintenance window', '--until', '10s')).code).toBe(0);
-    await send(relay.port, 'sender@remote.test', ['alice@example.com'], 'during the window');
+    await send(fixture.relay.port, 'sender@remote.test', ['alice@example.com'], 'during the window');
     const before = store1.messages.length;
     await sleep(500);
     expect(store1.messages.length).toBe(before);

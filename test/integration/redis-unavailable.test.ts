@@ -1,10 +1,8 @@
 // Scenario: Redis stops, hangs or fills up while mail arrives: 451/452, never a false 250.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestRedis, type TestRedis } from '../helpers/redis-server.js';
-import { FakeMailstore } from '../helpers/mailstore.js';
-import { startRelay, testConfig, type TestRelay } from '../helpers/relay.js';
+import { afterAll, describe, expect, it } from 'vitest';
 import { SmtpDialog, send, testMessage } from '../helpers/smtp-client.js';
 import { waitFor } from '../helpers/wait.js';
+import { withRelay } from '../helpers/with-relay.js';
 
 /** Opens a transaction up to the end of RCPT, so that only the DATA stage meets the fault. */
 async function openTransaction(port: number): Promise<SmtpDialog> {
@@ -24,23 +22,12 @@ async function finishData(dialog: SmtpDialog, subject: string): Promise<{ reply:
 }
 
 describe('intake when Redis is unavailable', () => {
-  let redis: TestRedis;
-  let relay: TestRelay;
-  const store = new FakeMailstore();
-
-  beforeAll(async () => {
-    redis = await startTestRedis();
-    relay = await startRelay(testConfig(redis.url, { store1: await store.start() }));
-  });
-
-  afterAll(async () => {
-    redis?.resume();
-    await relay?.stop();
-    await store.stop();
-    await redis?.cleanup();
-  });
+  const fixture = withRelay({ stores: ['store1'] });
+  // afterAll hooks run last registered first: Redis is resumed before the fixture stops the relay.
+  afterAll(() => fixture.redis.resume());
 
   it('answers DATA with 451 4.3.0 within the bound when Redis is stopped, and stores nothing', async () => {
+    const { relay, redis } = fixture;
     const dialog = await openTransaction(relay.port);
     await redis.stop();
     const { reply, elapsedMs } = await finishData(dialog, 'redis stopped');
@@ -59,6 +46,7 @@ describe('intake when Redis is unavailable', () => {
   });
 
   it('answers DATA with 451 4.3.0 within the bound when Redis hangs', async () => {
+    const { relay, redis } = fixture;
     const dialog = await openTransaction(relay.port);
     redis.pause();
     try {
@@ -72,6 +60,7 @@ describe('intake when Redis is unavailable', () => {
   });
 
   it('answers MAIL FROM with 452 4.3.1 while Redis memory is above the high-water mark, and recovers', async () => {
+    const { relay, redis } = fixture;
     const used = Number(/used_memory:(\d+)/.exec(await redis.client.info('memory'))![1]);
     await redis.client.config('SET', 'maxmemory', String(Math.round(used * 1.05)));
     try {

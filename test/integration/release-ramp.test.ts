@@ -1,15 +1,10 @@
 // Scenario (a store that cannot take its backlog at full speed): a store held with a backlog is released slowly, ramping up while it answers well.
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { Queue } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestRedis, type TestRedis } from '../helpers/redis-server.js';
-import { FakeMailstore } from '../helpers/mailstore.js';
-import { startRelay, testConfig, type TestRelay } from '../helpers/relay.js';
+import { createKeys } from '../../src/queue/keys.js';
 import { send } from '../helpers/smtp-client.js';
-import { holdfastCli, writeCliConfig } from '../helpers/cli.js';
 import { waitFor } from '../helpers/wait.js';
+import { withRelay } from '../helpers/with-relay.js';
 
 async function sendMany(port: number, count: number, recipient: string): Promise<void> {
   const batches = Array.from({ length: 10 }, (_, batch) => batch);
@@ -22,33 +17,33 @@ async function sendMany(port: number, count: number, recipient: string): Promise
 }
 
 describe('a paced release', () => {
-  let redis: TestRedis;
-  let relay: TestRelay;
-  let directory: string;
+  const ramp = { startRate: 5, startConcurrency: 1, step: '1s', ceiling: 40 };
+  const fixture = withRelay({
+    stores: ['store1'],
+    cli: true,
+    config: { mailstores: { store1: { concurrency: 8, ramp } } },
+  });
+  const { store1: store } = fixture.stores;
+  const { cli } = fixture;
   let queue: Queue;
-  const store = new FakeMailstore();
 
-  beforeAll(async () => {
-    redis = await startTestRedis();
-    directory = mkdtempSync(join(tmpdir(), 'holdfast-ramp-'));
-    const ramp = { startRate: 5, startConcurrency: 1, step: '1s', ceiling: 40 };
-    relay = await startRelay(
-      testConfig(redis.url, { store1: await store.start() }, { mailstores: { store1: { concurrency: 8, ramp } } }),
-    );
-    queue = new Queue('store1', { connection: redis.client, prefix: `${relay.config.redis.prefix}:q` });
+  beforeAll(() => {
+    const { relay, redis } = fixture;
+    queue = new Queue('store1', {
+      connection: redis.client,
+      prefix: createKeys(relay.config.redis.prefix).bullmqPrefix,
+    });
   });
 
+  // afterAll hooks run last registered first: the queue is closed before the fixture stops Redis.
   afterAll(async () => {
     await queue?.close();
-    await relay?.stop();
-    await store.stop();
-    await redis?.cleanup();
-    rmSync(directory, { recursive: true, force: true });
   });
 
-  const audit = () => relay.events('MailstoreState').filter((record) => record.mailstore === 'store1');
+  const audit = () => fixture.relay.events('MailstoreState').filter((record) => record.mailstore === 'store1');
 
   it('starts slow, doubles each step while the store answers well, and opens at the target', async () => {
+    const { relay } = fixture;
     const admin = relay.app.mailstoreAdmin!;
     await admin.hold('store1', { reason: 'reindex storm', by: 'ops' });
     await sendMany(relay.port, 150, 'alice@example.com');
@@ -72,17 +67,17 @@ describe('a paced release', () => {
   });
 
   it('takes an explicit pace from the operator, shows progress, and opens when the queue is empty', async () => {
-    const cli = writeCliConfig(directory, relay);
-    await holdfastCli(cli, 'hold', 'store1', '--reason', 'again');
+    const { relay } = fixture;
+    await cli('hold', 'store1', '--reason', 'again');
     await sendMany(relay.port, 30, 'alice@example.com');
-    const released = await holdfastCli(cli, 'release', 'store1', '--rate', '2', '--concurrency', '1');
+    const released = await cli('release', 'store1', '--rate', '2', '--concurrency', '1');
     expect(released).toMatchObject({ code: 0, stdout: 'store1 released at 2 msgs/s, 1 connections\n' });
-    const status = await holdfastCli(cli, 'status');
+    const status = await cli('status');
     expect(status.stdout).toMatch(/store1 +releasing .*2 msgs\/s, 1 connections \(explicit\), \d+ remaining ETA \d+s/);
     expect(await queue.getMeta()).toMatchObject({ concurrency: 1, max: 2, duration: 1000 });
-    expect((await holdfastCli(cli, 'release', 'store1', '--rate', 'fast')).code).toBe(65);
-    expect((await holdfastCli(cli, 'hold', 'store1', '--reason', 'abort the release')).code).toBe(0);
-    expect((await holdfastCli(cli, 'release', 'store1', '--rate', '50')).code).toBe(0);
+    expect((await cli('release', 'store1', '--rate', 'fast')).code).toBe(65);
+    expect((await cli('hold', 'store1', '--reason', 'abort the release')).code).toBe(0);
+    expect((await cli('release', 'store1', '--rate', '50')).code).toBe(0);
     await waitFor(() => store.messages.length === 180, 30_000, 'every message');
     await waitFor(() => audit().filter((record) => record.action === 'open').length === 2, 10_000, 'open again');
   });

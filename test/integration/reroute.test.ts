@@ -1,30 +1,18 @@
 // Scenario (a failover to another store): a user moves to another store while mail for them is queued.
 import { setTimeout as sleep } from 'node:timers/promises';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestRedis, type TestRedis } from '../helpers/redis-server.js';
-import { FakeMailstore } from '../helpers/mailstore.js';
-import { startRelay, testConfig, type TestRelay } from '../helpers/relay.js';
+import { describe, expect, it } from 'vitest';
+import { createKeys } from '../../src/queue/keys.js';
 import { queueIdOf, send } from '../helpers/smtp-client.js';
 import { waitFor } from '../helpers/wait.js';
+import { withRelay } from '../helpers/with-relay.js';
 
 describe('routing at attempt time', () => {
-  let redis: TestRedis;
-  let relay: TestRelay;
-  const store1 = new FakeMailstore();
-  const store2 = new FakeMailstore();
-
-  beforeAll(async () => {
-    redis = await startTestRedis();
-    relay = await startRelay(testConfig(redis.url, { store1: await store1.start(), store2: await store2.start() }));
-  });
-
-  afterAll(async () => {
-    await relay?.stop();
-    await Promise.all([store1.stop(), store2.stop()]);
-    await redis?.cleanup();
-  });
+  const fixture = withRelay();
+  const { store1, store2 } = fixture.stores;
 
   it('delivers mail queued for a user who moved to the new store only, without duplicates or leftovers', async () => {
+    const { relay, redis } = fixture;
+    const keys = createKeys(relay.config.redis.prefix);
     const admin = relay.app.mailstoreAdmin!;
     await admin.hold('store1', { reason: 'failing over to a replica', by: 'ops' });
     const alone = queueIdOf(await send(relay.port, 'sender@remote.test', ['alice@example.com'], 'alone'));
@@ -33,7 +21,7 @@ describe('routing at attempt time', () => {
     );
 
     // The operator moves alice in the routing table (what `holdfast route set` does).
-    await redis.client.hset(`${relay.config.redis.prefix}:routes`, 'alice@example.com', 'store2');
+    await redis.client.hset(keys.routes, 'alice@example.com', 'store2');
     await admin.release('store1', { by: 'ops' });
 
     await waitFor(
@@ -49,9 +37,8 @@ describe('routing at attempt time', () => {
         .map((record) => record.queueId)
         .sort(),
     ).toEqual([alone, shared].sort());
-    const prefix = relay.config.redis.prefix;
-    await waitFor(async () => (await redis.client.keys(`${prefix}:body:*`)).length === 0, 10_000, 'bodies freed');
-    expect(await redis.client.keys(`${prefix}:pending:*`)).toEqual([]);
+    await waitFor(async () => (await redis.client.keys(keys.body('*'))).length === 0, 10_000, 'bodies freed');
+    expect(await redis.client.keys(keys.pending('*'))).toEqual([]);
     // Both stores' backlogs are empty: the moved jobs were listed on store2 and taken off when done.
     const backlogs = await admin.status();
     expect(backlogs.map((status) => [status.mailstore, status.backlog.messages, status.backlog.bytes])).toEqual([

@@ -1,15 +1,14 @@
 // Scenario (a store restored from a replica that was behind): delivered mail is retained per store, within its period and budget, and replayed on request.
 import { randomBytes } from 'node:crypto';
 import { gunzipSync } from 'node:zlib';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { ReplayResult } from '../../src/admin/replay.js';
 import type { TracedMessage } from '../../src/admin/trace.js';
+import { createKeys } from '../../src/queue/keys.js';
 import type { RetentionSettings } from '../../src/repositories/retained-copies.js';
-import { FakeMailstore } from '../helpers/mailstore.js';
-import { startTestRedis, type TestRedis } from '../helpers/redis-server.js';
-import { startRelay, testConfig, type TestRelay } from '../helpers/relay.js';
 import { queueIdOf, sendRaw, testMessage } from '../helpers/smtp-client.js';
 import { waitFor } from '../helpers/wait.js';
+import { withRelay } from '../helpers/with-relay.js';
 
 const SENDER = 'sender@remote.test';
 const ALICE = 'alice@example.com';
@@ -25,39 +24,25 @@ function incompressible(subject: string, bytes: number): string {
 }
 
 describe('retention and replay of delivered mail', () => {
-  let redis: TestRedis;
-  let relay: TestRelay;
-  const store1 = new FakeMailstore();
-  const store2 = new FakeMailstore();
-  const store3 = new FakeMailstore();
-
-  beforeAll(async () => {
-    redis = await startTestRedis();
-    const ports = { store1: await store1.start(), store2: await store2.start(), store3: await store3.start() };
-    relay = await startRelay(
-      testConfig(redis.url, ports, {
-        routing: { users: { [DAVE]: 'store3' } },
-        mailstores: {
-          store2: { retention: { budget: `${BUDGET}b` } },
-          store3: { retention: { enabled: false } },
-        },
-      }),
-    );
+  const fixture = withRelay({
+    stores: ['store1', 'store2', 'store3'],
+    config: {
+      routing: { users: { [DAVE]: 'store3' } },
+      mailstores: {
+        store2: { retention: { budget: `${BUDGET}b` } },
+        store3: { retention: { enabled: false } },
+      },
+    },
   });
-
-  afterAll(async () => {
-    await relay?.stop();
-    await Promise.all([store1.stop(), store2.stop(), store3.stop()]);
-    await redis?.cleanup();
-  });
+  const { store1, store2, store3 } = fixture.stores;
 
   const send = async (to: string[], message: string) => {
-    const replies = await sendRaw(relay.port, SENDER, to, message);
+    const replies = await sendRaw(fixture.relay.port, SENDER, to, message);
     return queueIdOf(replies.at(-1)!);
   };
-  const retained = (mailstore: string) => relay.app.retained!.entries(mailstore, 0, Date.now() + 1000);
+  const retained = (mailstore: string) => fixture.relay.app.retained!.entries(mailstore, 0, Date.now() + 1000);
   const api = async <T>(path: string, body?: object): Promise<{ status: number; body: T }> => {
-    const response = await fetch(`http://127.0.0.1:${relay.app.adminPort}/api/v1${path}`, {
+    const response = await fetch(`http://127.0.0.1:${fixture.relay.app.adminPort}/api/v1${path}`, {
       method: body ? 'POST' : 'GET',
       headers: body ? { 'content-type': 'application/json' } : {},
       body: body ? JSON.stringify(body) : undefined,
@@ -67,6 +52,7 @@ describe('retention and replay of delivered mail', () => {
   const replay = (mailstore: string, body: object) => api<ReplayResult>(`/stores/${mailstore}/replay`, body);
 
   it("keeps a copy of each delivery per store, gzip'd as it was queued, with only the recipients delivered there", async () => {
+    const { relay, redis } = fixture;
     const queueId = await send([ALICE, BOB, DAVE], testMessage('tothreestores'));
     await waitFor(
       () => [store1, store2, store3].every((store) => store.messages.length === 1),
@@ -81,7 +67,7 @@ describe('retention and replay of delivered mail', () => {
     expect(copy1!.delivery.messageId).toBe('tothreestores@remote.test');
     // store3 keeps no copies: its retention is off.
     expect(await retained('store3')).toEqual([]);
-    const key = `${relay.config.redis.prefix}:retained:store1:${copy1!.entryId}`;
+    const key = createKeys(relay.config.redis.prefix).retainedEntry('store1', copy1!.entryId);
     const stored = await redis.client.getBuffer(key);
     expect(gunzipSync(stored!).toString()).toBe(store1.messages[0]!.body);
     expect(await redis.client.pttl(key)).toBeGreaterThan(47 * 3600_000);
@@ -102,6 +88,7 @@ describe('retention and replay of delivered mail', () => {
   });
 
   it('counts in a dry run, then replays only the window, to that store only, with the replay header and the Message-ID kept, paced by the ramp', async () => {
+    const { relay } = fixture;
     const before = await send([ALICE], testMessage('beforesnapshot'));
     // The copy's time is taken after the store's reply: wait for the copy, not just the delivery.
     await waitFor(
@@ -182,6 +169,7 @@ describe('retention and replay of delivered mail', () => {
   });
 
   it('drops the oldest copies first past its budget, and says from when a replay is incomplete', async () => {
+    const { relay } = fixture;
     const sent: string[] = [];
     for (let number = 0; number < 6; number++) {
       sent.push(await send([BOB], incompressible(`big-${number}`, 2500)));
@@ -207,6 +195,7 @@ describe('retention and replay of delivered mail', () => {
   });
 
   it('drops copies past the retention period at the sweep, and nothing younger', async () => {
+    const { relay, redis } = fixture;
     const settings: RetentionSettings = { enabled: true, period: 3600_000, budget: 100 * 1024 * 1024 };
     const before = (await retained('store1')).length;
     expect(await relay.app.retained!.sweep('store1', settings, Date.now())).toEqual({ expired: 0, budget: 0 });
@@ -215,7 +204,7 @@ describe('retention and replay of delivered mail', () => {
       budget: 0,
     });
     expect(await relay.app.retained!.status('store1')).toMatchObject({ messages: 0, bytes: 0 });
-    expect(await redis.client.keys(`${relay.config.redis.prefix}:retained:store1:*`)).toEqual([]);
+    expect(await redis.client.keys(createKeys(relay.config.redis.prefix).retainedEntry('store1', '*'))).toEqual([]);
   });
 
   it('refuses a window that ends before it starts, an unknown store and an unreadable time', async () => {

@@ -3,40 +3,25 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestRedis, type TestRedis } from '../helpers/redis-server.js';
-import { FakeMailstore } from '../helpers/mailstore.js';
-import { startRelay, testConfig, type TestRelay } from '../helpers/relay.js';
+import { createKeys } from '../../src/queue/keys.js';
 import { sendRaw, send, testMessage } from '../helpers/smtp-client.js';
 import { waitFor } from '../helpers/wait.js';
-import { holdfastCli, writeCliConfig } from '../helpers/cli.js';
+import { withRelay } from '../helpers/with-relay.js';
 
 describe('the routing table in Redis', () => {
-  let redis: TestRedis;
-  let relay: TestRelay;
+  const fixture = withRelay({ cli: true });
+  const { store1, store2 } = fixture.stores;
+  const holdfast = fixture.cli;
+  /** Where the tests write their routing files. */
   let directory: string;
-  let configFile: string;
-  const store1 = new FakeMailstore();
-  const store2 = new FakeMailstore();
 
-  let holdfast: (...args: string[]) => ReturnType<typeof holdfastCli>;
-
-  beforeAll(async () => {
-    redis = await startTestRedis();
+  beforeAll(() => {
     directory = mkdtempSync(join(tmpdir(), 'holdfast-routes-'));
-    const ports = { store1: await store1.start(), store2: await store2.start() };
-    relay = await startRelay(testConfig(redis.url, ports));
-    configFile = writeCliConfig(directory, relay);
-    holdfast = (...args) => holdfastCli(configFile, ...args);
   });
-
-  afterAll(async () => {
-    await relay?.stop();
-    await Promise.all([store1.stop(), store2.stop()]);
-    await redis?.cleanup();
-    rmSync(directory, { recursive: true, force: true });
-  });
+  afterAll(() => rmSync(directory, { recursive: true, force: true }));
 
   it('accepts a user once an operator imports a routing file that names them', async () => {
+    const { relay } = fixture;
     const before = await sendRaw(relay.port, 'sender@remote.test', ['dave@example.com'], testMessage('before'));
     expect(before[2]).toMatch(/^550 5\.1\.1 /);
 
@@ -50,6 +35,7 @@ describe('the routing table in Redis', () => {
   });
 
   it('lets a table entry move a user that the config file places elsewhere', async () => {
+    const { relay } = fixture;
     expect((await holdfast('route', 'set', 'Alice@Example.com', 'store2')).code).toBe(0);
     expect((await holdfast('route', 'get', 'alice@example.com')).stdout).toBe(
       'alice@example.com -> store2   table: store2   config: store1\n',
@@ -60,22 +46,24 @@ describe('the routing table in Redis', () => {
   });
 
   it('refuses a whole import with a bad line, loading none of it, and exits 65', async () => {
+    const { relay, redis } = fixture;
     const file = join(directory, 'bad.csv');
     writeFileSync(file, 'frank@example.com,store1\nnot a line at all here\ngina@example.com,nowhere\n');
     const result = await holdfast('route', 'import', file, '--replace');
     expect(result.code).toBe(65);
     expect(result.stderr).toContain(`${file}:2: expected "address,mailstore"`);
     expect(result.stderr).toContain('gina@example.com: unknown mailstore "nowhere"');
-    expect(await redis.client.hget(`${relay.config.redis.prefix}:routes`, 'frank@example.com')).toBeNull();
+    expect(await redis.client.hget(createKeys(relay.config.redis.prefix).routes, 'frank@example.com')).toBeNull();
   });
 
   it('replaces the whole table atomically with --replace', async () => {
+    const { relay, redis } = fixture;
     const file = join(directory, 'replacement.csv');
     writeFileSync(file, 'henry@example.com,store2\n');
     expect((await holdfast('route', 'import', file, '--replace')).stdout).toBe(
       'loaded 1 entries; the table now holds 1\n',
     );
-    expect(await redis.client.hgetall(`${relay.config.redis.prefix}:routes`)).toEqual({
+    expect(await redis.client.hgetall(createKeys(relay.config.redis.prefix).routes)).toEqual({
       'henry@example.com': 'store2',
     });
   });

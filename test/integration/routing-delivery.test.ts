@@ -1,30 +1,16 @@
 // Scenario: mail for users on two mailstores goes to the right store, once per store, and leaves no keys.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestRedis, type TestRedis } from '../helpers/redis-server.js';
-import { FakeMailstore } from '../helpers/mailstore.js';
-import { startRelay, testConfig, type TestRelay } from '../helpers/relay.js';
+import { describe, expect, it } from 'vitest';
+import { createKeys } from '../../src/queue/keys.js';
 import { queueIdOf, send } from '../helpers/smtp-client.js';
 import { waitFor } from '../helpers/wait.js';
+import { withRelay } from '../helpers/with-relay.js';
 
 describe('routing and delivery to two mailstores', () => {
-  let redis: TestRedis;
-  let relay: TestRelay;
-  const store1 = new FakeMailstore();
-  const store2 = new FakeMailstore();
-
-  beforeAll(async () => {
-    redis = await startTestRedis();
-    const config = testConfig(redis.url, { store1: await store1.start(), store2: await store2.start() });
-    relay = await startRelay(config);
-  });
-
-  afterAll(async () => {
-    await relay?.stop();
-    await Promise.all([store1.stop(), store2.stop()]);
-    await redis?.cleanup();
-  });
+  const fixture = withRelay();
+  const { store1, store2 } = fixture.stores;
 
   it('delivers each user to the mailstore that holds the mailbox', async () => {
+    const { relay } = fixture;
     await send(relay.port, 'sender@remote.test', ['alice@example.com'], 'for alice');
     await send(relay.port, 'sender@remote.test', ['bob@example.com'], 'for bob');
     await waitFor(
@@ -36,6 +22,7 @@ describe('routing and delivery to two mailstores', () => {
   });
 
   it('makes exactly one delivery per store for a message with recipients on both', async () => {
+    const { relay } = fixture;
     const before1 = store1.messages.length;
     const before2 = store2.messages.length;
     const reply = await send(
@@ -58,10 +45,11 @@ describe('routing and delivery to two mailstores', () => {
   });
 
   it('deletes the body and bookkeeping keys once the last delivery job ends', async () => {
-    const prefix = relay.config.redis.prefix;
-    await waitFor(async () => (await redis.client.keys(`${prefix}:body:*`)).length === 0, 10_000, 'bodies freed');
-    expect(await redis.client.keys(`${prefix}:msg:*`)).toEqual([]);
-    expect(await redis.client.keys(`${prefix}:pending:*`)).toEqual([]);
+    const { relay, redis } = fixture;
+    const keys = createKeys(relay.config.redis.prefix);
+    await waitFor(async () => (await redis.client.keys(keys.body('*'))).length === 0, 10_000, 'bodies freed');
+    expect(await redis.client.keys(keys.message('*'))).toEqual([]);
+    expect(await redis.client.keys(keys.pending('*'))).toEqual([]);
     expect(relay.events('Reception')).toHaveLength(3);
     expect(
       relay

@@ -1,10 +1,8 @@
 // Scenario: the greeting pause (listener.greetingPause) against clients that talk before the 220.
 import { connect } from 'node:net';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestRedis, type TestRedis } from '../helpers/redis-server.js';
-import { FakeMailstore } from '../helpers/mailstore.js';
-import { startRelay, testConfig, type TestRelay } from '../helpers/relay.js';
+import { describe, expect, it } from 'vitest';
 import { SmtpDialog, send } from '../helpers/smtp-client.js';
+import { withRelay } from '../helpers/with-relay.js';
 
 /** Connects, writes EHLO at once without waiting for the greeting, and returns everything read until the server closes. */
 function talkFirst(port: number): Promise<string> {
@@ -20,23 +18,10 @@ function talkFirst(port: number): Promise<string> {
 }
 
 describe('the greeting pause', () => {
-  let redis: TestRedis;
-  let paused: TestRelay;
-  const store = new FakeMailstore();
-
-  beforeAll(async () => {
-    redis = await startTestRedis();
-    const storePort = await store.start();
-    paused = await startRelay(testConfig(redis.url, { store1: storePort }, { listener: { greetingPause: '1s' } }));
-  });
-
-  afterAll(async () => {
-    await paused?.stop();
-    await store.stop();
-    await redis?.cleanup();
-  });
+  const fixture = withRelay({ stores: ['store1'], config: { listener: { greetingPause: '1s' } } });
 
   it('refuses a client that talks before the greeting with 421, and takes one that waits', async () => {
+    const paused = fixture.relay;
     expect(await talkFirst(paused.port)).toMatch(/^421 .*You talk too soon/m);
     const { dialog, greeting } = await SmtpDialog.open(paused.port);
     expect(greeting).toMatch(/^220 /);
