@@ -1,6 +1,11 @@
 // Every minute on every node: drops each store's retained copies past their period, then the oldest over its budget.
 import { PollingLoop } from './polling-loop.js';
-import { DROP_LIMIT, type Dropped, type RetainedMail, type RetentionSettings } from '../repositories/retained-copies.js';
+import {
+  DROP_LIMIT,
+  type Dropped,
+  type RetainedMail,
+  type RetentionSettings,
+} from '../repositories/retained-copies.js';
 
 export interface SweeperOptions {
   retained: RetainedMail;
