@@ -113,7 +113,7 @@ export class FakeMailstore {
       await new Promise<void>((resolve) => this.server!.listen(socketPath, () => resolve()));
       return 0;
     }
-    await new Promise<void>((resolve) => this.server!.listen(port, '127.0.0.1', () => resolve()));
+    await listenOn(this.server, port);
     const address = this.server.server.address();
     this.port = typeof address === 'object' && address ? address.port : port;
     return this.port;
@@ -127,5 +127,28 @@ export class FakeMailstore {
     for (const connection of (server as unknown as { connections: Set<{ close(): void }> }).connections)
       connection.close();
     await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+}
+
+/**
+ * Listens on 127.0.0.1:port. Coming back on the port of a store that was down, the port may be
+ * briefly taken: the relay's own connection attempts to it can get that very port as their source
+ * port (a TCP self-connect) while nothing listens. Tried again for a few seconds; any other
+ * failure, or still taken, fails the test instead of hanging it.
+ */
+async function listenOn(server: SMTPServer, port: number): Promise<void> {
+  const deadline = Date.now() + 5_000;
+  for (;;) {
+    const error = await new Promise<NodeJS.ErrnoException | undefined>((resolve) => {
+      const failed = (cause: NodeJS.ErrnoException) => resolve(cause);
+      server.once('error', failed);
+      server.listen(port, '127.0.0.1', () => {
+        server.off('error', failed);
+        resolve(undefined);
+      });
+    });
+    if (!error) return;
+    if (error.code !== 'EADDRINUSE' || port === 0 || Date.now() > deadline) throw error;
+    await new Promise((resolve) => setTimeout(resolve, 100));
   }
 }

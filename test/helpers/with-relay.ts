@@ -9,7 +9,8 @@ import type { AppOptions } from '../../src/app.js';
 import { holdfastCli, writeCliConfig } from './cli.js';
 import { FakeMailstore } from './mailstore.js';
 import { startTestRedis, type TestRedis } from './redis-server.js';
-import { startRelay, testConfig, type TestRelay } from './relay.js';
+import { freePort } from './ports.js';
+import { merge, startRelay, testConfig, type TestRelay } from './relay.js';
 
 type ConfigOverrides = Parameters<typeof testConfig>[2];
 
@@ -22,6 +23,15 @@ export interface RelayFixtureOptions<S extends string> {
   app?: AppOptions;
   /** Write a CLI config for `fixture.cli(...)`. */
   cli?: boolean;
+  /**
+   * Stores that are down when the relay starts: each gets a free port (`fixture.ports`) that
+   * nothing listens on; a test brings one up with `fixture.stores.ID.start(fixture.ports.ID)`.
+   */
+  down?: readonly NoInfer<S>[];
+  /** Start an SMTP fake smarthost for bounces (`fixture.smarthost`), named in `bounces.smarthost`. */
+  smarthost?: boolean;
+  /** Runs after Redis and the stores started, before the relay (stop a store, seed Redis ...). */
+  beforeRelay?: (started: { redis: TestRedis; stores: Readonly<Record<S, FakeMailstore>> }) => Promise<void>;
 }
 
 export interface RelayFixture<S extends string> {
@@ -29,6 +39,10 @@ export interface RelayFixture<S extends string> {
   readonly relay: TestRelay;
   /** The fake mailstores by id, started before the relay. */
   readonly stores: Readonly<Record<S, FakeMailstore>>;
+  /** Each store's port (a down store's too). */
+  readonly ports: Readonly<Record<S, number>>;
+  /** The bounce smarthost (needs `smarthost: true`). */
+  readonly smarthost: FakeMailstore;
   /** Runs `holdfast ARGS` against the relay (needs `cli: true`). */
   readonly cli: (...args: string[]) => ReturnType<typeof holdfastCli>;
 }
@@ -42,12 +56,17 @@ export function withRelay<S extends string = 'store1' | 'store2'>(
   let relay: TestRelay | undefined;
   let directory: string | undefined;
   let configFile: string | undefined;
+  const ports = {} as Record<S, number>;
+  const smarthost = options.smarthost ? new FakeMailstore('smtp') : undefined;
+  const down = new Set<S>(options.down ?? []);
 
   beforeAll(async () => {
     redis = await startTestRedis();
-    const ports: Record<string, number> = {};
-    for (const id of ids) ports[id] = await stores[id].start();
-    const overrides = typeof options.config === 'function' ? options.config(ports) : options.config;
+    for (const id of ids) ports[id] = down.has(id) ? await freePort() : await stores[id].start();
+    let overrides = typeof options.config === 'function' ? options.config(ports) : options.config;
+    if (smarthost)
+      overrides = merge({ bounces: { smarthost: `127.0.0.1:${await smarthost.start()}` } }, overrides ?? {});
+    await options.beforeRelay?.({ redis, stores });
     relay = await startRelay(testConfig(redis.url, ports, overrides), options.app);
     if (options.cli) {
       directory = mkdtempSync(join(tmpdir(), 'holdfast-cli-'));
@@ -57,7 +76,7 @@ export function withRelay<S extends string = 'store1' | 'store2'>(
 
   afterAll(async () => {
     await relay?.stop();
-    await Promise.all(ids.map((id) => stores[id].stop()));
+    await Promise.all([...ids.map((id) => stores[id].stop()), smarthost?.stop()]);
     await redis?.cleanup();
     if (directory) rmSync(directory, { recursive: true, force: true });
   });
@@ -74,6 +93,10 @@ export function withRelay<S extends string = 'store1' | 'store2'>(
       return started(relay, 'the relay');
     },
     stores,
+    ports,
+    get smarthost() {
+      return started(smarthost, 'the smarthost (smarthost: true)');
+    },
     cli: (...args) => holdfastCli(started(configFile, 'the CLI config (cli: true)'), ...args),
   };
 }

@@ -1,49 +1,29 @@
 // Scenario: a store's status shows its backlog (count, bytes, oldest age, mail close to expiry) without reading jobs.
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestRedis, type TestRedis } from '../helpers/redis-server.js';
-import { FakeMailstore } from '../helpers/mailstore.js';
-import { startRelay, testConfig, type TestRelay } from '../helpers/relay.js';
-import { freePort } from '../helpers/ports.js';
+import { describe, expect, it } from 'vitest';
 import { send } from '../helpers/smtp-client.js';
-import { holdfastCli, writeCliConfig } from '../helpers/cli.js';
 import { waitFor } from '../helpers/wait.js';
+import { withRelay } from '../helpers/with-relay.js';
 
 const DAY = 86_400_000;
 
 describe('the backlog in a store status (injected clock)', () => {
-  let redis: TestRedis;
-  let relay: TestRelay;
-  let directory: string;
-  let port: number;
-  const store = new FakeMailstore();
   /** Days added to the real clock: Holdfast's policy clock moves on while BullMQ's delays stay short. */
   let offset = 0;
-
-  beforeAll(async () => {
-    redis = await startTestRedis();
-    directory = mkdtempSync(join(tmpdir(), 'holdfast-backlog-'));
-    port = await freePort(); // nothing listens yet: the store is down
-    const config = testConfig(
-      redis.url,
-      { store1: port },
-      { mailstores: { store1: { lifetime: '5d', retry: '1s', trip: { enabled: false } } } },
-    );
-    relay = await startRelay(config, { now: () => Date.now() + offset });
+  const fixture = withRelay({
+    stores: ['store1'],
+    down: ['store1'], // nothing listens yet: the store is down
+    cli: true,
+    config: { mailstores: { store1: { lifetime: '5d', retry: '1s', trip: { enabled: false } } } },
+    app: { now: () => Date.now() + offset },
   });
+  const { store1: store } = fixture.stores;
+  const { cli } = fixture;
 
-  afterAll(async () => {
-    await relay?.stop();
-    await store.stop();
-    await redis?.cleanup();
-    rmSync(directory, { recursive: true, force: true });
-  });
-
-  const backlog = async () => (await relay.app.mailstoreAdmin!.status())[0]!.backlog;
+  const backlog = async () => (await fixture.relay.app.mailstoreAdmin!.status())[0]!.backlog;
 
   it('counts the mail, its age, what will expire within a day, and forgets what is delivered or deleted', async () => {
+    const { relay } = fixture;
+    const port = fixture.ports.store1;
     expect(await backlog()).toMatchObject({ messages: 0, bytes: 0, expiringSoon: 0, expiringWithinSeconds: 86_400 });
 
     await send(relay.port, 'first@remote.test', ['alice@example.com'], 'the first message');
@@ -71,7 +51,6 @@ describe('the backlog in a store status (injected clock)', () => {
     expect(held).toMatchObject({ messages: 2, expiringSoon: 1 });
     expect(held.oldestAgeSeconds).toBeGreaterThanOrEqual((6 * DAY) / 1000);
 
-    const cli = (...args: string[]) => holdfastCli(writeCliConfig(directory, relay), ...args);
     const deleted = await cli('queue', 'delete', '--sender', 'first@remote.test', '--reason', 'test');
     expect(deleted.code, deleted.stdout + deleted.stderr).toBe(0);
     expect(await backlog()).toMatchObject({ messages: 1, expiringSoon: 0 });

@@ -1,15 +1,10 @@
 // Scenario: an operator schedules a maintenance window; two nodes hold the store through it, then release it.
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestRedis, type TestRedis } from '../helpers/redis-server.js';
-import { FakeMailstore } from '../helpers/mailstore.js';
-import { startRelay, testConfig, type TestRelay } from '../helpers/relay.js';
+import { startRelay, type TestRelay } from '../helpers/relay.js';
 import { send } from '../helpers/smtp-client.js';
-import { holdfastCli, writeCliConfig } from '../helpers/cli.js';
 import { waitFor } from '../helpers/wait.js';
+import { withRelay } from '../helpers/with-relay.js';
 import { createKeys } from '../../src/queue/keys.js';
 import type { MailstoreState } from '../../src/policy/mailstore-state.js';
 import type { MaintenanceWindow } from '../../src/policy/maintenance.js';
@@ -20,34 +15,23 @@ type StatusRecord = { mailstore: string; state: MailstoreState; windows: Mainten
 const iso = (time: number) => new Date(time).toISOString();
 
 describe('a maintenance window', () => {
-  let redis: TestRedis;
-  let relay: TestRelay;
+  const fixture = withRelay({ cli: true, app: { policyIntervalMs: 250 } });
+  const { store1 } = fixture.stores;
+  const { cli } = fixture;
   /** A second node on the same Redis, running only the policy check: windows must start once. */
   let peer: TestRelay;
-  let directory: string;
-  let cli: (...args: string[]) => ReturnType<typeof holdfastCli>;
-  const store1 = new FakeMailstore();
-  const store2 = new FakeMailstore();
 
   beforeAll(async () => {
-    redis = await startTestRedis();
-    directory = mkdtempSync(join(tmpdir(), 'holdfast-window-'));
-    const ports = { store1: await store1.start(), store2: await store2.start() };
-    relay = await startRelay(testConfig(redis.url, ports), { policyIntervalMs: 250 });
-    peer = await startRelay(relay.config, { intake: false, delivery: false, policyIntervalMs: 250 });
-    const configFile = writeCliConfig(directory, relay);
-    cli = (...args) => holdfastCli(configFile, ...args);
+    peer = await startRelay(fixture.relay.config, { intake: false, delivery: false, policyIntervalMs: 250 });
   });
 
+  // Registered after the fixture's, so it runs first: the peer stops before the relay.
   afterAll(async () => {
     await peer?.stop();
-    await relay?.stop();
-    await Promise.all([store1.stop(), store2.stop()]);
-    await redis?.cleanup();
-    rmSync(directory, { recursive: true, force: true });
   });
 
   async function state(mailstore: string): Promise<MailstoreState> {
+    const { relay, redis } = fixture;
     const raw = await redis.client.get(createKeys(relay.config.redis.prefix).mailstoreState(mailstore));
     return raw === null ? { kind: 'open' } : (JSON.parse(raw) as MailstoreState);
   }
@@ -63,9 +47,10 @@ describe('a maintenance window', () => {
     return entries.filter((entry) => entry.mailstore === mailstore);
   }
 
-  const windowEvents = () => [...relay.events('MaintenanceWindow'), ...peer.events('MaintenanceWindow')];
+  const windowEvents = () => [...fixture.relay.events('MaintenanceWindow'), ...peer.events('MaintenanceWindow')];
 
   it('delivers mail before it, keeps mail accepted during it, and delivers everything after it', async () => {
+    const { relay } = fixture;
     // Margin for two CLI runs (each a cold node start) and a delivery on a loaded CI machine.
     const from = Date.now() + 15_000;
     const until = from + 10_000;
@@ -167,6 +152,7 @@ describe('a maintenance window', () => {
   });
 
   it('starts once when several nodes start the same window at the same moment, and ends early with a release', async () => {
+    const { relay } = fixture;
     const admins = [relay.app.mailstoreAdmin!, peer.app.mailstoreAdmin!];
     const now = Date.now();
     // Due in an hour, so the nodes' own checks leave it alone: only these calls race.

@@ -1,45 +1,23 @@
 // Scenario: an operator holds, releases and retries single messages by queue id, and in bulk after a dry run.
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestRedis, type TestRedis } from '../helpers/redis-server.js';
-import { FakeMailstore } from '../helpers/mailstore.js';
-import { startRelay, testConfig, type TestRelay } from '../helpers/relay.js';
-import { freePort } from '../helpers/ports.js';
+import { describe, expect, it } from 'vitest';
 import { queueIdOf, send } from '../helpers/smtp-client.js';
-import { holdfastCli, writeCliConfig } from '../helpers/cli.js';
 import { waitFor } from '../helpers/wait.js';
+import { withRelay } from '../helpers/with-relay.js';
 
 describe('operator actions on queued messages', () => {
-  let redis: TestRedis;
-  let relay: TestRelay;
-  let directory: string;
-  let cli: (...args: string[]) => ReturnType<typeof holdfastCli>;
-  let store2Port: number;
-  const store1 = new FakeMailstore();
-  const store2 = new FakeMailstore();
-
-  beforeAll(async () => {
-    redis = await startTestRedis();
-    directory = mkdtempSync(join(tmpdir(), 'holdfast-messages-'));
-    store2Port = await freePort(); // store2 is down until a test starts it
-    const ports = { store1: await store1.start(), store2: store2Port };
+  const fixture = withRelay({
+    stores: ['store1', 'store2'],
+    down: ['store2'], // store2 is down until a test starts it
+    cli: true,
     // store2 retries only hourly: a message deferred there waits unless an operator retries it.
-    const store2Policy = { retry: '1h', trip: { enabled: false } };
-    relay = await startRelay(testConfig(redis.url, ports, { mailstores: { store2: store2Policy } }));
-    cli = (...args) => holdfastCli(writeCliConfig(directory, relay), ...args);
+    config: { mailstores: { store2: { retry: '1h', trip: { enabled: false } } } },
   });
-
-  afterAll(async () => {
-    await relay?.stop();
-    await Promise.all([store1.stop(), store2.stop()]);
-    await redis?.cleanup();
-    rmSync(directory, { recursive: true, force: true });
-  });
+  const { store1, store2 } = fixture.stores;
+  const { cli } = fixture;
 
   it('keeps one held message back while the others go, and delivers it at once when released', async () => {
+    const { relay } = fixture;
     await relay.app.mailstoreAdmin!.hold('store1', { reason: 'maintenance', by: 'ops' });
     const ids: string[] = [];
     for (const subject of ['first', 'second', 'third']) {
@@ -62,15 +40,17 @@ describe('operator actions on queued messages', () => {
   });
 
   it('tries a deferred message now when told to, instead of at its next hourly retry', async () => {
+    const { relay } = fixture;
     const queueId = queueIdOf(await send(relay.port, 'sender@remote.test', ['bob@example.com'], 'deferred'));
     await waitFor(async () => (await cli('queue', 'list', '--queue-id', queueId)).stdout.includes('delayed'));
-    await store2.start(store2Port);
+    await store2.start(fixture.ports.store2);
     const retried = await cli('queue', 'retry', '--store', 'store2', '--by', 'ops');
     expect(retried.stdout).toMatch(/^retried 1 of 1 messages/);
     await waitFor(() => store2.delivered('bob@example.com').length === 1);
   });
 
   it('counts first with a dry run, holds exactly that, and refuses an action with no selection', async () => {
+    const { relay } = fixture;
     await relay.app.mailstoreAdmin!.hold('store1', { reason: 'maintenance', by: 'ops' });
     for (let index = 0; index < 3; index++)
       await send(relay.port, 'bulk@remote.test', ['carol@example.com'], `b${index}`);

@@ -1,14 +1,8 @@
 // Scenario: the message trace shows what happened to each message, found by queue id, Message-ID or recipient.
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestRedis, type TestRedis } from '../helpers/redis-server.js';
-import { FakeMailstore } from '../helpers/mailstore.js';
-import { startRelay, testConfig, type TestRelay } from '../helpers/relay.js';
+import { describe, expect, it } from 'vitest';
 import { queueIdOf, send } from '../helpers/smtp-client.js';
-import { holdfastCli, writeCliConfig } from '../helpers/cli.js';
 import { waitFor } from '../helpers/wait.js';
+import { withRelay } from '../helpers/with-relay.js';
 import { createKeys } from '../../src/queue/keys.js';
 import type { TraceKind } from '../../src/repositories/trace.js';
 import type { TracedMessage, TraceQuery } from '../../src/admin/trace.js';
@@ -17,50 +11,35 @@ const DAY = 24 * 3_600_000;
 const BOUND = 3;
 
 describe('the message trace', () => {
-  let redis: TestRedis;
-  let relay: TestRelay;
-  let directory: string;
-  const store = new FakeMailstore();
-  const smarthost = new FakeMailstore('smtp');
+  const fixture = withRelay({
+    stores: ['store1'],
+    smarthost: true,
+    cli: true,
+    config: {
+      routing: { users: { 'dave@example.com': 'store1', 'erin@example.com': 'store1' } },
+      mailstores: { store1: { guard: { window: '1s' } } },
+      trace: { maxMessagesPerRecipient: BOUND },
+    },
+  });
+  const { store1: store } = fixture.stores;
+  const { cli } = fixture;
   let aliceDeferred = false;
+  // alice's first delivery is deferred; carol is unknown to the store although routing knows her.
+  store.replyFor = (recipient) => {
+    if (recipient === 'carol@example.com') return '550 5.1.1 <carol@example.com>: User unknown';
+    if (recipient === 'alice@example.com' && !aliceDeferred) {
+      aliceDeferred = true;
+      return '450 4.2.0 Mailbox busy';
+    }
+    return '250';
+  };
 
-  beforeAll(async () => {
-    redis = await startTestRedis();
-    directory = mkdtempSync(join(tmpdir(), 'holdfast-trace-'));
-    // alice's first delivery is deferred; carol is unknown to the store although routing knows her.
-    store.replyFor = (recipient) => {
-      if (recipient === 'carol@example.com') return '550 5.1.1 <carol@example.com>: User unknown';
-      if (recipient === 'alice@example.com' && !aliceDeferred) {
-        aliceDeferred = true;
-        return '450 4.2.0 Mailbox busy';
-      }
-      return '250';
-    };
-    const config = testConfig(
-      redis.url,
-      { store1: await store.start() },
-      {
-        routing: { users: { 'dave@example.com': 'store1', 'erin@example.com': 'store1' } },
-        mailstores: { store1: { guard: { window: '1s' } } },
-        bounces: { smarthost: `127.0.0.1:${await smarthost.start()}` },
-        trace: { maxMessagesPerRecipient: BOUND },
-      },
-    );
-    relay = await startRelay(config);
-  });
-
-  afterAll(async () => {
-    await relay?.stop();
-    await Promise.all([store.stop(), smarthost.stop()]);
-    await redis?.cleanup();
-    if (directory) rmSync(directory, { recursive: true, force: true });
-  });
-
-  const lookup = (query: TraceQuery) => relay.app.traceAdmin!.lookup(query);
+  const lookup = (query: TraceQuery) => fixture.relay.app.traceAdmin!.lookup(query);
   const kinds = (message: TracedMessage | undefined) => message?.events.map((event) => event.kind) ?? [];
   const traceShows = async (queueId: string, kind: TraceKind) => kinds((await lookup({ queueId }))[0]).includes(kind);
 
   it('shows a message deferred once and then delivered: accepted, deferred with the 450, delivered, in order', async () => {
+    const { relay } = fixture;
     const queueId = queueIdOf(await send(relay.port, 'sender@remote.test', ['alice@example.com'], 'deferred once'));
     await waitFor(() => traceShows(queueId, 'delivered'), 20_000, 'the delivery in the trace');
 
@@ -99,6 +78,7 @@ describe('the message trace', () => {
   });
 
   it("shows the store's refusal of a user it does not know, then the bounce", async () => {
+    const { relay } = fixture;
     const queueId = queueIdOf(await send(relay.port, 'sender@remote.test', ['carol@example.com'], 'unknown user'));
     await waitFor(() => traceShows(queueId, 'bounced'), 20_000, 'the bounce in the trace');
 
@@ -116,9 +96,9 @@ describe('the message trace', () => {
   });
 
   it('shows who held and released a message, and why', async () => {
+    const { relay } = fixture;
     await relay.app.mailstoreAdmin!.hold('store1', { reason: 'maintenance', by: 'ops' });
     const queueId = queueIdOf(await send(relay.port, 'sender@remote.test', ['erin@example.com'], 'held one'));
-    const cli = (...args: string[]) => holdfastCli(writeCliConfig(directory, relay), ...args);
     expect((await cli('queue', 'hold', '--queue-id', queueId, '--reason', 'customer asked', '--by', 'ops')).code).toBe(
       0,
     );
@@ -148,6 +128,7 @@ describe('the message trace', () => {
   });
 
   it("finds a recipient's messages within its bound, the most recently active first", async () => {
+    const { relay, redis } = fixture;
     const sent: string[] = [];
     for (let index = 0; index < BOUND + 2; index++) {
       sent.push(queueIdOf(await send(relay.port, 'sender@remote.test', ['dave@example.com'], `bound ${index}`)));
@@ -168,6 +149,7 @@ describe('the message trace', () => {
   });
 
   it('takes about a kilobyte of Redis for a message deferred once and delivered', async () => {
+    const { relay, redis } = fixture;
     const [message] = await lookup({ messageId: 'deferredonce@remote.test' });
     const keys = createKeys(relay.config.redis.prefix);
     const traceKeys = [
@@ -182,6 +164,7 @@ describe('the message trace', () => {
   });
 
   it('sets the retention as the time to live of every trace key', async () => {
+    const { relay, redis } = fixture;
     const keys = await redis.client.keys(`${relay.config.redis.prefix}:trace:*`);
     const families = new Set(keys.map((key) => key.split(':')[2]));
     expect([...families].sort()).toEqual(['events', 'message-id', 'recipient']);

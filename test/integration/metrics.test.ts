@@ -1,11 +1,8 @@
 // Scenario: Prometheus scrapes /metrics and sees accepted mail, deliveries, queue depth, store states and Redis.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestRedis, type TestRedis } from '../helpers/redis-server.js';
-import { FakeMailstore } from '../helpers/mailstore.js';
-import { startRelay, testConfig, type TestRelay } from '../helpers/relay.js';
-import { freePort } from '../helpers/ports.js';
+import { describe, expect, it } from 'vitest';
 import { send, sendRaw } from '../helpers/smtp-client.js';
 import { waitFor } from '../helpers/wait.js';
+import { withRelay } from '../helpers/with-relay.js';
 
 const TOKEN = 'metrics-test-token-0123456789';
 
@@ -20,27 +17,18 @@ function sample(text: string, name: string, labels: Record<string, string> = {})
 }
 
 describe('the /metrics endpoint', () => {
-  let redis: TestRedis;
-  let relay: TestRelay;
-  const store1 = new FakeMailstore();
-
-  beforeAll(async () => {
-    redis = await startTestRedis();
-    const ports = { store1: await store1.start(), store2: await freePort() }; // store2 is down
-    const store2 = { trip: { failures: 1, probeInterval: '1m' } };
-    relay = await startRelay(
-      testConfig(redis.url, ports, { admin: { port: 0, token: TOKEN }, mailstores: { store2 } }),
-    );
+  const fixture = withRelay({
+    stores: ['store1', 'store2'],
+    down: ['store2'], // store2 is down
+    config: {
+      admin: { port: 0, token: TOKEN },
+      mailstores: { store2: { trip: { failures: 1, probeInterval: '1m' } } },
+    },
   });
-
-  afterAll(async () => {
-    await relay?.stop();
-    await store1.stop();
-    await redis?.cleanup();
-  });
+  const { store1 } = fixture.stores;
 
   const scrape = async (token: string | null = TOKEN) => {
-    const response = await fetch(`http://127.0.0.1:${relay.app.adminPort}/metrics`, {
+    const response = await fetch(`http://127.0.0.1:${fixture.relay.app.adminPort}/metrics`, {
       headers: token ? { authorization: `Bearer ${token}` } : {},
     });
     return { status: response.status, text: await response.text() };
@@ -51,6 +39,7 @@ describe('the /metrics endpoint', () => {
   });
 
   it('counts replies, deliveries and attempts, and shows queue depth, store states, trips and Redis', async () => {
+    const { relay } = fixture;
     for (let index = 0; index < 3; index++) await send(relay.port, 'a@remote.test', ['alice@example.com'], `m${index}`);
     await send(relay.port, 'a@remote.test', ['bob@example.com'], 'for the dead store');
     await sendRaw(relay.port, 'a@remote.test', ['someone@elsewhere.test'], 'x');

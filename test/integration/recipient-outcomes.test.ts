@@ -1,50 +1,34 @@
 // Scenario: one LMTP transaction answers 250, 450 and 550 for three recipients.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { simpleParser } from 'mailparser';
-import { startTestRedis, type TestRedis } from '../helpers/redis-server.js';
-import { FakeMailstore } from '../helpers/mailstore.js';
-import { startRelay, testConfig, type TestRelay } from '../helpers/relay.js';
+import { createKeys } from '../../src/queue/keys.js';
 import { queueIdOf, send } from '../helpers/smtp-client.js';
 import { waitFor } from '../helpers/wait.js';
-import { freePort } from '../helpers/ports.js';
+import { withRelay } from '../helpers/with-relay.js';
 
 describe('per-recipient outcomes of an LMTP delivery', () => {
-  let redis: TestRedis;
-  let relay: TestRelay;
-  const store = new FakeMailstore('lmtp');
-  const smarthost = new FakeMailstore('smtp');
+  const fixture = withRelay({
+    stores: ['store1'],
+    smarthost: true,
+    config: {
+      routing: { users: { 'bob@example.com': 'store1' } },
+      // A lone unknown user bounces once the guard's window shows no burst: keep it short here.
+      mailstores: { store1: { guard: { window: '1s' } } },
+    },
+  });
+  const { store1: store } = fixture.stores;
   let deferredOnce = false;
-
-  beforeAll(async () => {
-    redis = await startTestRedis();
-    store.replyFor = (recipient) => {
-      if (recipient === 'carol@example.com') return '550 5.1.1 <carol@example.com>: User unknown';
-      if (recipient === 'bob@example.com' && !deferredOnce) {
-        deferredOnce = true;
-        return '450 4.2.0 Mailbox temporarily locked';
-      }
-      return '250';
-    };
-    const config = testConfig(
-      redis.url,
-      { store1: await store.start() },
-      {
-        routing: { users: { 'bob@example.com': 'store1' } },
-        // A lone unknown user bounces once the guard's window shows no burst: keep it short here.
-        mailstores: { store1: { guard: { window: '1s' } } },
-        bounces: { smarthost: `127.0.0.1:${await smarthost.start()}` },
-      },
-    );
-    relay = await startRelay(config);
-  });
-
-  afterAll(async () => {
-    await relay?.stop();
-    await Promise.all([store.stop(), smarthost.stop()]);
-    await redis?.cleanup();
-  });
+  store.replyFor = (recipient) => {
+    if (recipient === 'carol@example.com') return '550 5.1.1 <carol@example.com>: User unknown';
+    if (recipient === 'bob@example.com' && !deferredOnce) {
+      deferredOnce = true;
+      return '450 4.2.0 Mailbox temporarily locked';
+    }
+    return '250';
+  };
 
   it('delivers the 250, retries and then delivers the 450, and bounces the 550', async () => {
+    const { relay, smarthost } = fixture;
     const reply = await send(
       relay.port,
       'sender@remote.test',
@@ -98,6 +82,7 @@ describe('per-recipient outcomes of an LMTP delivery', () => {
   });
 
   it('never sends a bounce to the null sender', async () => {
+    const { relay, smarthost } = fixture;
     const before = smarthost.messages.length;
     await send(relay.port, '', ['carol@example.com'], 'from null sender');
     await waitFor(() => relay.events('BounceDiscarded').length === 1);
@@ -106,30 +91,15 @@ describe('per-recipient outcomes of an LMTP delivery', () => {
 });
 
 describe('a message that outlives its lifetime', () => {
-  let redis: TestRedis;
-  let relay: TestRelay;
-  const smarthost = new FakeMailstore('smtp');
-
-  beforeAll(async () => {
-    redis = await startTestRedis();
-    const config = testConfig(
-      redis.url,
-      { store1: await freePort() }, // nothing listens there: every attempt fails
-      {
-        mailstores: { store1: { lifetime: '3s', retry: '1s', trip: { enabled: false } } },
-        bounces: { smarthost: `127.0.0.1:${await smarthost.start()}` },
-      },
-    );
-    relay = await startRelay(config);
-  });
-
-  afterAll(async () => {
-    await relay?.stop();
-    await smarthost.stop();
-    await redis?.cleanup();
+  const fixture = withRelay({
+    stores: ['store1'],
+    down: ['store1'], // nothing listens there: every attempt fails
+    smarthost: true,
+    config: { mailstores: { store1: { lifetime: '3s', retry: '1s', trip: { enabled: false } } } },
   });
 
   it('is retried until its lifetime ends, then expires with a 5.4.7 DSN and leaves nothing but its trace', async () => {
+    const { relay, redis, smarthost } = fixture;
     const queueId = queueIdOf(await send(relay.port, 'sender@remote.test', ['alice@example.com'], 'too late'));
     await waitFor(() => smarthost.messages.length === 1, 15_000, 'the expiry DSN');
     expect(relay.events('Attempt').length).toBeGreaterThanOrEqual(2);
@@ -146,7 +116,8 @@ describe('a message that outlives its lifetime', () => {
       'bounced',
     ]);
     // BullMQ's record of the job and the message's trace (kept for its retention) are all that stay.
-    const kept = (key: string) => key.includes(':q:') || key.includes(':trace:events:');
+    const keys = createKeys(relay.config.redis.prefix);
+    const kept = (key: string) => key.startsWith(`${keys.bullmqPrefix}:`) || key === keys.traceEvents(queueId);
     await waitFor(async () => (await redis.client.keys(`*${queueId}*`)).every(kept));
   });
 });

@@ -1,34 +1,23 @@
 // Scenario: redis-server is killed with SIGKILL after a batch of 250s and restarted on its AOF.
 import { Queue } from 'bullmq';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestRedis, type TestRedis } from '../helpers/redis-server.js';
-import { FakeMailstore } from '../helpers/mailstore.js';
-import { startRelay, testConfig, type TestRelay } from '../helpers/relay.js';
+import { describe, expect, it } from 'vitest';
+import { createKeys } from '../../src/queue/keys.js';
 import { queueIdOf, send } from '../helpers/smtp-client.js';
 import { waitFor } from '../helpers/wait.js';
+import { withRelay } from '../helpers/with-relay.js';
 
 describe('redis-server killed after acknowledging mail', () => {
-  let redis: TestRedis;
-  let relay: TestRelay;
-  const store = new FakeMailstore();
-
-  beforeAll(async () => {
-    redis = await startTestRedis();
-    const port = await store.start();
-    await store.stop(); // the store is down: everything acknowledged is still in Redis at the kill
-    // Jobs active at the kill keep their lock until it expires: short locks keep the test short.
-    relay = await startRelay(
-      testConfig(redis.url, { store1: port }, { workers: { lockDuration: '4s', stalledInterval: '2s' } }),
-    );
+  // The store is down: everything acknowledged is still in Redis at the kill.
+  // Jobs active at the kill keep their lock until it expires: short locks keep the test short.
+  const fixture = withRelay({
+    stores: ['store1'],
+    down: ['store1'],
+    config: { workers: { lockDuration: '4s', stalledInterval: '2s' } },
   });
-
-  afterAll(async () => {
-    await relay?.stop();
-    await store.stop();
-    await redis?.cleanup();
-  });
+  const { store1: store } = fixture.stores;
 
   it('delivers every acknowledged message after Redis restarts from its append-only file', async () => {
+    const { relay, redis } = fixture;
     const acknowledged: string[] = [];
     const sender = async (worker: number) => {
       for (let index = 0; index < 8; index++) {
@@ -41,12 +30,15 @@ describe('redis-server killed after acknowledging mail', () => {
 
     await redis.kill();
     await redis.restart();
-    await store.start();
+    await store.start(fixture.ports.store1);
 
     const delivered = () => new Set(store.messages.map((message) => /id (\S+)/.exec(message.body)?.[1]));
     const missing = () => acknowledged.filter((queueId) => !delivered().has(queueId));
     await waitFor(() => missing().length === 0, 60_000, 'deliveries').catch(async (error: unknown) => {
-      const queue = new Queue('store1', { connection: redis.client, prefix: `${relay.config.redis.prefix}:q` });
+      const queue = new Queue('store1', {
+        connection: redis.client,
+        prefix: createKeys(relay.config.redis.prefix).bullmqPrefix,
+      });
       const states = await Promise.all(
         missing().map(async (queueId) => `${queueId}: ${await queue.getJobState(queueId)}`),
       );

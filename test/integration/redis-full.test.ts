@@ -1,41 +1,23 @@
 // Scenario: a mailstore outage fills Redis up to its high-water mark while mail keeps arriving.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestRedis, type TestRedis } from '../helpers/redis-server.js';
-import { FakeMailstore } from '../helpers/mailstore.js';
-import { startRelay, testConfig, type TestRelay } from '../helpers/relay.js';
+import { describe, expect, it } from 'vitest';
 import { queueIdOf, sendRaw, testMessage } from '../helpers/smtp-client.js';
 import { waitFor } from '../helpers/wait.js';
+import { withRelay } from '../helpers/with-relay.js';
 
 const ROOM = 4_000_000;
 const MESSAGE_SIZE = 200_000;
 
 describe('Redis filling up during a mailstore outage', () => {
-  let redis: TestRedis;
-  let relay: TestRelay;
-  const store = new FakeMailstore();
-  let storePort: number;
-
-  beforeAll(async () => {
-    redis = await startTestRedis();
-    storePort = await store.start();
-    await store.stop();
-    // Bodies as received: the test's padding would compress to almost nothing, and never fill the room.
-    relay = await startRelay(
-      testConfig(
-        redis.url,
-        { store1: storePort },
-        { limits: { redisMemoryHighWater: 0.9 }, redis: { bodyCompression: 'none' } },
-      ),
-    );
+  // Bodies as received: the test's padding would compress to almost nothing, and never fill the room.
+  const fixture = withRelay({
+    stores: ['store1'],
+    down: ['store1'],
+    config: { limits: { redisMemoryHighWater: 0.9 }, redis: { bodyCompression: 'none' } },
   });
-
-  afterAll(async () => {
-    await relay?.stop();
-    await store.stop();
-    await redis?.cleanup();
-  });
+  const { store1: store } = fixture.stores;
 
   it('refuses new mail with 452 4.3.1 above the high-water mark, loses nothing, and takes mail again once delivery drains it', async () => {
+    const { relay, redis } = fixture;
     const used = Number(/used_memory:(\d+)/.exec(await redis.client.info('memory'))![1]);
     await redis.client.config('SET', 'maxmemory', String(used + ROOM));
     const acknowledged: string[] = [];
@@ -55,7 +37,7 @@ describe('Redis filling up during a mailstore outage', () => {
     expect(refusals.length).toBe(3);
     for (const refusal of refusals) expect(refusal).toMatch(/^452 4\.3\.1 /);
 
-    await store.start(storePort);
+    await store.start(fixture.ports.store1);
     await waitFor(() => store.messages.length >= acknowledged.length, 30_000, 'the queued mail delivered');
     const delivered = store.messages.map((message) => /id ([^\s;]+)/.exec(message.body)?.[1]);
     expect([...delivered].sort()).toEqual([...acknowledged].sort());

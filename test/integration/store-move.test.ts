@@ -1,43 +1,18 @@
 // Scenario: a store fails over to a replica (its mail, queued and new, moved there), and a store's endpoints change live.
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestRedis, type TestRedis } from '../helpers/redis-server.js';
+import { afterAll, describe, expect, it } from 'vitest';
 import { FakeMailstore } from '../helpers/mailstore.js';
-import { startRelay, testConfig, type TestRelay } from '../helpers/relay.js';
-import { freePort } from '../helpers/ports.js';
 import { queueIdOf, send } from '../helpers/smtp-client.js';
-import { holdfastCli, writeCliConfig } from '../helpers/cli.js';
 import { waitFor } from '../helpers/wait.js';
+import { withRelay } from '../helpers/with-relay.js';
 
 describe('moving a failed store to its replica', () => {
-  let redis: TestRedis;
-  let relay: TestRelay;
-  let directory: string;
-  let cli: (...args: string[]) => ReturnType<typeof holdfastCli>;
-  let store1Port: number;
-  const store1 = new FakeMailstore();
-  const replica = new FakeMailstore(); // store2 in the config
-
-  beforeAll(async () => {
-    redis = await startTestRedis();
-    directory = mkdtempSync(join(tmpdir(), 'holdfast-move-'));
-    store1Port = await freePort(); // store1 is dead
-    const ports = { store1: store1Port, store2: await replica.start() };
-    relay = await startRelay(testConfig(redis.url, ports));
-    cli = (...args) => holdfastCli(writeCliConfig(directory, relay), ...args);
-  });
-
-  afterAll(async () => {
-    await relay?.stop();
-    await Promise.all([store1.stop(), replica.stop()]);
-    await redis?.cleanup();
-    rmSync(directory, { recursive: true, force: true });
-  });
+  const fixture = withRelay({ stores: ['store1', 'store2'], down: ['store1'], cli: true }); // store1 is dead
+  const { store1, store2: replica } = fixture.stores;
+  const { cli } = fixture;
 
   it('delivers the queued and the new mail of the failed store to the replica, and back after unmove', async () => {
+    const { relay } = fixture;
     expect((await cli('hold', 'store1', '--reason', 'disk failure')).code).toBe(0);
     for (const subject of ['q1', 'q2']) await send(relay.port, 'sender@remote.test', ['alice@example.com'], subject);
     const kept = queueIdOf(await send(relay.port, 'sender@remote.test', ['carol@example.com'], 'kept back'));
@@ -61,7 +36,7 @@ describe('moving a failed store to its replica', () => {
     });
 
     // store1 is repaired: unmove it, and its users' mail goes to it again.
-    await store1.start(store1Port);
+    await store1.start(fixture.ports.store1);
     expect((await cli('store', 'unmove', 'store1', '--reason', 'store1 repaired')).code).toBe(0);
     expect((await cli('release', 'store1', '--reason', 'store1 repaired')).code).toBe(0);
     await sleep(1200); // every node sees the change within a second
@@ -102,29 +77,22 @@ describe('moving a failed store to its replica', () => {
 });
 
 describe("changing a store's endpoints live", () => {
-  let redis: TestRedis;
-  let relay: TestRelay;
-  let directory: string;
-  let cli: (...args: string[]) => ReturnType<typeof holdfastCli>;
+  const fixture = withRelay({
+    stores: ['store1'],
+    down: ['store1'], // the configured endpoint is dead
+    cli: true,
+    config: { mailstores: { store1: { retry: '1s', trip: { enabled: false } } } },
+  });
+  const { cli } = fixture;
   const newHome = new FakeMailstore();
 
-  beforeAll(async () => {
-    redis = await startTestRedis();
-    directory = mkdtempSync(join(tmpdir(), 'holdfast-endpoints-'));
-    const dead = await freePort();
-    const store1 = { retry: '1s', trip: { enabled: false } };
-    relay = await startRelay(testConfig(redis.url, { store1: dead }, { mailstores: { store1 } }));
-    cli = (...args) => holdfastCli(writeCliConfig(directory, relay), ...args);
-  });
-
+  // Registered after the fixture's, so it runs first.
   afterAll(async () => {
-    await relay?.stop();
     await newHome.stop();
-    await redis?.cleanup();
-    rmSync(directory, { recursive: true, force: true });
   });
 
   it('delivers to the new endpoint on the next attempt, and goes back to the configured one on reset', async () => {
+    const { relay } = fixture;
     await send(relay.port, 'sender@remote.test', ['alice@example.com'], 'waiting');
     await waitFor(() => relay.events('TransientFailure').length >= 1);
     const port = await newHome.start();

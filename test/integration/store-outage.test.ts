@@ -2,31 +2,18 @@
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestRedis, type TestRedis } from '../helpers/redis-server.js';
-import { FakeMailstore } from '../helpers/mailstore.js';
 import { startRelay, testConfig, type TestRelay } from '../helpers/relay.js';
 import { queueIdOf, send } from '../helpers/smtp-client.js';
 import { freePort } from '../helpers/ports.js';
 import { waitFor } from '../helpers/wait.js';
+import { withRelay } from '../helpers/with-relay.js';
 
 describe('a mailstore that refuses connections and comes back', () => {
-  let redis: TestRedis;
-  let relay: TestRelay;
-  const store = new FakeMailstore();
-
-  beforeAll(async () => {
-    redis = await startTestRedis();
-    const port = await store.start();
-    await store.stop();
-    relay = await startRelay(testConfig(redis.url, { store1: port }));
-  });
-
-  afterAll(async () => {
-    await relay?.stop();
-    await store.stop();
-    await redis?.cleanup();
-  });
+  const fixture = withRelay({ stores: ['store1'], down: ['store1'] });
+  const { store1: store } = fixture.stores;
 
   it('keeps every message queued while the store is down and delivers all of them when it returns', async () => {
+    const { relay } = fixture;
     const queueIds: string[] = [];
     for (let index = 0; index < 10; index++) {
       queueIds.push(queueIdOf(await send(relay.port, 'sender@remote.test', ['alice@example.com'], `outage ${index}`)));
@@ -37,7 +24,7 @@ describe('a mailstore that refuses connections and comes back', () => {
     expect(relay.events('Bounce')).toHaveLength(0);
     expect(relay.events('Expiration')).toHaveLength(0);
 
-    await store.start();
+    await store.start(fixture.ports.store1);
     await waitFor(() => store.messages.length >= 10, 30_000, 'all delivered');
     const deliveredIds = store.messages.map((message) => /id (\S+)/.exec(message.body)?.[1]).sort();
     expect(deliveredIds).toEqual([...queueIds].sort());
@@ -46,28 +33,21 @@ describe('a mailstore that refuses connections and comes back', () => {
 });
 
 describe('a mailstore with two endpoints whose primary does not answer', () => {
-  let redis: TestRedis;
-  let relay: TestRelay;
-  const secondary = new FakeMailstore();
-
+  let deadPrimary: number;
+  // Registered before the fixture's, so it runs first: the config below names this port.
   beforeAll(async () => {
-    redis = await startTestRedis();
-    const deadPrimary = await freePort();
-    const config = testConfig(
-      redis.url,
-      { store1: 1 },
-      { mailstores: { store1: { endpoints: [`127.0.0.1:${deadPrimary}`, `127.0.0.1:${await secondary.start()}`] } } },
-    );
-    relay = await startRelay(config);
+    deadPrimary = await freePort();
   });
-
-  afterAll(async () => {
-    await relay?.stop();
-    await secondary.stop();
-    await redis?.cleanup();
+  const fixture = withRelay({
+    stores: ['store1'],
+    config: ({ store1 }) => ({
+      mailstores: { store1: { endpoints: [`127.0.0.1:${deadPrimary}`, `127.0.0.1:${store1}`] } },
+    }),
   });
+  const { store1: secondary } = fixture.stores;
 
   it('falls through to the next endpoint within the same attempt', async () => {
+    const { relay } = fixture;
     await send(relay.port, 'sender@remote.test', ['alice@example.com'], 'fall through');
     await waitFor(() => secondary.messages.length === 1);
     expect(relay.events('TransientFailure')).toHaveLength(0);

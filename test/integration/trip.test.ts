@@ -1,43 +1,34 @@
 // Scenario: a mailstore refuses connections; Holdfast trips it, probes it, and reopens it when it answers.
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestRedis, type TestRedis } from '../helpers/redis-server.js';
-import { FakeMailstore } from '../helpers/mailstore.js';
-import { startRelay, testConfig, type TestRelay } from '../helpers/relay.js';
+import { startRelay, type TestRelay } from '../helpers/relay.js';
 import { send } from '../helpers/smtp-client.js';
 import { waitFor } from '../helpers/wait.js';
+import { withRelay } from '../helpers/with-relay.js';
 
 describe('the automatic trip', () => {
-  let redis: TestRedis;
-  let relay: TestRelay;
+  const fixture = withRelay({
+    stores: ['store1', 'store2'],
+    down: ['store2'], // store2 refuses connections
+    config: { mailstores: { store2: { trip: { failures: 3, probeInterval: '1s', maxProbeInterval: '2s' } } } },
+  });
+  const { store1, store2 } = fixture.stores;
   /** A node that runs the policy tick but delivers nothing: it must leave probes to nodes that can deliver. */
   let policyOnly: TestRelay;
-  const store1 = new FakeMailstore();
-  const store2 = new FakeMailstore();
 
   beforeAll(async () => {
-    redis = await startTestRedis();
-    const port2 = await store2.start();
-    await store2.stop(); // store2 refuses connections
-    const config = testConfig(
-      redis.url,
-      { store1: await store1.start(), store2: port2 },
-      { mailstores: { store2: { trip: { failures: 3, probeInterval: '1s', maxProbeInterval: '2s' } } } },
-    );
-    relay = await startRelay(config);
-    policyOnly = await startRelay(config, { intake: false, delivery: false, policyIntervalMs: 250 });
+    policyOnly = await startRelay(fixture.relay.config, { intake: false, delivery: false, policyIntervalMs: 250 });
   });
 
+  // Registered after the fixture's, so it runs first: the policy node stops before the relay.
   afterAll(async () => {
     await policyOnly?.stop();
-    await relay?.stop();
-    await Promise.all([store1.stop(), store2.stop()]);
-    await redis?.cleanup();
   });
 
-  const store2Events = (event: string) => relay.events(event).filter((record) => record.mailstore === 'store2');
+  const store2Events = (event: string) => fixture.relay.events(event).filter((record) => record.mailstore === 'store2');
 
   it('trips after the threshold, makes no attempts but probes, and reopens when the store answers', async () => {
+    const { relay } = fixture;
     for (let index = 0; index < 8; index++)
       await send(relay.port, 'sender@remote.test', ['bob@example.com', 'alice@example.com'], `m${index}`);
     await waitFor(() => store2Events('MailstoreState').some((record) => record.action === 'trip'), 15_000, 'the trip');
@@ -53,7 +44,7 @@ describe('the automatic trip', () => {
     expect(store2Events('Attempt').length).toBe(settled); // probes only, no delivery attempts
     expect(store1.delivered('alice@example.com')).toHaveLength(8); // the healthy store is not held up
 
-    await store2.start();
+    await store2.start(fixture.ports.store2);
     await waitFor(() => store2.delivered('bob@example.com').length === 8, 20_000, 'delivery after recovery');
     expect(store2Events('MailstoreState').map((record) => record.action)).toContain('recover');
     expect(policyOnly.events('Probe')).toHaveLength(0);
