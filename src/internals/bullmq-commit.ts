@@ -1,5 +1,5 @@
 // FENCED: reaches into BullMQ's non-public files. Everything here is checked by
-// test/unit/internals/bullmq-commit.test.ts, which fails when BullMQ changes what it relies on.
+// test/integration/internals-bullmq-commit.test.ts, which fails when BullMQ changes what it relies on.
 //
 // Why: ioredis copies every script defined on a connection onto each MULTI made there (two
 // properties a script), and BullMQ defines about 60 on the connections its queues use. Reception
@@ -31,11 +31,16 @@ export function bullmqCommandName(script: string): string {
   return `${script}:${version}`;
 }
 
+/** Connections already given the scripts, with their client: the work is done once, not per message. */
+const prepared = new WeakMap<Redis, IRedisClient>();
+
 /**
  * Defines BullMQ's job insert scripts on `connection` (and nothing else of BullMQ's), and returns
  * the client BullMQ's `Job.addJob(transaction)` needs: its MULTIs run those scripts by name.
  */
 export function jobInsertClient(connection: Redis): IRedisClient {
+  const known = prepared.get(connection);
+  if (known) return known;
   for (const name of JOB_INSERT_SCRIPTS) {
     const script = scripts[name];
     if (!script || typeof script.content !== 'string' || typeof script.keys !== 'number') {
@@ -44,5 +49,7 @@ export function jobInsertClient(connection: Redis): IRedisClient {
     const command = bullmqCommandName(script.name);
     if (!(command in connection)) connection.defineCommand(command, { numberOfKeys: script.keys, lua: script.content });
   }
-  return createIORedisClient(connection);
+  const client = createIORedisClient(connection);
+  prepared.set(connection, client);
+  return client;
 }
