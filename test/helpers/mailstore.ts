@@ -1,5 +1,6 @@
 // A fake mailstore: a real smtp-server speaking LMTP (or SMTP) in-process, recording what it receives.
 import { SMTPServer, type SMTPServerDataResult } from 'smtp-server';
+import { freePort } from './ports.js';
 
 export interface ReceivedMessage {
   from: string;
@@ -113,7 +114,8 @@ export class FakeMailstore {
       await new Promise<void>((resolve) => this.server!.listen(socketPath, () => resolve()));
       return 0;
     }
-    await listenOn(this.server, port);
+    if (port) await listenOn(this.server, port);
+    else await listenOnFreePort(this.server);
     const address = this.server.server.address();
     this.port = typeof address === 'object' && address ? address.port : port;
     return this.port;
@@ -131,24 +133,37 @@ export class FakeMailstore {
 }
 
 /**
- * Listens on 127.0.0.1:port. Coming back on the port of a store that was down, the port may be
- * briefly taken: the relay's own connection attempts to it can get that very port as their source
- * port (a TCP self-connect) while nothing listens. Tried again for a few seconds; any other
- * failure, or still taken, fails the test instead of hanging it.
+ * Listens on 127.0.0.1:port, the port of a store that was down. Test ports lie below the ephemeral
+ * range, where no outgoing connection can hold them (ports.ts), but a port taken for another reason
+ * is tried again for a few seconds; any other failure, or still taken, fails the test instead of
+ * hanging it.
  */
 async function listenOn(server: SMTPServer, port: number): Promise<void> {
   const deadline = Date.now() + 5_000;
   for (;;) {
-    const error = await new Promise<NodeJS.ErrnoException | undefined>((resolve) => {
-      const failed = (cause: NodeJS.ErrnoException) => resolve(cause);
-      server.once('error', failed);
-      server.listen(port, '127.0.0.1', () => {
-        server.off('error', failed);
-        resolve(undefined);
-      });
-    });
+    const error = await listenOnce(server, port);
     if (!error) return;
-    if (error.code !== 'EADDRINUSE' || port === 0 || Date.now() > deadline) throw error;
+    if (error.code !== 'EADDRINUSE' || Date.now() > deadline) throw error;
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
+}
+
+/** Listens on a free port below the ephemeral range (see ports.ts); another if a parallel test took it first. */
+async function listenOnFreePort(server: SMTPServer): Promise<void> {
+  for (let attempt = 0; ; attempt++) {
+    const error = await listenOnce(server, await freePort());
+    if (!error) return;
+    if (error.code !== 'EADDRINUSE' || attempt >= 20) throw error;
+  }
+}
+
+function listenOnce(server: SMTPServer, port: number): Promise<NodeJS.ErrnoException | undefined> {
+  return new Promise((resolve) => {
+    const failed = (cause: NodeJS.ErrnoException) => resolve(cause);
+    server.once('error', failed);
+    server.listen(port, '127.0.0.1', () => {
+      server.off('error', failed);
+      resolve(undefined);
+    });
+  });
 }

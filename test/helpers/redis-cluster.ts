@@ -2,11 +2,11 @@
 import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Cluster, Redis, type ClusterOptions } from 'ioredis';
+import { portFree } from './ports.js';
 import { waitFor } from './wait.js';
 
 export const CLUSTER_SLOTS = 16384;
@@ -120,20 +120,12 @@ export function keySlot(key: string | Buffer): number {
 
 /**
  * A node needs its port and port + 10000 (the cluster bus). Both are taken below the kernel's
- * ephemeral range (32768-60999), where freePort() and outgoing connections take theirs: ports
- * 20000-22767, bus ports 30000-32767.
+ * ephemeral range (32768-60999), where outgoing connections take theirs, and apart from freePort()'s
+ * 23000-29999: ports 20000-22767, bus ports 30000-32767.
  */
 const PORT_LOW = 20000;
 const PORT_HIGH = 22767;
 const BUS_OFFSET = 10000;
-
-function portFree(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const server = createServer();
-    server.once('error', () => resolve(false));
-    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
-  });
-}
 
 /** A port whose bus port is free too, not one of `taken`. */
 async function freeClusterPort(taken: Set<number>): Promise<number> {
