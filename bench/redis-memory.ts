@@ -91,8 +91,8 @@ async function encoding(redis: Redis, key: string): Promise<string> {
 }
 
 /**
- * MEMORY USAGE of each kind of key a queued message has: its own keys (body, message hash, pending
- * set, BullMQ job hash), averaged over `queueIds`; and its share of the store's shared keys (the
+ * MEMORY USAGE of each kind of key a queued message has: its own keys (the job's copy of the bytes,
+ * BullMQ job hash), averaged over `queueIds`; and its share of the store's shared keys (the
  * backlog sorted set, BullMQ's wait list), i.e. their usage / `messages`.
  */
 export async function keyProfile(
@@ -104,9 +104,7 @@ export async function keyProfile(
 ): Promise<KeyKind[]> {
   const jobKey = (queueId: string) => `${keys.bullmqPrefix}:${mailstore}:${queueId}`;
   const ownKinds: Array<[string, (queueId: string) => string]> = [
-    ['body (string)', (queueId) => keys.body(queueId)],
-    ['message (hash)', (queueId) => keys.message(queueId)],
-    ['pending (set)', (queueId) => keys.pending(queueId)],
+    ['job copy of the bytes (string)', (queueId) => keys.jobBody(mailstore, queueId)],
     ['BullMQ job (hash)', jobKey],
   ];
   const kinds: KeyKind[] = [];

@@ -96,9 +96,11 @@ async function measure(redis: Redis, retained: RetainedMail, kind: string, make:
     };
     // A copy is made inside Redis from the queued body: queue it as reception does, then drop it.
     const stored = await encodeBody(body, 'gzip');
-    await redis.set(keys.body(queueId), stored);
-    const { outcome } = await retained.store(`${queueId}.1`, delivery, stored.length, settings);
-    await redis.del(keys.body(queueId));
+    const copy = keys.jobBody(store, queueId);
+    await redis.set(copy, stored);
+    const job = { jobId: queueId, ownCopy: true };
+    const { outcome } = await retained.store(`${queueId}.1`, delivery, job, stored.length, settings);
+    await redis.del(copy);
     if (outcome !== 'kept') throw new Error(`copy not kept: ${outcome}`);
   }
   const grown = (await usedMemory(redis)) - before;

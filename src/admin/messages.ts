@@ -57,9 +57,10 @@ export class MessageAdmin {
 
   /** One message: its envelope, header block and queued jobs; null when Holdfast no longer has it. */
   async detail(queueId: string): Promise<(StoredEnvelope & { jobs: QueuedMessage[] }) | null> {
-    const envelope = await this.messages.envelope(queueId);
+    const jobs = await this.select({ queueId });
+    const envelope = await this.messages.envelope(queueId, jobs);
     if (!envelope) return null;
-    return { ...envelope, jobs: await this.select({ queueId }) };
+    return { ...envelope, jobs };
   }
 
   async select(filter: MessageFilter): Promise<QueuedMessage[]> {

@@ -73,7 +73,7 @@ async function deliverJob(
   const guard = context.guardSettings(job.mailstore);
   await settleSuspects(context, job, log);
   // Moved recipients must not be moved again if this attempt then fails: store the job now.
-  if ((await rerouteRecipients(context, job, log, trace)) > 0) await checkpoint(job);
+  if ((await rerouteRecipients(context, job, jobId, log, trace)) > 0) await checkpoint(job);
   let retryAt: number | undefined;
   if (job.recipients.length > 0) {
     const client = context.clients.get(job.mailstore);

@@ -8,8 +8,8 @@ import type { RunTrace } from './run-trace.js';
 export interface RerouteContext {
   /** The recipient's route now (the Redis routing table first, then the config). */
   resolve: (recipient: string) => Promise<Route>;
-  /** Queues these recipients of the message for another mailstore; returns the new job's id. */
-  moveRecipients: (job: DeliveryJobData, mailstore: string, recipients: string[]) => Promise<string>;
+  /** Queues these recipients of the message (job `jobId`) for another mailstore; returns the new job's id. */
+  moveRecipients: (job: DeliveryJobData, jobId: string, mailstore: string, recipients: string[]) => Promise<string>;
 }
 
 /**
@@ -20,6 +20,7 @@ export interface RerouteContext {
 export async function rerouteRecipients(
   context: RerouteContext,
   job: DeliveryJobData,
+  jobId: string,
   log: Logger,
   trace: RunTrace,
 ): Promise<number> {
@@ -30,10 +31,13 @@ export async function rerouteRecipients(
     moves.set(route.mailstore, [...(moves.get(route.mailstore) ?? []), recipient]);
   }
   for (const [mailstore, recipients] of moves) {
-    const jobId = await context.moveRecipients(job, mailstore, recipients);
+    const movedTo = await context.moveRecipients(job, jobId, mailstore, recipients);
     job.recipients = job.recipients.filter((recipient) => !recipients.includes(recipient));
-    log.info({ event: EVENTS.rerouted, to: mailstore, recipients, jobId }, 'recipients moved to their new mailstore');
-    trace.add('rerouted', { mailstore, recipients, detail: `route changed: from ${job.mailstore}, job ${jobId}` });
+    log.info(
+      { event: EVENTS.rerouted, to: mailstore, recipients, jobId: movedTo },
+      'recipients moved to their new mailstore',
+    );
+    trace.add('rerouted', { mailstore, recipients, detail: `route changed: from ${job.mailstore}, job ${movedTo}` });
   }
   return moves.size;
 }

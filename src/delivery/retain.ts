@@ -57,7 +57,13 @@ export function createRetainer(context: RetainContext): Retainer {
     try {
       const entryId = `${jobId}.${job.attempts}`;
       const stored = storedSize(body);
-      const { outcome, dropped } = await context.retained.store(entryId, delivery, stored, settings);
+      const { outcome, dropped } = await context.retained.store(
+        entryId,
+        delivery,
+        { jobId, ownCopy: job.ownCopy },
+        stored,
+        settings,
+      );
       if (outcome === 'kept') context.metrics?.retained(job.mailstore);
       if (outcome === 'too-big' || outcome === 'no-room') notKept(outcome, { size: job.size });
       if (outcome === 'gone') notKept('error', { detail: 'the queued body was gone' });

@@ -4,7 +4,7 @@ import { DelayedError, UnrecoverableError, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { DeliveryJobData } from './job-data.js';
 import type { Keys } from './keys.js';
-import type { Spool } from './spool.js';
+import { jobRefOf, type Spool } from './spool.js';
 import { errorBackoff } from './queues.js';
 import type { WorkerActivity } from './consumers.js';
 
@@ -108,7 +108,7 @@ async function finishPatiently(spool: Spool, job: Parameters<Spool['finish']>[0]
 async function runJob(job: Job<DeliveryJobData>, token: string | undefined, options: ConsumerOptions): Promise<void> {
   const { spool, deliver } = options;
   let data = job.data;
-  const jobRef = { queueId: data.queueId, mailstore: data.mailstore, jobId: job.id ?? data.queueId, size: data.size };
+  const jobRef = jobRefOf(data, job.id);
   const { pending, held, body } = await spool.take(jobRef);
   // A job that ran to its end before a crash kept BullMQ from recording it: do not deliver twice.
   if (!pending) return;

@@ -1,4 +1,4 @@
-// Commits a received message, its body once and one job per mailstore, in one Redis transaction.
+// Commits a received message, one job per mailstore each with its own copy of the bytes, in one Redis transaction.
 import { Job, type IRedisTransaction } from 'bullmq';
 import type { ChainableCommander, Redis } from 'ioredis';
 import { jobInsertClient } from '../internals/bullmq-commit.js';
@@ -17,7 +17,7 @@ export interface IncomingMessage {
   recipientsByMailstore: ReadonlyMap<string, readonly string[]>;
   /** The message's bytes; only its last part when `spooled` bytes of it are already in Redis. */
   body: Buffer;
-  /** Bytes of the message already appended under `keys.incomingBody(queueId)` while it arrived. */
+  /** Bytes of the message already appended under each store's `keys.incomingBody` while it arrived. */
   spooled?: number;
   receivedAt: number;
   client: string;
@@ -60,24 +60,20 @@ export async function enqueueMessage(
     : await withTimeout(queues.get(mailstores[0]!).getBackend().client, options.timeoutMs, 'connecting to Redis');
   // BullMQ's transaction is an ioredis MULTI underneath: our own commands join its job inserts.
   const transaction = client.multi() as IRedisTransaction &
-    Pick<ChainableCommander, 'set' | 'append' | 'rename' | 'persist' | 'sadd' | 'zadd' | 'incrby'>;
-  transaction.hset(keys.message(message.queueId), {
-    sender: message.sender,
-    receivedAt: String(message.receivedAt),
-    size: String(size),
-    client: message.client,
-    mailstores: mailstores.join(','),
-  });
-  if (message.spooled) {
-    // The partial body becomes the body in the same transaction as the jobs, or not at all.
-    const incoming = keys.incomingBody(message.queueId);
-    if (message.body.length > 0) transaction.append(incoming, message.body);
-    transaction.rename(incoming, keys.body(message.queueId)).persist(keys.body(message.queueId));
-  } else {
-    transaction.set(keys.body(message.queueId), await encodeBody(message.body, options.compression ?? 'none'));
-  }
-  transaction.sadd(keys.pending(message.queueId), ...mailstores);
+    Pick<ChainableCommander, 'set' | 'append' | 'rename' | 'persist' | 'zadd' | 'incrby'>;
+  // Each store's job gets its own copy, in the store's slot: a store's keys then all live on one
+  // shard of a Redis Cluster. A message for two stores (rare at an MX) is stored twice.
+  const stored = message.spooled ? undefined : await encodeBody(message.body, options.compression ?? 'none');
   for (const mailstore of mailstores) {
+    const bodyKey = keys.jobBody(mailstore, message.queueId);
+    if (message.spooled) {
+      // The partial body becomes the job's copy in the same transaction as the job, or not at all.
+      const incoming = keys.incomingBody(mailstore, message.queueId);
+      if (message.body.length > 0) transaction.append(incoming, message.body);
+      transaction.rename(incoming, bodyKey).persist(bodyKey);
+    } else {
+      transaction.set(bodyKey, stored!);
+    }
     const data: DeliveryJobData = {
       queueId: message.queueId,
       mailstore,
@@ -87,6 +83,8 @@ export async function enqueueMessage(
       receivedAt: message.receivedAt,
       attempts: 0,
       size,
+      client: message.client,
+      ownCopy: true,
       ...(message.messageId === undefined ? {} : { messageId: message.messageId }),
       ...(message.replayOf === undefined ? {} : { replayOf: message.replayOf }),
     };
@@ -166,14 +164,12 @@ async function discardPartialMessage(
     const unlist = (mailstore: string) =>
       unlistJob(queues.connection, keys, { queueId, mailstore, jobId: queueId, size }, 1000);
     await Promise.all(mailstores.map(unlist));
+    const copies = mailstores.flatMap((mailstore) => [
+      keys.jobBody(mailstore, queueId),
+      keys.incomingBody(mailstore, queueId),
+    ]);
     // The trace must not show a message the sender was told to send again (its index entries then find no events).
-    await queues.connection.del(
-      keys.message(queueId),
-      keys.body(queueId),
-      keys.incomingBody(queueId),
-      keys.pending(queueId),
-      keys.traceEvents(queueId),
-    );
+    await Promise.all([...copies, keys.traceEvents(queueId)].map((key) => queues.connection.del(key)));
   } catch {
     // Redis is failing; a leftover without jobs is never delivered, it only takes space.
   }

@@ -40,6 +40,14 @@ export interface DeliveryJobData {
   heldIntervals?: Array<{ from: number; to: number }>;
   /** A replay of a retained delivery: the queue id of the message it repeats (not retained again). */
   replayOf?: string;
+  /** The client's address, as the SMTP front saw it (absent on jobs queued before per-job copies). */
+  client?: string;
+  /**
+   * The job has its own copy of the message bytes, in its store's slot (keys.jobBody). Absent on
+   * jobs queued before that: they share one body with the message's other jobs (keys.legacyBody),
+   * freed by the last of them to end.
+   */
+  ownCopy?: boolean;
 }
 
 export const DELIVERY_JOB_NAME = 'deliver';

@@ -3,17 +3,24 @@
 export interface Keys {
   /** Prefix given to BullMQ: its keys are `<prefix>:q:<mailstore>:...`. */
   readonly bullmqPrefix: string;
-  /** Hash: envelope and bookkeeping of one queued message. */
-  message(queueId: string): string;
-  /** String: the message bytes, stored once whatever the number of mailstores. */
-  body(queueId: string): string;
   /**
-   * String: a large message's bytes while they arrive (appended chunk by chunk during DATA), renamed
-   * to `body` by the commit; expires by itself when its session dies first.
+   * String: the message bytes of one delivery job, in its store's slot (`{mailstore}`): each store's
+   * job has its own copy, so that a store's keys all live on one Redis Cluster shard. Deleted when
+   * the job ends.
    */
-  incomingBody(queueId: string): string;
-  /** Set: the mailstores whose delivery job for this message has not ended yet. */
-  pending(queueId: string): string;
+  jobBody(mailstore: string, jobId: string): string;
+  /**
+   * String: a large message's bytes while they arrive (appended chunk by chunk during DATA), one per
+   * store it is for, renamed to that store's `jobBody` by the commit; expires by itself when its
+   * session dies first.
+   */
+  incomingBody(mailstore: string, queueId: string): string;
+  /** Hash: envelope of a message queued before per-job copies (jobs without `ownCopy`); read, never written. */
+  legacyMessage(queueId: string): string;
+  /** String: the bytes of such a message, shared by its stores' jobs; deleted when the last one ends. */
+  legacyBody(queueId: string): string;
+  /** Set: the stores whose job for such a message has not ended yet. */
+  legacyPending(queueId: string): string;
   /** Hash: operator-managed routing table, recipient address -> mailstore id. */
   readonly routes: string;
   /** String (JSON): the mailstore's policy state (open, held ...), obeyed by every node. */
@@ -89,10 +96,11 @@ export interface Keys {
 export function createKeys(prefix: string): Keys {
   return {
     bullmqPrefix: `${prefix}:q`,
-    message: (queueId) => `${prefix}:msg:${queueId}`,
-    body: (queueId) => `${prefix}:body:${queueId}`,
-    incomingBody: (queueId) => `${prefix}:incoming:${queueId}`,
-    pending: (queueId) => `${prefix}:pending:${queueId}`,
+    jobBody: (mailstore, jobId) => `${prefix}:{${mailstore}}:body:${jobId}`,
+    incomingBody: (mailstore, queueId) => `${prefix}:{${mailstore}}:incoming:${queueId}`,
+    legacyMessage: (queueId) => `${prefix}:msg:${queueId}`,
+    legacyBody: (queueId) => `${prefix}:body:${queueId}`,
+    legacyPending: (queueId) => `${prefix}:pending:${queueId}`,
     mailstoreState: (mailstore) => `${prefix}:store:${mailstore}`,
     mailstorePauses: (mailstore) => `${prefix}:store:${mailstore}:pauses`,
     mailstoreGuards: (mailstore) => `${prefix}:store:${mailstore}:guards`,
@@ -121,10 +129,18 @@ export function createKeys(prefix: string): Keys {
 }
 
 /**
- * A delivery job's member in its message's pending set: the mailstore id for the job made at
+ * A legacy job's member in its message's pending set: the mailstore id for the job made at
  * reception (job id = queue id), mailstore:jobId for a job made later (rerouted recipients).
  * Mailstore ids never contain ':', so the two cannot collide.
  */
 export function pendingMember(mailstore: string, jobId: string, queueId: string): string {
   return jobId === queueId ? mailstore : `${mailstore}:${jobId}`;
+}
+
+/** Where a job's message bytes are: its own copy, or (queued before copies) the message's shared body. */
+export function bodyKeyOf(
+  keys: Keys,
+  job: { mailstore: string; jobId: string; queueId: string; ownCopy?: boolean },
+): string {
+  return job.ownCopy ? keys.jobBody(job.mailstore, job.jobId) : keys.legacyBody(job.queueId);
 }

@@ -1,9 +1,9 @@
-// Operator access to queued messages in BullMQ: list a store's jobs, remove one (and its body when last).
+// Operator access to queued messages in BullMQ: list a store's jobs, remove one (and its copy of the bytes).
 import { withTimeout } from '../errors.js';
 import type { DeliveryJobData } from './job-data.js';
 import type { MailQueues } from './queues.js';
 import type { Redis } from 'ioredis';
-import { relistJob, type Spool } from './spool.js';
+import { jobRefOf, relistJob, type Spool } from './spool.js';
 import { decodeBody, isCompressed } from './body-codec.js';
 
 export interface QueuedMessage {
@@ -75,39 +75,54 @@ export class MessageControls {
   }
 
   /** The first HEADER_READ_LIMIT bytes of the message as received: a compressed body is read whole. */
-  private async readHead(queueId: string): Promise<string> {
-    const key = this.keys.body(queueId);
+  private async readHead(key: string): Promise<string> {
     const head = await this.redis.getrangeBuffer(key, 0, HEADER_READ_LIMIT - 1);
     if (!isCompressed(head)) return head.toString();
     const stored = await this.redis.getBuffer(key);
     return stored === null ? '' : (await decodeBody(stored)).subarray(0, HEADER_READ_LIMIT).toString();
   }
 
-  /** The message's envelope and its header block (up to the first empty line, at most 64 KB), or null. */
-  async envelope(queueId: string): Promise<StoredEnvelope | null> {
-    const [fields, head] = await withTimeout(
-      Promise.all([this.redis.hgetall(this.keys.message(queueId)), this.readHead(queueId)]),
-      this.timeoutMs,
-      'reading a message',
-    );
-    if (fields.receivedAt === undefined) return null;
-    const end = head.search(/\r?\n\r?\n/);
-    return {
-      queueId,
-      sender: fields.sender ?? '',
-      receivedAt: Number(fields.receivedAt),
-      size: Number(fields.size ?? 0),
-      client: fields.client ?? '',
-      headers: end === -1 ? head : head.slice(0, end),
+  /**
+   * The message's envelope and its header block (up to the first empty line, at most 64 KB), or
+   * null: read from its reception job in any store (or from `jobs`, its listed jobs, for a message
+   * whose recipients were all moved), or for a message queued before per-job copies, from its
+   * shared envelope.
+   */
+  async envelope(queueId: string, jobs: readonly QueuedMessage[] = []): Promise<StoredEnvelope | null> {
+    const read = async (): Promise<StoredEnvelope | null> => {
+      const legacy = await this.redis.hgetall(this.keys.legacyMessage(queueId));
+      if (legacy.receivedAt !== undefined) {
+        const { sender = '', receivedAt, size = '0', client = '' } = legacy;
+        const head = await this.readHead(this.keys.legacyBody(queueId));
+        return { queueId, sender, receivedAt: Number(receivedAt), size: Number(size), client, headers: head };
+      }
+      const candidates = [
+        ...this.queues.all().map((queue) => ({ mailstore: queue.name, jobId: queueId })),
+        ...jobs.map(({ mailstore, jobId }) => ({ mailstore, jobId })),
+      ];
+      for (const { mailstore, jobId } of candidates) {
+        const job = await this.queues.get(mailstore).getJob(jobId);
+        if (!job?.data.ownCopy || job.data.queueId !== queueId) continue;
+        const { sender, receivedAt, size, client = '' } = job.data;
+        const head = await this.readHead(this.keys.jobBody(mailstore, jobId));
+        return { queueId, sender, receivedAt, size, client, headers: head };
+      }
+      return null;
     };
+    const envelope = await withTimeout(read(), this.timeoutMs * 10, 'reading a message');
+    if (!envelope) return null;
+    const end = envelope.headers.search(/\r?\n\r?\n/);
+    return { ...envelope, headers: end === -1 ? envelope.headers : envelope.headers.slice(0, end) };
   }
 
   /** Removes a message's job for this store; false when it is being delivered right now. */
   async remove(message: QueuedMessage): Promise<boolean> {
     const queue = this.queues.get(message.mailstore);
+    const job = await withTimeout(queue.getJob(message.jobId), this.timeoutMs, 'reading a job');
+    if (!job) return false;
     const removed = await withTimeout(queue.remove(message.jobId), this.timeoutMs, 'removing a job');
     if (removed !== 1) return false;
-    await this.spool.finish(message);
+    await this.spool.finish(jobRefOf(job.data, message.jobId));
     return true;
   }
 

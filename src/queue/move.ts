@@ -7,18 +7,21 @@ import { pendingMember } from './keys.js';
 import type { Redis } from 'ioredis';
 import type { MailQueues } from './queues.js';
 import { mergeIntervals, type PausedInterval } from '../policy/lifetime.js';
-import type { Spool } from './spool.js';
+import { jobRefOf, type Spool } from './spool.js';
 import { DELIVERY_JOB_OPTIONS } from './queues.js';
 import type { MessageEvents, Trace } from '../repositories/trace.js';
 
 /**
- * Adds a job for `recipients` of the message to `mailstore`'s queue and its pending member, in
- * one transaction; returns its job id. The caller then takes those recipients off the source
- * job: a crash in between can deliver them twice, never lose them (at-least-once).
+ * Adds a job for `recipients` of the message to `mailstore`'s queue, with its own copy of the
+ * bytes (read from the source job's), in one transaction; returns its job id. The caller then
+ * takes those recipients off the source job: a crash in between can deliver them twice, never
+ * lose them (at-least-once). A source queued before per-job copies shares its body: the new job
+ * joins the message's pending set instead.
  */
 export async function addMovedJob(
   queues: MailQueues,
   source: DeliveryJobData,
+  sourceJobId: string,
   mailstore: string,
   recipients: readonly string[],
   timeoutMs: number,
@@ -44,13 +47,24 @@ export async function addMovedJob(
     suspects: [],
     attempts: 0,
   };
+  const { keys } = queues;
+  const copy = source.ownCopy
+    ? await withTimeout(
+        queues.connection.getBuffer(keys.jobBody(source.mailstore, sourceJobId)),
+        timeoutMs,
+        'reading a message',
+      )
+    : null;
+  if (source.ownCopy && copy === null) throw new Error(`job ${sourceJobId} has no copy of its message: it has ended`);
   const queue = queues.get(mailstore);
   const client = await withTimeout(queue.getBackend().client, timeoutMs, 'connecting to Redis');
-  const transaction = client.multi() as IRedisTransaction & Pick<ChainableCommander, 'sadd' | 'zadd' | 'incrby'>;
-  transaction.sadd(queues.keys.pending(source.queueId), pendingMember(mailstore, jobId, source.queueId));
-  if (carried.held) transaction.sadd(queues.keys.heldMessages(mailstore), jobId);
-  transaction.zadd(queues.keys.mailstoreBacklog(mailstore), source.receivedAt, jobId);
-  transaction.incrby(queues.keys.mailstoreBacklogBytes(mailstore), source.size);
+  const transaction = client.multi() as IRedisTransaction &
+    Pick<ChainableCommander, 'set' | 'sadd' | 'zadd' | 'incrby'>;
+  if (copy) transaction.set(keys.jobBody(mailstore, jobId), copy);
+  else transaction.sadd(keys.legacyPending(source.queueId), pendingMember(mailstore, jobId, source.queueId));
+  if (carried.held) transaction.sadd(keys.heldMessages(mailstore), jobId);
+  transaction.zadd(keys.mailstoreBacklog(mailstore), source.receivedAt, jobId);
+  transaction.incrby(keys.mailstoreBacklogBytes(mailstore), source.size);
   await new Job(queue, DELIVERY_JOB_NAME, data, { ...DELIVERY_JOB_OPTIONS, jobId }, jobId).addJob(transaction);
   const results = await withTimeout(transaction.exec(), timeoutMs, 'moving recipients');
   const failed = (results ?? [[new Error('transaction aborted'), null]]).filter(([error]) => error);
@@ -110,7 +124,7 @@ export async function moveQueuedMail(
       // Recipients the old store called unknown get their chance on the new one.
       const recipients = [...data.recipients, ...(data.suspects ?? []).map((suspect) => suspect.recipient)];
       if (recipients.length > 0 || data.failures.length > 0) {
-        await addMovedJob(queues, data, move.to, recipients, timeoutMs, {
+        await addMovedJob(queues, data, jobId, move.to, recipients, timeoutMs, {
           failures: data.failures,
           held: held.has(jobId),
           sourcePauses,
@@ -119,7 +133,7 @@ export async function moveQueuedMail(
         if (trace) traced.push(movedEvent(trace.now(), data, move, movedRecipients));
       }
       if ((await bounded('removing a job', queue.remove(jobId))) === 1) {
-        await spool.finish({ queueId: data.queueId, mailstore: move.from, jobId, size: data.size });
+        await spool.finish(jobRefOf(data, jobId));
       }
       moved++;
     }

@@ -1,15 +1,19 @@
-// Reads queued messages for delivery and releases their body when the last delivery job ends.
+// Reads queued messages for delivery and deletes a job's copy of the bytes when the job ends.
 import type { Redis } from 'ioredis';
 import { withTimeout } from '../errors.js';
 import { LuaScript } from '../redis/scripts.js';
-import { pendingMember, type Keys } from './keys.js';
+import { bodyKeyOf, pendingMember, type Keys } from './keys.js';
 import { decodeBody } from './body-codec.js';
+import type { DeliveryJobData } from './job-data.js';
 
 /** Takes a job off its store's backlog, idempotently. */
 const UNLIST_SCRIPT = new LuaScript('unlist');
 
-/** Ends one job's part; the last one out deletes the message. */
+/** Ends a job: its copy of the bytes deleted, off the backlog and held set. */
 const FINISH_SCRIPT = new LuaScript('finish');
+
+/** Ends a job queued before per-job copies; the last of the message's jobs deletes the shared body. */
+const FINISH_SHARED_SCRIPT = new LuaScript('finish-shared');
 
 /** One store's delivery job of one message, as the spool needs to know it. */
 export interface JobRef {
@@ -17,10 +21,14 @@ export interface JobRef {
   mailstore: string;
   jobId: string;
   size: number;
+  /** The job has its own copy of the bytes (DeliveryJobData.ownCopy). */
+  ownCopy?: boolean;
 }
 
-export interface StoredMessage {
-  body: Buffer;
+/** The spool's view of a delivery job (its id, or the queue id for a job that has none). */
+export function jobRefOf(data: DeliveryJobData, jobId: string | undefined): JobRef {
+  const { queueId, mailstore, size, ownCopy } = data;
+  return { queueId, mailstore, jobId: jobId ?? queueId, size, ...(ownCopy ? { ownCopy } : {}) };
 }
 
 export class Spool {
@@ -31,47 +39,44 @@ export class Spool {
   ) {}
 
   /**
-   * In one round trip (three reads pipelined, no MULTI: each answer stands on its own): is this
-   * job's delivery still pending, is the message held by an operator, and its body as received
-   * (null when it is gone).
+   * In one round trip (reads pipelined, no MULTI: each answer stands on its own): is this job still
+   * to be delivered, is the message held by an operator, and its bytes as received (null when they
+   * are gone). A job with its own copy is pending as long as that copy exists: only its end deletes it.
    */
   async take(job: JobRef): Promise<{ pending: boolean; held: boolean; body: Buffer | null }> {
-    const member = pendingMember(job.mailstore, job.jobId, job.queueId);
-    const results = await withTimeout(
-      this.redis
-        .pipeline()
-        .sismember(this.keys.pending(job.queueId), member)
-        .sismember(this.keys.heldMessages(job.mailstore), job.jobId)
-        .getBuffer(this.keys.body(job.queueId))
-        .exec(),
-      this.timeoutMs,
-      'reading a job',
-    );
-    const [pending, held, body] = (results ?? []).map(([error, value]) => {
+    const pipeline = this.redis.pipeline();
+    pipeline.sismember(this.keys.heldMessages(job.mailstore), job.jobId).getBuffer(bodyKeyOf(this.keys, job));
+    if (!job.ownCopy)
+      pipeline.sismember(this.keys.legacyPending(job.queueId), pendingMember(job.mailstore, job.jobId, job.queueId));
+    const results = await withTimeout(pipeline.exec(), this.timeoutMs, 'reading a job');
+    const [held, body, pending] = (results ?? []).map(([error, value]) => {
       if (error) throw error;
       return value;
     });
     const stored = (body as Buffer | null | undefined) ?? null;
-    return { pending: pending === 1, held: held === 1, body: stored === null ? null : await decodeBody(stored) };
+    return {
+      pending: job.ownCopy ? stored !== null : pending === 1,
+      held: held === 1,
+      body: stored === null ? null : await decodeBody(stored),
+    };
   }
 
-  /** Ends one job's part (see FINISH_SCRIPT); idempotent: finishing twice removes nothing more. */
+  /** Ends one job (see FINISH_SCRIPT); idempotent: finishing twice removes nothing more. */
   async finish(job: JobRef): Promise<void> {
     const { keys } = this;
-    const redisKeys = [
-      keys.pending(job.queueId),
-      keys.body(job.queueId),
-      keys.message(job.queueId),
+    const store = [
       keys.mailstoreBacklog(job.mailstore),
       keys.mailstoreBacklogBytes(job.mailstore),
       keys.heldMessages(job.mailstore),
     ];
-    const member = pendingMember(job.mailstore, job.jobId, job.queueId);
-    await withTimeout(
-      FINISH_SCRIPT.run(this.redis, redisKeys, [member, job.jobId, job.size]),
-      this.timeoutMs,
-      'finishing a delivery',
-    );
+    const finished = job.ownCopy
+      ? FINISH_SCRIPT.run(this.redis, [keys.jobBody(job.mailstore, job.jobId), ...store], [job.jobId, job.size])
+      : FINISH_SHARED_SCRIPT.run(
+          this.redis,
+          [keys.legacyPending(job.queueId), keys.legacyBody(job.queueId), keys.legacyMessage(job.queueId), ...store],
+          [pendingMember(job.mailstore, job.jobId, job.queueId), job.jobId, job.size],
+        );
+    await withTimeout(finished, this.timeoutMs, 'finishing a delivery');
   }
 
   /** Takes a job off its store's backlog, keeping the message (mail kept for the operator). */

@@ -3,7 +3,7 @@ import type { Redis } from 'ioredis';
 import { withTimeout } from '../errors.js';
 import { LuaScript } from '../redis/scripts.js';
 import type { RetainedDelivery } from '../policy/retention.js';
-import type { Keys } from '../queue/keys.js';
+import { bodyKeyOf, type Keys } from '../queue/keys.js';
 import { decodeBody } from '../queue/body-codec.js';
 
 /** Most copies one script call drops: an expired day is worked off in steps, not in one long script. */
@@ -72,6 +72,8 @@ export class RetainedMail {
   async store(
     entryId: string,
     delivery: RetainedDelivery,
+    /** The delivered job: its copy of the bytes (or, queued before per-job copies, the message's) is kept. */
+    job: { jobId: string; ownCopy?: boolean },
     storedBytes: number,
     settings: RetentionSettings,
   ): Promise<{ outcome: StoreOutcome; dropped: Dropped }> {
@@ -81,7 +83,7 @@ export class RetainedMail {
     const keys = [
       ...this.trimKeys(mailstore),
       this.keys.retainedEntry(mailstore, entryId),
-      this.keys.body(delivery.queueId),
+      bodyKeyOf(this.keys, { ...job, mailstore, queueId: delivery.queueId }),
     ];
     const argv = [
       this.keys.retainedEntry(mailstore, ''),

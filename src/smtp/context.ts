@@ -21,7 +21,7 @@ export interface SmtpContext {
   /** Commits the message durably or throws; the only way a message enters the queue. */
   enqueue: (message: IncomingMessage) => Promise<void>;
   /** Where a large message's bytes go while they arrive, before `enqueue` commits them. */
-  incoming: (queueId: string) => BodySpool;
+  incoming: (queueId: string, mailstores: readonly string[]) => BodySpool;
   /** True while Redis memory is above the high-water mark (cached, not a round trip). */
   storageFull: () => boolean;
   /** True while the mailstore's backlog is over one of its limits (cached, not a round trip). */

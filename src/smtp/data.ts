@@ -72,7 +72,7 @@ export async function onData(
     const collector = new BodyCollector(
       Buffer.from(header, 'latin1'),
       { threshold: messageBuffer, maxSize: lineEndings.storedSize(maxMessageSize) },
-      context.incoming(transaction.queueId),
+      context.incoming(transaction.queueId, [...transaction.recipientsByMailstore.keys()]),
     );
     const complete = await readMessage(stream, collector, lineEndings);
     await collector.add(lineEndings.end());

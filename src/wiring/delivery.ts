@@ -76,9 +76,9 @@ function deliverer(context: NodeContext, parts: Parts, bounceSender: ReturnType<
     },
     guardEpisodes: (mailstore) => controls.guardEpisodes(mailstore),
     resolve: (recipient) => router.resolve(recipient),
-    moveRecipients: async (job, mailstore, recipients) => {
+    moveRecipients: async (job, jobId, mailstore, recipients) => {
       const sourcePauses = await controls.pausedIntervals(job.mailstore, now());
-      return addMovedJob(parts.controlQueues!, job, mailstore, recipients, timeout, { sourcePauses });
+      return addMovedJob(parts.controlQueues!, job, jobId, mailstore, recipients, timeout, { sourcePauses });
     },
     tripSettings: (mailstore) => {
       const { enabled, failures, probeInterval } = config.mailstores[mailstore]!.trip;

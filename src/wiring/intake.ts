@@ -65,9 +65,9 @@ export async function startIntake(
     logger: logger.child({ component: 'smtp' }),
     router,
     enqueue: (message) => gate.commit(() => enqueueMessage(queues, message, enqueueOptions)),
-    incoming: (queueId) => ({
-      append: (chunk) => incoming.append(queueId, chunk),
-      discard: () => incoming.discard(queueId),
+    incoming: (queueId, mailstores) => ({
+      append: (chunk) => incoming.append(queueId, mailstores, chunk),
+      discard: () => incoming.discard(queueId, mailstores),
     }),
     storageFull: () => memoryWatch.aboveHighWater,
     countReply: (stage, code) => context.metrics.smtpReply(stage, code),

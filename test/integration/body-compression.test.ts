@@ -28,7 +28,7 @@ describe.each([
     expect(replies.at(-1)).toMatch(/^250 2\.0\.0 /);
     const queueId = /queued as (\S+)/.exec(replies.at(-1)!)![1]!;
 
-    const stored = await redis.client.getBuffer(createKeys(relay.config.redis.prefix).body(queueId));
+    const stored = await redis.client.getBuffer(createKeys(relay.config.redis.prefix).jobBody('store1', queueId));
     expect(stored).not.toBeNull();
     expect(isCompressed(stored!)).toBe(compressed);
     const received = Buffer.byteLength(message);

@@ -30,12 +30,8 @@ describe('Redis down as a delivery ends', () => {
     };
     const queueId = queueIdOf(await send(relay.port, 'sender@remote.test', ['alice@example.com'], 'stalled finish'));
     await waitFor(() => store.messages.length > 0, 10_000, 'the delivery');
-    const keys = createKeys(relay.config.redis.prefix);
-    await waitFor(
-      async () => (await redis.client.exists(keys.message(queueId)).catch(() => 1)) === 0,
-      30_000,
-      'the finish',
-    );
+    const copy = createKeys(relay.config.redis.prefix).jobBody('store1', queueId);
+    await waitFor(async () => (await redis.client.exists(copy).catch(() => 1)) === 0, 30_000, 'the finish');
     await sleep(1000);
     expect(store.messages).toHaveLength(1);
   });

@@ -32,13 +32,13 @@ describe('a message larger than the message buffer', () => {
     expect(delivered.slice(delivered.indexOf('From: sender@remote.test'))).toBe(`${message}\r\n`);
     const accepted = relay.events('Reception').at(-1)!;
     expect(accepted.size).toBe(Buffer.byteLength(delivered));
-    expect(await keysWithPrefix(redis.client, keys().incomingBody('*'))).toEqual([]);
+    expect(await keysWithPrefix(redis.client, keys().incomingBody('*', '*'))).toEqual([]);
     expect(await redis.client.exists(keys().traceByMessageId('large-one@remote.test'))).toBe(1);
   });
 
   it('leaves nothing in Redis when the client disconnects halfway through', async () => {
     const { relay, redis } = fixture;
-    const bodies = async () => keysWithPrefix(redis.client, keys().body('*'));
+    const bodies = async () => keysWithPrefix(redis.client, keys().jobBody('*', '*'));
     const before = await bodies();
     const { dialog } = await SmtpDialog.open(relay.port);
     await dialog.command('EHLO client.test');
@@ -47,14 +47,14 @@ describe('a message larger than the message buffer', () => {
     expect(await dialog.command('DATA')).toMatch(/^354/);
     dialog.write(numberedMessage('cut-short', 1_000_000));
     await waitFor(
-      async () => (await keysWithPrefix(redis.client, keys().incomingBody('*'))).length > 0,
+      async () => (await keysWithPrefix(redis.client, keys().incomingBody('*', '*'))).length > 0,
       10_000,
       'spooling',
     );
     dialog.close();
     await waitFor(() => relay.events('ReceptionFailed').some((record) => record.reason === 'disconnected'));
     await waitFor(
-      async () => (await keysWithPrefix(redis.client, keys().incomingBody('*'))).length === 0,
+      async () => (await keysWithPrefix(redis.client, keys().incomingBody('*', '*'))).length === 0,
       5000,
       'partial body removed',
     );
@@ -78,6 +78,6 @@ describe('a message larger than the message buffer', () => {
     } finally {
       await redis.client.config('SET', 'maxmemory', '0');
     }
-    expect(await keysWithPrefix(redis.client, keys().incomingBody('*'))).toEqual([]);
+    expect(await keysWithPrefix(redis.client, keys().incomingBody('*', '*'))).toEqual([]);
   });
 });

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { Queue } from 'bullmq';
 import type { DeliveryJobData } from '../../src/queue/job-data.js';
+import { createKeys } from '../../src/queue/keys.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestRedis, type TestRedis } from '../helpers/redis-server.js';
 import { FakeMailstore } from '../helpers/mailstore.js';
@@ -105,7 +106,7 @@ describe('graceful shutdown', () => {
     // Acknowledged during shutdown: delivered by the draining workers, or still safely queued.
     const queueId = queueIdOf(reply);
     const delivered = store.messages.some((message) => message.body.includes(queueId));
-    const queued = await redis.client.exists(`${relay.config.redis.prefix}:body:${queueId}`);
+    const queued = await redis.client.exists(createKeys(relay.config.redis.prefix).jobBody('store1', queueId));
     expect(delivered || queued === 1).toBe(true);
   });
 });
@@ -143,7 +144,7 @@ describe('permanent failures without a bounce smarthost', () => {
           status: '5.7.1',
         }),
       ]);
-      expect(await redis.client.exists(`${prefix}:body:${queueId}`)).toBe(1);
+      expect(await redis.client.exists(createKeys(prefix).jobBody('store1', queueId))).toBe(1);
       // Kept mail is no longer waiting for the store: off its backlog (and its limits).
       const [status] = await relay.app.mailstoreAdmin!.status();
       expect(status!.backlog).toMatchObject({ messages: 0, bytes: 0 });

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort } from '../helpers/ports.js';
+import { freePort, portFree } from '../helpers/ports.js';
 import { startRelay, testConfig } from '../helpers/relay.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -18,7 +18,9 @@ describe('starting on a Redis Cluster node', () => {
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'holdfast-cluster-'));
-    port = await freePort();
+    // A cluster node also listens on port + 10000 (its bus): both must be free.
+    do port = await freePort();
+    while (!(await portFree(port + 10_000)));
     // Durable settings, so that only the cluster mode is wrong.
     server = spawn(
       'redis-server',

@@ -1,26 +1,18 @@
 --[[
-  Ends one delivery job's part of a message: off its store's backlog and held set, its member off
-  the message's pending set; the last job out deletes the message and its body. Idempotent:
-  finishing twice removes nothing more.
+  Ends one delivery job: off its store's backlog and held set, and its copy of the message bytes
+  deleted. Every key is in the store's slot. Idempotent: finishing twice removes nothing more.
 
-  KEYS[1] the message's pending set (the jobs not yet ended)
-  KEYS[2] the message's body
-  KEYS[3] the message's envelope (hash)
-  KEYS[4] the store's backlog (sorted set of job ids)
-  KEYS[5] the backlog's byte counter
-  KEYS[6] the store's messages held one by one (set of job ids)
+  KEYS[1] the job's copy of the message bytes
+  KEYS[2] the store's backlog (sorted set of job ids)
+  KEYS[3] the backlog's byte counter
+  KEYS[4] the store's messages held one by one (set of job ids)
 
-  ARGV[1] the job's member in the pending set
-  ARGV[2] job id
-  ARGV[3] the message's size in bytes
+  ARGV[1] job id
+  ARGV[2] the message's size in bytes
 
-  Returns 1 when the job's member was still pending, else 0.
+  Returns 1 when the job's copy was still there, else 0.
 ]]
 --- @include "unlist"
-unlist(KEYS[4], KEYS[5], ARGV[2], ARGV[3])
-redis.call('SREM', KEYS[6], ARGV[2])
-local removed = redis.call('SREM', KEYS[1], ARGV[1])
-if redis.call('EXISTS', KEYS[1]) == 0 then
-  redis.call('DEL', KEYS[2], KEYS[3])
-end
-return removed
+unlist(KEYS[2], KEYS[3], ARGV[1], ARGV[2])
+redis.call('SREM', KEYS[4], ARGV[1])
+return redis.call('DEL', KEYS[1])

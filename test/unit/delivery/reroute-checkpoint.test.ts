@@ -45,7 +45,7 @@ describe('rerouting before an attempt that then fails', () => {
       // bob moved to store2; alice stays on store1.
       resolve: (recipient: string) =>
         Promise.resolve({ kind: 'mailstore' as const, mailstore: recipient.startsWith('bob') ? 'store2' : 'store1' }),
-      moveRecipients: (_job: DeliveryJobData, _store: string, recipients: string[]) => {
+      moveRecipients: (_job: DeliveryJobData, _jobId: string, _store: string, recipients: string[]) => {
         moved.push(recipients);
         return Promise.resolve('J2');
       },

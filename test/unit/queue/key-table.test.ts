@@ -20,10 +20,11 @@ function documentedKeys(): Set<string> {
 function builtKeys(keys: Keys): Record<keyof Keys, string[]> {
   return {
     bullmqPrefix: [`${keys.bullmqPrefix}:<mailstore>:*`],
-    message: [keys.message('<queueId>')],
-    body: [keys.body('<queueId>')],
-    incomingBody: [keys.incomingBody('<queueId>')],
-    pending: [keys.pending('<queueId>')],
+    jobBody: [keys.jobBody('<id>', '<jobId>')],
+    incomingBody: [keys.incomingBody('<id>', '<queueId>')],
+    legacyMessage: [keys.legacyMessage('<queueId>')],
+    legacyBody: [keys.legacyBody('<queueId>')],
+    legacyPending: [keys.legacyPending('<queueId>')],
     routes: [keys.routes],
     routesLoading: [keys.routesLoading],
     mailstoreState: [keys.mailstoreState('<id>')],
