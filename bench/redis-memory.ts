@@ -102,7 +102,7 @@ export async function keyProfile(
   queueIds: readonly string[],
   messages: number,
 ): Promise<KeyKind[]> {
-  const jobKey = (queueId: string) => `${keys.bullmqPrefix}:${mailstore}:${queueId}`;
+  const jobKey = (queueId: string) => `${keys.bullmqPrefix(mailstore)}:${mailstore}:${queueId}`;
   const ownKinds: Array<[string, (queueId: string) => string]> = [
     ['job copy of the bytes (string)', (queueId) => keys.jobBody(mailstore, queueId)],
     ['BullMQ job (hash)', jobKey],
@@ -119,7 +119,7 @@ export async function keyProfile(
   }
   const shared: Array<[string, string]> = [
     ['backlog entry (sorted set)', keys.mailstoreBacklog(mailstore)],
-    ['BullMQ wait list entry', `${keys.bullmqPrefix}:${mailstore}:wait`],
+    ['BullMQ wait list entry', `${keys.bullmqPrefix(mailstore)}:${mailstore}:wait`],
   ];
   for (const [kind, key] of shared) {
     kinds.push({ kind, encoding: await encoding(redis, key), bytesPerMessage: (await usage(redis, key)) / messages });

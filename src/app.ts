@@ -8,6 +8,7 @@ import { createRedis, redisTarget } from './redis/connections.js';
 import { refuseRedisCluster } from './redis/durability.js';
 import { MemoryWatch } from './redis/memory-watch.js';
 import { createKeys } from './queue/keys.js';
+import { ensureKeyLayout } from './queue/layout.js';
 import { Trace } from './repositories/trace.js';
 import { RetainedMail } from './repositories/retained-copies.js';
 import type { MailstoreAdmin } from './admin/mailstores.js';
@@ -123,6 +124,11 @@ export class App {
     const control = this.track(createRedis(target, 'control', timeout));
     await refuseRedisCluster(control);
     this.redisDurable = await checkDurability(control, config, logger);
+    // Before any queue or worker of this node touches a store's keys.
+    await ensureKeyLayout(control, createKeys(config.redis.prefix), {
+      mailstores: Object.keys(config.mailstores),
+      logger,
+    });
     const context = this.context(control);
     // BullMQ defines its scripts (about 50) on the connections its queues use, and ioredis copies
     // them onto every pipeline made there: Holdfast's own bookkeeping gets a connection without them.

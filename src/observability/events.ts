@@ -49,6 +49,7 @@ export const EVENTS = {
   traceNotRecorded: 'TraceNotRecorded',
   retentionSkipped: 'RetentionSkipped',
   messagesReplayed: 'MessagesReplayed',
+  keyLayoutUpgraded: 'KeyLayoutUpgraded',
 } as const;
 
 export type EventName = (typeof EVENTS)[keyof typeof EVENTS];

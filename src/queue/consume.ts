@@ -63,7 +63,7 @@ export function createConsumer(mailstore: string, options: ConsumerOptions): Wor
   };
   const worker = new Worker<DeliveryJobData>(mailstore, processor, {
     connection: options.connection,
-    prefix: options.keys.bullmqPrefix,
+    prefix: options.keys.bullmqPrefix(mailstore),
     concurrency: options.concurrency,
     maxStalledCount: 1000,
     stalledInterval: options.stalledInterval,

@@ -1,8 +1,20 @@
 // Every Redis key name Holdfast uses, in one place (BullMQ's own keys live under bullmqPrefix).
+//
+// A mailstore's keys all carry its hash tag, `{<id>}`: on a Redis Cluster they hash to one slot,
+// so that the store's transactions and scripts run on one shard, and stores spread over shards.
+
+/** The key layout this version writes (stored under `Keys.layout`; queue/layout.ts upgrades earlier ones). */
+export const KEY_LAYOUT = 2;
 
 export interface Keys {
-  /** Prefix given to BullMQ: its keys are `<prefix>:q:<mailstore>:...`. */
-  readonly bullmqPrefix: string;
+  /** `redis.prefix`: every key starts with it. */
+  readonly prefix: string;
+  /** String: the key layout version Redis holds (absent: layout 1, before store hash tags). */
+  readonly layout: string;
+  /** String: held (with an expiry) by the one node upgrading the key layout. */
+  readonly layoutLock: string;
+  /** Prefix given to the mailstore's BullMQ queue: its keys are `<prefix>:{<mailstore>}:q:<mailstore>:...`. */
+  bullmqPrefix(mailstore: string): string;
   /**
    * String: the message bytes of one delivery job, in its store's slot (`{mailstore}`): each store's
    * job has its own copy, so that a store's keys all live on one Redis Cluster shard. Deleted when
@@ -94,30 +106,34 @@ export interface Keys {
 }
 
 export function createKeys(prefix: string): Keys {
+  const store = (mailstore: string, rest: string) => `${prefix}:{${mailstore}}:${rest}`;
   return {
-    bullmqPrefix: `${prefix}:q`,
-    jobBody: (mailstore, jobId) => `${prefix}:{${mailstore}}:body:${jobId}`,
-    incomingBody: (mailstore, queueId) => `${prefix}:{${mailstore}}:incoming:${queueId}`,
+    prefix,
+    layout: `${prefix}:layout`,
+    layoutLock: `${prefix}:layout:lock`,
+    bullmqPrefix: (mailstore) => store(mailstore, 'q'),
+    jobBody: (mailstore, jobId) => store(mailstore, `body:${jobId}`),
+    incomingBody: (mailstore, queueId) => store(mailstore, `incoming:${queueId}`),
     legacyMessage: (queueId) => `${prefix}:msg:${queueId}`,
     legacyBody: (queueId) => `${prefix}:body:${queueId}`,
     legacyPending: (queueId) => `${prefix}:pending:${queueId}`,
-    mailstoreState: (mailstore) => `${prefix}:store:${mailstore}`,
-    mailstorePauses: (mailstore) => `${prefix}:store:${mailstore}:pauses`,
-    mailstoreGuards: (mailstore) => `${prefix}:store:${mailstore}:guards`,
-    mailstoreOutcomes: (mailstore) => `${prefix}:store:${mailstore}:outcomes`,
-    mailstoreFailures: (mailstore) => `${prefix}:store:${mailstore}:failures`,
-    mailstoreLastError: (mailstore) => `${prefix}:store:${mailstore}:last-error`,
-    mailstoreBacklog: (mailstore) => `${prefix}:store:${mailstore}:backlog`,
-    mailstoreBacklogBytes: (mailstore) => `${prefix}:store:${mailstore}:backlog:bytes`,
-    heldMessages: (mailstore) => `${prefix}:store:${mailstore}:held-messages`,
-    mailstoreOverrides: (mailstore) => `${prefix}:store:${mailstore}:overrides`,
-    mailstoreSweepLock: (mailstore) => `${prefix}:store:${mailstore}:sweep-lock`,
-    mailstoreWindows: (mailstore) => `${prefix}:store:${mailstore}:windows`,
-    retainedIndex: (mailstore) => `${prefix}:store:${mailstore}:retained`,
-    retainedBytes: (mailstore) => `${prefix}:store:${mailstore}:retained:bytes`,
-    retainedGapUntil: (mailstore) => `${prefix}:store:${mailstore}:retained:gap-until`,
-    // Entry ids are job ids and an attempt number, never ':': entries of two stores cannot collide.
-    retainedEntry: (mailstore, entryId) => `${prefix}:retained:${mailstore}:${entryId}`,
+    mailstoreState: (mailstore) => store(mailstore, 'state'),
+    mailstorePauses: (mailstore) => store(mailstore, 'pauses'),
+    mailstoreGuards: (mailstore) => store(mailstore, 'guards'),
+    mailstoreOutcomes: (mailstore) => store(mailstore, 'outcomes'),
+    mailstoreFailures: (mailstore) => store(mailstore, 'failures'),
+    mailstoreLastError: (mailstore) => store(mailstore, 'last-error'),
+    mailstoreBacklog: (mailstore) => store(mailstore, 'backlog'),
+    mailstoreBacklogBytes: (mailstore) => store(mailstore, 'backlog:bytes'),
+    heldMessages: (mailstore) => store(mailstore, 'held-messages'),
+    mailstoreOverrides: (mailstore) => store(mailstore, 'overrides'),
+    mailstoreSweepLock: (mailstore) => store(mailstore, 'sweep-lock'),
+    mailstoreWindows: (mailstore) => store(mailstore, 'windows'),
+    retainedIndex: (mailstore) => store(mailstore, 'retained'),
+    retainedBytes: (mailstore) => store(mailstore, 'retained:bytes'),
+    retainedGapUntil: (mailstore) => store(mailstore, 'retained:gap-until'),
+    // Entry ids are job ids and an attempt number, never ':'.
+    retainedEntry: (mailstore, entryId) => store(mailstore, `copy:${entryId}`),
     audit: `${prefix}:audit`,
     routes: `${prefix}:routes`,
     routesLoading: `${prefix}:routes:loading`,
@@ -125,6 +141,39 @@ export function createKeys(prefix: string): Keys {
     traceEvents: (queueId) => `${prefix}:trace:events:${queueId}`,
     traceByMessageId: (messageId) => `${prefix}:trace:message-id:${messageId}`,
     traceByRecipient: (recipient) => `${prefix}:trace:recipient:${recipient.toLowerCase()}`,
+  };
+}
+
+/**
+ * Layout 1's store keys (before hash tags), for the one-time upgrade: the patterns to scan and
+ * each key's layout-2 name (undefined: not a key of a store). Shared keys and messages queued
+ * before per-job copies keep their names.
+ */
+export function layoutOne(prefix: string): {
+  bullmqPrefix: string;
+  patterns: string[];
+  rename(name: string): string | undefined;
+} {
+  const id = '([A-Za-z0-9_.-]+)';
+  const start = `^${prefix.replace(/[{}]/g, '\\$&')}`;
+  const state = new RegExp(`${start}:store:${id}$`);
+  const storeKey = new RegExp(`${start}:store:${id}:(.+)$`);
+  const entry = new RegExp(`${start}:retained:${id}:(.+)$`);
+  const queue = new RegExp(`${start}:q:${id}:(.+)$`);
+  return {
+    bullmqPrefix: `${prefix}:q`,
+    patterns: [`${prefix}:store:*`, `${prefix}:retained:*`, `${prefix}:q:*`],
+    rename(name) {
+      let match = state.exec(name);
+      if (match) return `${prefix}:{${match[1]}}:state`;
+      match = storeKey.exec(name);
+      if (match) return `${prefix}:{${match[1]}}:${match[2]}`;
+      match = entry.exec(name);
+      if (match) return `${prefix}:{${match[1]}}:copy:${match[2]}`;
+      match = queue.exec(name);
+      if (match) return `${prefix}:{${match[1]}}:q:${match[1]}:${match[2]}`;
+      return undefined;
+    },
   };
 }
 

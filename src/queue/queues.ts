@@ -35,7 +35,7 @@ export class MailQueues {
     for (const mailstore of mailstores) {
       const queue = new Queue<DeliveryJobData>(mailstore, {
         connection,
-        prefix: keys.bullmqPrefix,
+        prefix: keys.bullmqPrefix(mailstore),
         defaultJobOptions: DELIVERY_JOB_OPTIONS,
       });
       // Connection errors surface here while Redis is away; the commands that fail say the rest.

@@ -58,7 +58,7 @@ describe('the worker watchdog', () => {
             activity.running -= 1;
           }
         },
-        { connection, prefix: keys.bullmqPrefix, autorun: !wedgeNext },
+        { connection, prefix: keys.bullmqPrefix(mailstore), autorun: !wedgeNext },
       );
       wedgeNext = false;
       worker.on('error', () => undefined);

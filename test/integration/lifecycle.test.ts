@@ -134,7 +134,10 @@ describe('permanent failures without a bounce smarthost', () => {
       const queueId = queueIdOf(await send(relay.port, 'sender@remote.test', ['alice@example.com'], 'kept'));
       await waitFor(() => relay.events('BounceHeld').length === 1);
       const prefix = relay.config.redis.prefix;
-      const queue = new Queue<DeliveryJobData>('store1', { connection: redis.client, prefix: `${prefix}:q` });
+      const queue = new Queue<DeliveryJobData>('store1', {
+        connection: redis.client,
+        prefix: createKeys(prefix).bullmqPrefix('store1'),
+      });
       await waitFor(async () => (await queue.getJobState(queueId)) === 'failed');
       const job = await queue.getJob(queueId);
       expect(job?.data.failures).toEqual([

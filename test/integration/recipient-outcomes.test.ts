@@ -117,7 +117,8 @@ describe('a message that outlives its lifetime', () => {
     ]);
     // BullMQ's record of the job and the message's trace (kept for its retention) are all that stay.
     const keys = createKeys(relay.config.redis.prefix);
-    const kept = (key: string) => key.startsWith(`${keys.bullmqPrefix}:`) || key === keys.traceEvents(queueId);
+    const kept = (key: string) =>
+      key.startsWith(`${keys.bullmqPrefix('store1')}:`) || key === keys.traceEvents(queueId);
     await waitFor(async () => (await redis.client.keys(`*${queueId}*`)).every(kept));
   });
 });

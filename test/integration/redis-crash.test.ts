@@ -37,7 +37,7 @@ describe('redis-server killed after acknowledging mail', () => {
     await waitFor(() => missing().length === 0, 60_000, 'deliveries').catch(async (error: unknown) => {
       const queue = new Queue('store1', {
         connection: redis.client,
-        prefix: createKeys(relay.config.redis.prefix).bullmqPrefix,
+        prefix: createKeys(relay.config.redis.prefix).bullmqPrefix('store1'),
       });
       const states = await Promise.all(
         missing().map(async (queueId) => `${queueId}: ${await queue.getJobState(queueId)}`),

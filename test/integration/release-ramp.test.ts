@@ -31,7 +31,7 @@ describe('a paced release', () => {
     const { relay, redis } = fixture;
     queue = new Queue('store1', {
       connection: redis.client,
-      prefix: createKeys(relay.config.redis.prefix).bullmqPrefix,
+      prefix: createKeys(relay.config.redis.prefix).bullmqPrefix('store1'),
     });
   });
 

@@ -19,7 +19,10 @@ function documentedKeys(): Set<string> {
 /** Each member of Keys with the table's placeholders: a new key family fails here until it is documented. */
 function builtKeys(keys: Keys): Record<keyof Keys, string[]> {
   return {
-    bullmqPrefix: [`${keys.bullmqPrefix}:<mailstore>:*`],
+    prefix: [],
+    layout: [keys.layout],
+    layoutLock: [keys.layoutLock],
+    bullmqPrefix: [`${keys.bullmqPrefix('<id>')}:<id>:*`],
     jobBody: [keys.jobBody('<id>', '<jobId>')],
     incomingBody: [keys.incomingBody('<id>', '<queueId>')],
     legacyMessage: [keys.legacyMessage('<queueId>')],
