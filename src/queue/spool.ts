@@ -31,7 +31,41 @@ export function jobRefOf(data: DeliveryJobData, jobId: string | undefined): JobR
   return { queueId, mailstore, jobId: jobId ?? queueId, size, ...(ownCopy ? { ownCopy } : {}) };
 }
 
+/**
+ * How long a process remembers a job it finished: longer than a job's lock plus a stalled check,
+ * the time a job whose finish was lost takes to come back. Wall-clock, not the policy clock.
+ */
+const REMEMBER_FINISHED_MS = 60_000;
+const REMEMBER_FINISHED_MAX = 100_000;
+
+/**
+ * The jobs this process finished lately. A finish written to a Redis primary that was being
+ * replaced (a Sentinel switchover: the old primary takes writes until the clients move, and they
+ * are lost when it resyncs) is lost, but the fact is not: the job comes back from the new primary
+ * and is finished again instead of delivered again.
+ */
+class RecentlyFinished {
+  private readonly finished = new Map<string, number>();
+
+  add(job: JobRef, now: number): void {
+    const key = `${job.mailstore}/${job.jobId}`;
+    this.finished.delete(key); // re-inserted last: the map stays in finishing order
+    this.finished.set(key, now);
+    for (const [oldest, at] of this.finished) {
+      if (at > now - REMEMBER_FINISHED_MS && this.finished.size <= REMEMBER_FINISHED_MAX) break;
+      this.finished.delete(oldest);
+    }
+  }
+
+  has(job: JobRef, now: number): boolean {
+    const at = this.finished.get(`${job.mailstore}/${job.jobId}`);
+    return at !== undefined && at > now - REMEMBER_FINISHED_MS;
+  }
+}
+
 export class Spool {
+  private readonly recentlyFinished = new RecentlyFinished();
+
   constructor(
     private readonly redis: Redis,
     private readonly keys: Keys,
@@ -44,6 +78,11 @@ export class Spool {
    * are gone). A job with its own copy is pending as long as that copy exists: only its end deletes it.
    */
   async take(job: JobRef): Promise<{ pending: boolean; held: boolean; body: Buffer | null }> {
+    if (this.recentlyFinished.has(job, Date.now())) {
+      // Finished here already, but Redis does not know (its primary changed): record it again, do not deliver.
+      await this.finish(job);
+      return { pending: false, held: false, body: null };
+    }
     const pipeline = this.redis.pipeline();
     pipeline.sismember(this.keys.heldMessages(job.mailstore), job.jobId).getBuffer(bodyKeyOf(this.keys, job));
     if (!job.ownCopy)
@@ -77,6 +116,7 @@ export class Spool {
           [pendingMember(job.mailstore, job.jobId, job.queueId), job.jobId, job.size],
         );
     await withTimeout(finished, this.timeoutMs, 'finishing a delivery');
+    this.recentlyFinished.add(job, Date.now());
   }
 
   /** Takes a job off its store's backlog, keeping the message (mail kept for the operator). */

@@ -213,6 +213,7 @@ describe('a relay on Redis Sentinel with replicas: 1', () => {
     // The promoted replica was checked as the primary was: it fsyncs every write.
     expect(relay.events('CommitsRefused').map((record) => record.reason)).not.toContain('REDIS_NOT_DURABLE');
     expect(missing).toEqual([]);
+    expect(figures.duplicated).toBeLessThanOrEqual(3); // what was finished and not yet replicated: 0-2 a run
   }, 240_000);
 
   it('delivers every message it acknowledged through a planned switchover with the old primary alive', async () => {
@@ -238,5 +239,9 @@ describe('a relay on Redis Sentinel with replicas: 1', () => {
     Object.assign(timings, sender.refusals(startedAt));
     console.info(`sentinel switchover: ${JSON.stringify({ ...timings, ...figures })}`);
     expect(missing).toEqual([]);
+    // The old primary takes the worker's finishes for about a second after the promotion, and loses
+    // them: the jobs come back on the new one, and this node finishes them again instead of
+    // delivering them again (0 in the runs since; 23-45 a run before it remembered them).
+    expect(figures.duplicated).toBeLessThanOrEqual(3);
   }, 240_000);
 });
