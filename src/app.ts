@@ -5,7 +5,7 @@ import type { Logger } from './observability/logger.js';
 import { EVENTS } from './observability/events.js';
 import { Metrics } from './observability/metrics.js';
 import { createRedis, redisTarget } from './redis/connections.js';
-import { refuseRedisCluster } from './redis/durability.js';
+import { checkTopology } from './redis/durability.js';
 import { MemoryWatch } from './redis/memory-watch.js';
 import { createKeys } from './queue/keys.js';
 import { ensureKeyLayout } from './queue/layout.js';
@@ -122,7 +122,7 @@ export class App {
     const target = redisTarget(config, parts.embedded?.location.url);
     const timeout = config.limits.timeouts.enqueue;
     const control = this.track(createRedis(target, 'control', timeout));
-    await refuseRedisCluster(control);
+    await checkTopology(control, 15_000);
     this.redisDurable = await checkDurability(control, config, logger);
     // Before any queue or worker of this node touches a store's keys.
     await ensureKeyLayout(control, createKeys(config.redis.prefix), {

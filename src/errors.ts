@@ -22,9 +22,9 @@ export const ERRORS = {
     message: 'fewer replicas than configured acknowledged the write',
   },
   REDIS_NOT_DURABLE: { http: 503, smtp: 451, message: 'the Redis server does not fsync every write' },
-  REDIS_CLUSTER_UNSUPPORTED: {
+  REDIS_CLUSTER_NOT_CONFIGURED: {
     http: 500,
-    message: 'Redis Cluster is not supported (use Redis Sentinel for failover)',
+    message: 'the Redis given is a Cluster node: give its nodes as redis.cluster',
   },
 } as const satisfies Record<string, { http: number; smtp?: 451 | 452; message: string }>;
 

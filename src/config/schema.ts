@@ -176,6 +176,11 @@ const redis = z
       .optional(),
     sentinels: z.array(sentinel).min(1).optional(),
     sentinelName: z.string().default('mymaster'),
+    /**
+     * A Redis Cluster: some of its nodes (ioredis finds the rest). Each mailstore's keys hash to
+     * one slot (its hash tag), so stores spread over the shards (docs/scaling.md).
+     */
+    cluster: z.strictObject({ nodes: z.array(sentinel).min(1) }).optional(),
     password: z.string().optional(),
     /**
      * How queued bodies are stored: gzip (fastest level) or none. gzip lets the same Redis hold
@@ -197,7 +202,17 @@ const redis = z
       })
       .prefault({}),
   })
-  .refine((value) => !(value.url && value.sentinels), { message: 'give either url or sentinels, not both' });
+  .refine((value) => [value.url, value.sentinels, value.cluster].filter(Boolean).length <= 1, {
+    message: 'give one of url, sentinels or cluster',
+  })
+  .refine((value) => !(value.cluster && /[{}]/.test(value.prefix)), {
+    message: 'with cluster, the prefix must not contain { or }: each mailstore hash-tags its own keys',
+    path: ['prefix'],
+  })
+  .refine((value) => !(value.cluster && value.replicas > 0), {
+    message: 'replicas (WAIT on every shard) is not supported with cluster yet',
+    path: ['replicas'],
+  });
 
 export const configSchema = z.strictObject({
   listener: z

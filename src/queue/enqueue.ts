@@ -1,4 +1,5 @@
-// Commits a received message, one job per mailstore each with its own copy of the bytes, in one Redis transaction.
+// Commits a received message, one job per mailstore each with its own copy of the bytes: in one Redis
+// transaction, or on a Cluster one per store.
 import { Job, type IRedisTransaction } from 'bullmq';
 import type { ChainableCommander, Redis } from 'ioredis';
 import { jobInsertClient } from '../internals/bullmq-commit.js';
@@ -7,6 +8,7 @@ import { DELIVERY_JOB_NAME, type DeliveryJobData } from './job-data.js';
 import type { MailQueues } from './queues.js';
 import { DELIVERY_JOB_OPTIONS } from './queues.js';
 import { unlistJob } from './spool.js';
+import { isCluster } from '../redis/connections.js';
 import { encodeBody, type BodyCompression } from './body-codec.js';
 import type { Trace, TraceEvent } from '../repositories/trace.js';
 
@@ -52,73 +54,47 @@ export async function enqueueMessage(
   message: IncomingMessage,
   options: EnqueueOptions,
 ): Promise<void> {
-  const { keys } = queues;
   const mailstores = [...message.recipientsByMailstore.keys()];
   const size = messageSize(message);
   const client = options.connection
     ? jobInsertClient(options.connection)
     : await withTimeout(queues.get(mailstores[0]!).getBackend().client, options.timeoutMs, 'connecting to Redis');
-  // BullMQ's transaction is an ioredis MULTI underneath: our own commands join its job inserts.
-  const transaction = client.multi() as IRedisTransaction &
-    Pick<ChainableCommander, 'set' | 'append' | 'rename' | 'persist' | 'zadd' | 'incrby'>;
-  // Each store's job gets its own copy, in the store's slot: a store's keys then all live on one
-  // shard of a Redis Cluster. A message for two stores (rare at an MX) is stored twice.
   const stored = message.spooled ? undefined : await encodeBody(message.body, options.compression ?? 'none');
-  for (const mailstore of mailstores) {
-    const bodyKey = keys.jobBody(mailstore, message.queueId);
-    if (message.spooled) {
-      // The partial body becomes the job's copy in the same transaction as the job, or not at all.
-      const incoming = keys.incomingBody(mailstore, message.queueId);
-      if (message.body.length > 0) transaction.append(incoming, message.body);
-      transaction.rename(incoming, bodyKey).persist(bodyKey);
-    } else {
-      transaction.set(bodyKey, stored!);
-    }
-    const data: DeliveryJobData = {
-      queueId: message.queueId,
-      mailstore,
-      sender: message.sender,
-      recipients: [...message.recipientsByMailstore.get(mailstore)!],
-      failures: [],
-      receivedAt: message.receivedAt,
-      attempts: 0,
-      size,
-      client: message.client,
-      ownCopy: true,
-      ...(message.messageId === undefined ? {} : { messageId: message.messageId }),
-      ...(message.replayOf === undefined ? {} : { replayOf: message.replayOf }),
-    };
-    transaction.zadd(keys.mailstoreBacklog(mailstore), message.receivedAt, message.queueId);
-    transaction.incrby(keys.mailstoreBacklogBytes(mailstore), size);
-    const queue = queues.get(mailstore);
-    const job = new Job(
-      queue,
-      DELIVERY_JOB_NAME,
-      data,
-      { ...DELIVERY_JOB_OPTIONS, jobId: message.queueId },
-      message.queueId,
-    );
-    await job.addJob(transaction);
-  }
-  const traceCommands =
-    options.trace?.addReception(
-      // It is an ioredis MULTI: BullMQ's IRedisTransaction types only its part.
-      transaction as unknown as ChainableCommander,
-      acceptedEvent(message, mailstores),
-    ) ?? 0;
-  const results = await withTimeout(transaction.exec(), options.timeoutMs, 'committing the message');
-  // The trace's commands come last; their failure is no reason to refuse the mail.
-  const failed =
-    results === null
+  const accepted = acceptedEvent(message, mailstores);
+  // One MULTI for the whole message on a single Redis. On a Cluster, one per store (its slot), in
+  // parallel: a crash between them leaves one store's part committed and the sender told 451.
+  const cluster = isCluster(options.connection ?? queues.connection);
+  const groups = cluster ? mailstores.map((mailstore) => [mailstore]) : [mailstores];
+  const commits = groups.map(async (group) => {
+    // BullMQ's transaction is an ioredis MULTI underneath: our own commands join its job inserts.
+    const transaction = client.multi() as StoreTransaction;
+    for (const mailstore of group) await addStoreCommit(transaction, queues, message, mailstore, size, stored);
+    const traceCommands = cluster
+      ? 0
+      : (options.trace?.addReception(
+          // It is an ioredis MULTI: BullMQ's IRedisTransaction types only its part.
+          transaction as unknown as ChainableCommander,
+          accepted,
+        ) ?? 0);
+    const results = await withTimeout(transaction.exec(), options.timeoutMs, 'committing the message');
+    // The trace's commands come last; their failure is no reason to refuse the mail.
+    return results === null
       ? ['transaction aborted']
       : results
           .slice(0, results.length - traceCommands)
           .filter(([error]) => error)
           .map(([error]) => String(error));
-  if (failed.length > 0) {
+  });
+  const settled = await Promise.allSettled(commits);
+  const rejected = settled.find((result) => result.status === 'rejected');
+  const failed = settled.flatMap((result) => (result.status === 'fulfilled' ? result.value : []));
+  if (rejected || failed.length > 0) {
     await discardPartialMessage(queues, message.queueId, mailstores, size);
+    if (rejected) throw rejected.reason;
     throw new HoldfastError('REDIS_TRANSACTION_FAILED', failed.join('; '));
   }
+  // On a Cluster the trace's keys are in slots of their own: written once the message is (never throws).
+  if (cluster) await options.trace?.record([accepted], message.messageId);
   if (options.replicas > 0) {
     const acknowledged = await withTimeout(
       (options.connection ?? queues.connection).wait(options.replicas, options.replicaTimeoutMs),
@@ -129,6 +105,58 @@ export async function enqueueMessage(
       throw new HoldfastError('REDIS_REPLICAS_LAGGING', `${acknowledged} of ${options.replicas}`);
     }
   }
+}
+
+type StoreTransaction = IRedisTransaction &
+  Pick<ChainableCommander, 'set' | 'append' | 'rename' | 'persist' | 'zadd' | 'incrby'>;
+
+/**
+ * One store's part of the commit, all in its slot: its job's own copy of the bytes (a Cluster
+ * keeps a store's keys on one shard; a message for two stores, rare at an MX, is stored twice),
+ * its backlog entry and the job.
+ */
+async function addStoreCommit(
+  transaction: StoreTransaction,
+  queues: MailQueues,
+  message: IncomingMessage,
+  mailstore: string,
+  size: number,
+  stored: Buffer | undefined,
+): Promise<void> {
+  const { keys } = queues;
+  const bodyKey = keys.jobBody(mailstore, message.queueId);
+  if (stored === undefined) {
+    // The partial body becomes the job's copy in the same transaction as the job, or not at all.
+    const incoming = keys.incomingBody(mailstore, message.queueId);
+    if (message.body.length > 0) transaction.append(incoming, message.body);
+    transaction.rename(incoming, bodyKey).persist(bodyKey);
+  } else {
+    transaction.set(bodyKey, stored);
+  }
+  const data: DeliveryJobData = {
+    queueId: message.queueId,
+    mailstore,
+    sender: message.sender,
+    recipients: [...message.recipientsByMailstore.get(mailstore)!],
+    failures: [],
+    receivedAt: message.receivedAt,
+    attempts: 0,
+    size,
+    client: message.client,
+    ownCopy: true,
+    ...(message.messageId === undefined ? {} : { messageId: message.messageId }),
+    ...(message.replayOf === undefined ? {} : { replayOf: message.replayOf }),
+  };
+  transaction.zadd(keys.mailstoreBacklog(mailstore), message.receivedAt, message.queueId);
+  transaction.incrby(keys.mailstoreBacklogBytes(mailstore), size);
+  const job = new Job(
+    queues.get(mailstore),
+    DELIVERY_JOB_NAME,
+    data,
+    { ...DELIVERY_JOB_OPTIONS, jobId: message.queueId },
+    message.queueId,
+  );
+  await job.addJob(transaction);
 }
 
 function messageSize(message: IncomingMessage): number {

@@ -84,8 +84,10 @@ export interface Keys {
   retainedGapUntil(mailstore: string): string;
   /** Hash (`meta` JSON, `body` gzip): one retained delivery; expires with the retention period. */
   retainedEntry(mailstore: string, entryId: string): string;
-  /** Stream: the audit trail of state changes and operator actions, newest last. */
+  /** Stream: the audit trail of operator actions on no one store (and, before layout 2, of all), newest last. */
   readonly audit: string;
+  /** Stream: the store's own audit trail (its state changes, maintenance windows), newest last; read merged with `audit`. */
+  mailstoreAudit(mailstore: string): string;
   /** Hash: scratch copy of the routing table during a bulk replace, renamed over `routes`. */
   readonly routesLoading: string;
   /**
@@ -135,6 +137,7 @@ export function createKeys(prefix: string): Keys {
     // Entry ids are job ids and an attempt number, never ':'.
     retainedEntry: (mailstore, entryId) => store(mailstore, `copy:${entryId}`),
     audit: `${prefix}:audit`,
+    mailstoreAudit: (mailstore) => store(mailstore, 'audit'),
     routes: `${prefix}:routes`,
     routesLoading: `${prefix}:routes:loading`,
     // Queue ids never contain ':': these three families cannot collide.

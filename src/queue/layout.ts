@@ -10,6 +10,7 @@ import type { Redis } from 'ioredis';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { HoldfastError } from '../errors.js';
 import type { Logger } from '../observability/logger.js';
+import { isCluster } from '../redis/connections.js';
 import { EVENTS } from '../observability/events.js';
 import { layoutOne, type Keys, KEY_LAYOUT } from './keys.js';
 
@@ -68,10 +69,12 @@ async function upgrade(redis: Redis, keys: Keys, token: string, options: LayoutO
   // Checked again under the lock: another node may have finished meanwhile.
   if ((await currentLayout(redis, keys)) === KEY_LAYOUT) return 0;
   const earlier = layoutOne(keys.prefix);
-  await refuseEarlierWorkers(redis, earlier.bullmqPrefix, options.mailstores);
+  // No earlier version ran on a Cluster (it refused one): there is nothing to rename.
+  const patterns = isCluster(redis) ? [] : earlier.patterns;
+  if (patterns.length > 0) await refuseEarlierWorkers(redis, earlier.bullmqPrefix, options.mailstores);
   const started = Date.now();
   let renamed = 0;
-  for (const pattern of earlier.patterns) {
+  for (const pattern of patterns) {
     let cursor = '0';
     do {
       const [next, names] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', BATCH);

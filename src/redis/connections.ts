@@ -1,5 +1,5 @@
 // Creates the ioredis connections: a fail-fast one for intake, a patient one for workers.
-import { Redis, type RedisOptions } from 'ioredis';
+import { Cluster, Redis, type RedisOptions } from 'ioredis';
 import type { Config } from '../config/schema.js';
 import { defineLuaScripts } from './scripts.js';
 
@@ -9,12 +9,14 @@ export interface RedisTarget {
   url?: string;
   sentinels?: Array<{ host: string; port: number }>;
   sentinelName?: string;
+  /** Some nodes of a Redis Cluster. */
+  cluster?: Array<{ host: string; port: number }>;
   password?: string;
 }
 
 export function redisTarget(config: Config, embeddedUrl?: string): RedisTarget {
-  const { url, sentinels, sentinelName, password } = config.redis;
-  return { url: url ?? embeddedUrl, sentinels, sentinelName, password };
+  const { url, sentinels, sentinelName, cluster, password } = config.redis;
+  return { url: url ?? embeddedUrl, sentinels, sentinelName, cluster: cluster?.nodes, password };
 }
 
 /**
@@ -41,7 +43,9 @@ export function createRedis(target: RedisTarget, role: ConnectionRole, commandTi
   };
   const options = { ...common, ...perRole[role] };
   let redis: Redis;
-  if (target.sentinels) {
+  if (target.cluster) {
+    redis = clusterConnection(target.cluster, options);
+  } else if (target.sentinels) {
     redis = new Redis({
       ...options,
       sentinels: target.sentinels,
@@ -59,6 +63,41 @@ export function createRedis(target: RedisTarget, role: ConnectionRole, commandTi
   // Errors surface through the commands that fail; the event only needs a listener.
   redis.on('error', () => undefined);
   return redis;
+}
+
+/**
+ * An ioredis Cluster, typed as the single-server client every part of Holdfast takes: the commands
+ * are the same, routed by key slot. What differs is kept to a few places, each asking isCluster():
+ * every MULTI, pipeline and script stays in one slot (a store's hash tag), and commands that ask a
+ * server about itself (CONFIG, INFO) are sent to each primary (clusterPrimaries).
+ */
+function clusterConnection(nodes: Array<{ host: string; port: number }>, options: RedisOptions): Redis {
+  // No auto-pipelining: on a Cluster ioredis picks a script call's node by its first argument,
+  // the script's SHA, not its key, and fails the batch (redis/ioredis#2109).
+  const { enableOfflineQueue, ...redisOptions } = options;
+  delete redisOptions.enableAutoPipelining;
+  const cluster = new Cluster(nodes, {
+    redisOptions,
+    enableOfflineQueue: enableOfflineQueue ?? true,
+    enableAutoPipelining: false,
+    scaleReads: 'master',
+    // A failover takes the cluster's node timeout and a vote: keep retrying a moved slot meanwhile.
+    retryDelayOnFailover: 200,
+    retryDelayOnClusterDown: 200,
+    retryDelayOnTryAgain: 200,
+    clusterRetryStrategy: (times) => Math.min(times * 200, 2000),
+  });
+  return cluster as unknown as Redis;
+}
+
+/** Whether the connection is a Redis Cluster's. */
+export function isCluster(redis: Redis): boolean {
+  return (redis as unknown) instanceof Cluster;
+}
+
+/** The Cluster's primaries, one plain connection each (ioredis's own); a single server is its own. */
+export function clusterPrimaries(redis: Redis): Redis[] {
+  return isCluster(redis) ? (redis as unknown as Cluster).nodes('master') : [redis];
 }
 
 /**

@@ -101,7 +101,7 @@ export class MailstoreControls {
   ): Promise<boolean> {
     const keys = [
       this.keys.mailstoreState(mailstore),
-      this.keys.audit,
+      this.keys.mailstoreAudit(mailstore),
       this.keys.mailstorePauses(mailstore),
       this.keys.mailstoreGuards(mailstore),
       this.keys.mailstoreOutcomes(mailstore),
@@ -307,13 +307,26 @@ export class MailstoreControls {
     await withTimeout(append, this.timeoutMs, 'appending to the audit trail');
   }
 
-  /** The newest `limit` audit entries, newest first. */
+  /**
+   * The newest `limit` audit entries, newest first: the shared trail and each store's (in the
+   * store's slot, written with its state), merged by their stream ids (time first).
+   */
   async auditTrail(limit: number): Promise<AuditEntry[]> {
-    const entries = await withTimeout(
-      this.redis.xrevrange(this.keys.audit, '+', '-', 'COUNT', limit),
+    const streams = [this.keys.audit, ...this.queues.all().map((queue) => this.keys.mailstoreAudit(queue.name))];
+    const read = await withTimeout(
+      Promise.all(streams.map((stream) => this.redis.xrevrange(stream, '+', '-', 'COUNT', limit))),
       this.timeoutMs,
       'reading the audit trail',
     );
-    return entries.map(([, fields]) => JSON.parse(fields[1] ?? '{}') as AuditEntry);
+    const streamId = (id: string) => id.split('-').map(Number) as [number, number];
+    const newestFirst = ([a]: [string, string[]], [b]: [string, string[]]) => {
+      const [[aMs, aSeq], [bMs, bSeq]] = [streamId(a), streamId(b)];
+      return bMs - aMs || bSeq - aSeq;
+    };
+    return read
+      .flat()
+      .sort(newestFirst)
+      .slice(0, limit)
+      .map(([, fields]) => JSON.parse(fields[1] ?? '{}') as AuditEntry);
   }
 }

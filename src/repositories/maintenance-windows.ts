@@ -53,7 +53,7 @@ export class MaintenanceWindows {
     window: MaintenanceWindow,
     audit: WindowAuditEntry,
   ): Promise<boolean> {
-    const keys = [this.keys.mailstoreWindows(mailstore), this.keys.audit];
+    const keys = [this.keys.mailstoreWindows(mailstore), this.keys.mailstoreAudit(mailstore)];
     const argv = [version, String(window.from), windowMember(window), JSON.stringify(audit), String(this.auditLength)];
     const added = await withTimeout(
       ADD_SCRIPT.run(this.redis, keys, argv),
@@ -66,7 +66,7 @@ export class MaintenanceWindows {
   /** Removes these windows (those another node or an operator removed first are skipped); returns those removed. */
   async remove(mailstore: string, removals: readonly WindowRemoval[]): Promise<MaintenanceWindow[]> {
     if (removals.length === 0) return [];
-    const keys = [this.keys.mailstoreWindows(mailstore), this.keys.audit];
+    const keys = [this.keys.mailstoreWindows(mailstore), this.keys.mailstoreAudit(mailstore)];
     const argv = removals.flatMap(({ window, audit }) => [windowMember(window), audit ? JSON.stringify(audit) : '']);
     const removed = await withTimeout(
       REMOVE_SCRIPT.run(this.redis, keys, [String(this.auditLength), ...argv]),

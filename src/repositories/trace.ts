@@ -2,6 +2,7 @@
 import type { ChainableCommander, Redis } from 'ioredis';
 import { withTimeout } from '../errors.js';
 import { LuaScript } from '../redis/scripts.js';
+import { isCluster } from '../redis/connections.js';
 import type { Keys } from '../queue/keys.js';
 
 export const TRACE_KINDS = [
@@ -159,6 +160,14 @@ export class Trace {
     );
     if (calls.length === 0) return;
     try {
+      if (isCluster(this.redis)) {
+        await withTimeout(
+          Promise.all(calls.map((call) => this.appendInSlots(call))),
+          this.timeoutMs,
+          'recording trace events',
+        );
+        return;
+      }
       if (calls.length === 1) {
         // One call (a delivery's events): on the connection's own pipeline, with the job's other
         // writes of this turn of the event loop, rather than a pipeline of its own.
@@ -181,11 +190,13 @@ export class Trace {
     return (await this.eventsOf([queueId])).get(queueId) ?? [];
   }
 
-  /** The events of several messages in one round trip. */
+  /** The events of several messages in one round trip (on a Cluster, one read each: they are in slots of their own). */
   async eventsOf(queueIds: readonly string[]): Promise<Map<string, TraceEvent[]>> {
-    const pipeline = this.redis.pipeline();
-    for (const queueId of queueIds) pipeline.lrange(this.keys.traceEvents(queueId), 0, -1);
-    const results = queueIds.length === 0 ? [] : await withTimeout(pipeline.exec(), this.timeoutMs, 'reading traces');
+    const keys = queueIds.map((queueId) => this.keys.traceEvents(queueId));
+    const read = isCluster(this.redis)
+      ? Promise.all(keys.map((key) => this.redis.lrange(key, 0, -1).then((lines) => [null, lines] as [null, string[]])))
+      : keys.reduce((pipeline, key) => pipeline.lrange(key, 0, -1), this.redis.pipeline()).exec();
+    const results = queueIds.length === 0 ? [] : await withTimeout(read, this.timeoutMs, 'reading traces');
     const found = new Map<string, TraceEvent[]>();
     queueIds.forEach((queueId, index) => {
       const [error, lines] = results?.[index] ?? [null, []];
@@ -241,6 +252,24 @@ export class Trace {
       if (id !== undefined) touch(this.keys.traceByMessageId(id), event.at);
     }
     return latest;
+  }
+
+  /**
+   * On a Cluster, the message's events and each index key are in slots of their own: the script
+   * appends the events alone, and each index entry is written by plain commands (each one key).
+   */
+  private async appendInSlots({ keys, args }: { keys: string[]; args: Array<string | number> }): Promise<void> {
+    const [events, ...indexes] = keys as [string, ...string[]];
+    const [cap, retention, keep, queueId, trim, ...rest] = args;
+    const times = rest.slice(0, indexes.length);
+    const writes: Array<Promise<unknown>> = [
+      APPEND_SCRIPT.run(this.redis, [events], [cap!, retention!, keep!, queueId!, 0, ...rest.slice(indexes.length)]),
+    ];
+    for (const [index, key] of indexes.entries()) {
+      writes.push(this.redis.zadd(key, 'GT', times[index]!, String(queueId)), this.redis.pexpire(key, retention!));
+      if (trim === 1) writes.push(this.redis.zremrangebyrank(key, 0, -(Number(keep) + 1)));
+    }
+    await Promise.all(writes);
   }
 
   /** The APPEND_SCRIPT call for one message's events; index keys only when they need the events' time. */

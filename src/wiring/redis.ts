@@ -10,7 +10,7 @@ import { findDurabilityProblems } from '../redis/durability.js';
 /** The managed redis-server, not yet started, when the config names no Redis of its own. */
 export function embeddedRedisFor(config: Config, logger: Logger): EmbeddedRedis | undefined {
   const { redis } = config;
-  if (redis.url || redis.sentinels) return undefined;
+  if (redis.url || redis.sentinels || redis.cluster) return undefined;
   return new EmbeddedRedis({
     dir: redis.embedded.dir,
     binary: redis.embedded.binary,

@@ -1,4 +1,4 @@
-// Scenario: Holdfast pointed at a Redis Cluster node, which it does not support (docs/reliability.md says why).
+// Scenario: a Redis Cluster node given as a single Redis (`url`) instead of as `redis.cluster`.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -46,9 +46,9 @@ describe('starting on a Redis Cluster node', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('refuses to start, saying that Redis Cluster is not supported', async () => {
+  it('refuses to start when a Cluster node is given as url, saying to give it as redis.cluster', async () => {
     await expect(startRelay(testConfig(`redis://127.0.0.1:${port}`, { store1: 1 }))).rejects.toMatchObject({
-      code: 'REDIS_CLUSTER_UNSUPPORTED',
+      code: 'REDIS_CLUSTER_NOT_CONFIGURED',
     });
   });
 });

@@ -3,7 +3,7 @@
   entry, the held interval or guard episode it ends or begins, and the maintenance window it starts.
 
   KEYS[1] the store's state (string, JSON)
-  KEYS[2] the audit trail (stream)
+  KEYS[2] the store's audit trail (stream)
   KEYS[3] the store's held intervals (list, JSON)
   KEYS[4] the store's guard episodes (list, JSON)
   KEYS[5] the store's recipient outcomes, the 5xx guard's window (hash)

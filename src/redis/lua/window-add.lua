@@ -3,7 +3,7 @@
   checked against, and audits it.
 
   KEYS[1] the store's windows (sorted set)
-  KEYS[2] the audit trail (stream)
+  KEYS[2] the store's audit trail (stream)
 
   ARGV[1] the windows' members as read for the check, joined by newlines
   ARGV[2] the new window's score (its start time)

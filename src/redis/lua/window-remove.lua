@@ -2,7 +2,7 @@
   Removes maintenance windows by exact member, auditing each one removed.
 
   KEYS[1] the store's windows (sorted set)
-  KEYS[2] the audit trail (stream)
+  KEYS[2] the store's audit trail (stream)
 
   ARGV[1] the audit trail's approximate length cap
   ARGV[2], ARGV[3], ... pairs: a window's member, then its audit entry (JSON; empty: none)

@@ -47,6 +47,7 @@ function builtKeys(keys: Keys): Record<keyof Keys, string[]> {
     retainedGapUntil: [keys.retainedGapUntil('<id>')],
     retainedEntry: [keys.retainedEntry('<id>', '<entryId>')],
     audit: [keys.audit],
+    mailstoreAudit: [keys.mailstoreAudit('<id>')],
     traceEvents: [keys.traceEvents('<queueId>')],
     traceByMessageId: [keys.traceByMessageId('<id>')],
     traceByRecipient: [keys.traceByRecipient('<address>')],
