@@ -208,10 +208,6 @@ const redis = z
   .refine((value) => !(value.cluster && /[{}]/.test(value.prefix)), {
     message: 'with cluster, the prefix must not contain { or }: each mailstore hash-tags its own keys',
     path: ['prefix'],
-  })
-  .refine((value) => !(value.cluster && value.replicas > 0), {
-    message: 'replicas (WAIT on every shard) is not supported with cluster yet',
-    path: ['replicas'],
   });
 
 export const configSchema = z.strictObject({

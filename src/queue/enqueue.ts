@@ -8,7 +8,7 @@ import { DELIVERY_JOB_NAME, type DeliveryJobData } from './job-data.js';
 import type { MailQueues } from './queues.js';
 import { DELIVERY_JOB_OPTIONS } from './queues.js';
 import { unlistJob } from './spool.js';
-import { isCluster } from '../redis/connections.js';
+import { isCluster, primaryForKey } from '../redis/connections.js';
 import { encodeBody, type BodyCompression } from './body-codec.js';
 import type { Trace, TraceEvent } from '../repositories/trace.js';
 
@@ -95,15 +95,30 @@ export async function enqueueMessage(
   }
   // On a Cluster the trace's keys are in slots of their own: written once the message is (never throws).
   if (cluster) await options.trace?.record([accepted], message.messageId);
-  if (options.replicas > 0) {
-    const acknowledged = await withTimeout(
-      (options.connection ?? queues.connection).wait(options.replicas, options.replicaTimeoutMs),
-      options.replicaTimeoutMs + options.timeoutMs,
-      'waiting for replicas',
-    );
-    if (acknowledged < options.replicas) {
-      throw new HoldfastError('REDIS_REPLICAS_LAGGING', `${acknowledged} of ${options.replicas}`);
-    }
+  if (options.replicas > 0) await waitForReplicas(options.connection ?? queues.connection, queues, groups, options);
+}
+
+/**
+ * WAIT on the connection that wrote: on a Cluster, on each shard a store's part went to (the
+ * connection ioredis sent it through). The least acknowledged decides.
+ */
+async function waitForReplicas(
+  connection: Redis,
+  queues: MailQueues,
+  groups: string[][],
+  options: EnqueueOptions,
+): Promise<void> {
+  const primaries = await Promise.all(
+    groups.map((group) => primaryForKey(connection, queues.keys.mailstoreBacklog(group[0]!))),
+  );
+  const acknowledged = await withTimeout(
+    Promise.all([...new Set(primaries)].map((primary) => primary.wait(options.replicas, options.replicaTimeoutMs))),
+    options.replicaTimeoutMs + options.timeoutMs,
+    'waiting for replicas',
+  );
+  const least = Math.min(...acknowledged);
+  if (least < options.replicas) {
+    throw new HoldfastError('REDIS_REPLICAS_LAGGING', `${least} of ${options.replicas}`);
   }
 }
 

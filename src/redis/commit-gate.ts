@@ -4,6 +4,7 @@ import { HoldfastError, withTimeout } from '../errors.js';
 import type { Logger } from '../observability/logger.js';
 import { EVENTS } from '../observability/events.js';
 import { findDurabilityProblems } from './durability.js';
+import { clusterPrimaries } from './connections.js';
 
 export interface CommitGateOptions {
   durability: 'strict' | 'relaxed';
@@ -99,11 +100,13 @@ export class CommitGate {
   private async replicaRefusal(): Promise<HoldfastError | undefined> {
     const { replicas, probeTimeoutMs } = this.options;
     if (replicas === 0) return undefined;
-    const acknowledged = await withTimeout(
-      this.redis.wait(replicas, probeTimeoutMs),
+    // On a Cluster, every primary: one shard's lagging replica closes the gate for all (conservative).
+    const each = await withTimeout(
+      Promise.all(clusterPrimaries(this.redis).map((primary) => primary.wait(replicas, probeTimeoutMs))),
       probeTimeoutMs + 1000,
       'waiting for replicas',
     );
+    const acknowledged = Math.min(...each);
     return acknowledged >= replicas
       ? undefined
       : new HoldfastError('REDIS_REPLICAS_LAGGING', `${acknowledged} of ${replicas}`);

@@ -95,6 +95,31 @@ export function isCluster(redis: Redis): boolean {
   return (redis as unknown) instanceof Cluster;
 }
 
+/** Slots of the keys asked about (CLUSTER KEYSLOT), per Cluster connection: a store's tag never moves slot. */
+const slotsOf = new WeakMap<Cluster, Map<string, number>>();
+
+/**
+ * The connection ioredis uses for the primary serving `key` (the one its commands for that key
+ * went through, so that WAIT there counts them); the connection itself on a single server.
+ */
+export async function primaryForKey(redis: Redis, key: string): Promise<Redis> {
+  if (!isCluster(redis)) return redis;
+  const cluster = redis as unknown as Cluster;
+  const known = slotsOf.get(cluster) ?? new Map<string, number>();
+  slotsOf.set(cluster, known);
+  let slot = known.get(key);
+  if (slot === undefined) {
+    slot = Number(await cluster.call('CLUSTER', 'KEYSLOT', key));
+    known.set(key, slot);
+  }
+  const nodeKey = cluster.slots[slot]?.[0];
+  const primary = cluster
+    .nodes('master')
+    .find((node) => `${node.options.host ?? ''}:${node.options.port ?? ''}` === nodeKey);
+  if (!primary) throw new Error(`no primary known for slot ${slot} (${key})`);
+  return primary;
+}
+
 /** The Cluster's primaries, one plain connection each (ioredis's own); a single server is its own. */
 export function clusterPrimaries(redis: Redis): Redis[] {
   return isCluster(redis) ? (redis as unknown as Cluster).nodes('master') : [redis];

@@ -22,7 +22,7 @@ export interface TestRelay {
   stop(): Promise<void>;
 }
 
-type Raw = Record<string, unknown>;
+export type Raw = Record<string, unknown>;
 
 /** Deep-merges plain objects; arrays and scalars in `override` replace. */
 export function merge(base: Raw, override: Raw): Raw {

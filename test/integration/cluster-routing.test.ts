@@ -1,41 +1,19 @@
 // Scenario: Holdfast on a real Redis Cluster (3 primaries, 3 replicas), three stores on three shards.
 import { setTimeout as sleep } from 'node:timers/promises';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createKeys } from '../../src/queue/keys.js';
-import { FakeMailstore } from '../helpers/mailstore.js';
-import { startTestCluster, type TestCluster } from '../helpers/redis-cluster.js';
-import { startRelay, testConfig, type TestRelay } from '../helpers/relay.js';
+import { CLUSTER_STORES, withClusterRelay } from '../helpers/cluster-relay.js';
 import { queueIdOf, send } from '../helpers/smtp-client.js';
 import { waitFor } from '../helpers/wait.js';
 
-const STORES = ['store1', 'store2', 'store3'] as const;
+const STORES = CLUSTER_STORES;
 
 describe('Holdfast on a Redis Cluster', () => {
-  let cluster: TestCluster;
-  let relay: TestRelay;
-  const stores = Object.fromEntries(STORES.map((id) => [id, new FakeMailstore()])) as Record<
-    (typeof STORES)[number],
-    FakeMailstore
-  >;
-
-  beforeAll(async () => {
-    cluster = await startTestCluster();
-    const ports: Record<string, number> = {};
-    for (const id of STORES) ports[id] = await stores[id].start();
-    const config = testConfig(undefined, ports, {
-      redis: { cluster: { nodes: cluster.startupNodes } },
-      routing: { users: { 'carol@example.com': 'store3' } },
-    });
-    relay = await startRelay(config);
-  }, 60_000);
-
-  afterAll(async () => {
-    await relay?.app.stop();
-    await Promise.all(STORES.map((id) => stores[id].stop()));
-    await cluster?.cleanup();
-  });
+  const fixture = withClusterRelay();
+  const { stores } = fixture;
 
   it('keeps each store on a shard of its own: all its keys in its slot', async () => {
+    const { cluster, relay } = fixture;
     const keys = createKeys(relay.config.redis.prefix);
     const primaries = await Promise.all(
       STORES.map(async (id) => (await cluster.primaryForKey(keys.mailstoreBacklog(id))).port),
@@ -53,6 +31,7 @@ describe('Holdfast on a Redis Cluster', () => {
   });
 
   it('delivers mail for stores on different shards, and a message for all three, once to each', async () => {
+    const { relay } = fixture;
     for (const [recipient, subject] of [
       ['alice@example.com', 'to one'],
       ['bob@example.com', 'to two'],
@@ -81,6 +60,7 @@ describe('Holdfast on a Redis Cluster', () => {
   });
 
   it('holds a store on one shard while the others deliver, and releases it', async () => {
+    const { relay } = fixture;
     const admin = relay.app.mailstoreAdmin!;
     await admin.hold('store3', { reason: 'disk replaced', by: 'ops' });
     await send(relay.port, 'sender@remote.test', ['carol@example.com'], 'while held');
@@ -102,6 +82,7 @@ describe('Holdfast on a Redis Cluster', () => {
   });
 
   it('ran every command, transaction and script in one slot: no CROSSSLOT or MOVED error in its log', () => {
+    const { relay } = fixture;
     const slotErrors = relay.logs.filter((record) => /CROSSSLOT|same slot|MOVED|ASK /.test(JSON.stringify(record)));
     expect(slotErrors).toEqual([]);
     expect(relay.logs.filter((record) => ['error', 'fatal'].includes(record.level))).toEqual([]);

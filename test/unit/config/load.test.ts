@@ -171,14 +171,13 @@ describe('validateConfig', () => {
     expect(problems).toEqual(['redis: give one of url, sentinels or cluster']);
   });
 
-  it('refuses a Cluster with a url, a braced prefix or replicas, each problem listed', () => {
+  it('refuses a Cluster with a url or a braced prefix, each problem listed', () => {
     const cluster = { nodes: [{ host: 'c1', port: 6379 }] };
-    const raw = { ...MINIMAL, redis: { url: 'redis://r:6379', cluster, prefix: '{hf}', replicas: 1 } };
+    const raw = { ...MINIMAL, redis: { url: 'redis://r:6379', cluster, prefix: '{hf}' } };
     const problems = problemsOf(validateConfig(raw, { baseDirectory: '/' }));
     expect(problems).toEqual([
       'redis: give one of url, sentinels or cluster',
       'redis.prefix: with cluster, the prefix must not contain { or }: each mailstore hash-tags its own keys',
-      'redis.replicas: replicas (WAIT on every shard) is not supported with cluster yet',
     ]);
     const valid = validateConfig({ ...MINIMAL, redis: { cluster } }, { baseDirectory: '/' });
     expect(valid.ok).toBe(true);
