@@ -138,8 +138,9 @@ export function createKeys(prefix: string): Keys {
     retainedEntry: (mailstore, entryId) => store(mailstore, `copy:${entryId}`),
     audit: `${prefix}:audit`,
     mailstoreAudit: (mailstore) => store(mailstore, 'audit'),
-    routes: `${prefix}:routes`,
-    routesLoading: `${prefix}:routes:loading`,
+    // One hash tag for the table and its scratch copy (RENAMEd over it); '~' is in no mailstore id.
+    routes: `${prefix}:{~routes}`,
+    routesLoading: `${prefix}:{~routes}:loading`,
     // Queue ids never contain ':': these three families cannot collide.
     traceEvents: (queueId) => `${prefix}:trace:events:${queueId}`,
     traceByMessageId: (messageId) => `${prefix}:trace:message-id:${messageId}`,
@@ -149,8 +150,8 @@ export function createKeys(prefix: string): Keys {
 
 /**
  * Layout 1's store keys (before hash tags), for the one-time upgrade: the patterns to scan and
- * each key's layout-2 name (undefined: not a key of a store). Shared keys and messages queued
- * before per-job copies keep their names.
+ * each key's layout-2 name (undefined: not one to rename). The routing table gets its hash tag;
+ * the other shared keys and messages queued before per-job copies keep their names.
  */
 export function layoutOne(prefix: string): {
   bullmqPrefix: string;
@@ -163,9 +164,10 @@ export function layoutOne(prefix: string): {
   const storeKey = new RegExp(`${start}:store:${id}:(.+)$`);
   const entry = new RegExp(`${start}:retained:${id}:(.+)$`);
   const queue = new RegExp(`${start}:q:${id}:(.+)$`);
+  const routes = new RegExp(`${start}:routes(:loading)?$`);
   return {
     bullmqPrefix: `${prefix}:q`,
-    patterns: [`${prefix}:store:*`, `${prefix}:retained:*`, `${prefix}:q:*`],
+    patterns: [`${prefix}:store:*`, `${prefix}:retained:*`, `${prefix}:q:*`, `${prefix}:routes*`],
     rename(name) {
       let match = state.exec(name);
       if (match) return `${prefix}:{${match[1]}}:state`;
@@ -175,6 +177,8 @@ export function layoutOne(prefix: string): {
       if (match) return `${prefix}:{${match[1]}}:copy:${match[2]}`;
       match = queue.exec(name);
       if (match) return `${prefix}:{${match[1]}}:q:${match[1]}:${match[2]}`;
+      match = routes.exec(name);
+      if (match) return `${prefix}:{~routes}${match[1] ?? ''}`;
       return undefined;
     },
   };

@@ -4,9 +4,14 @@ import { withTimeout } from '../errors.js';
 import type { Keys } from '../queue/keys.js';
 import type { RouteEntry } from './user-file.js';
 
+/** Routes looked up lately, kept to answer from while the table cannot be read. */
+const REMEMBERED_ROUTES = 100_000;
+
 export class RouteTable {
   private readonly key: string;
   private readonly scratchKey: string;
+  /** Address -> its route at the last lookup that worked (null: none in the table), oldest first. */
+  private readonly remembered = new Map<string, string | null>();
 
   constructor(
     private readonly redis: Redis,
@@ -17,8 +22,28 @@ export class RouteTable {
     this.scratchKey = keys.routesLoading;
   }
 
+  /**
+   * The address's route in the table. While the table cannot be read (its Redis, or on a Cluster
+   * its shard, failing over), the route this node last read for the address is the answer: a route
+   * changed meanwhile is corrected before delivery, which looks the route up again. An address not
+   * looked up lately gets the error (and the sender 451).
+   */
   async lookup(address: string): Promise<string | null> {
-    return withTimeout(this.redis.hget(this.key, address.toLowerCase()), this.timeoutMs, 'routing lookup');
+    const lower = address.toLowerCase();
+    try {
+      const route = await withTimeout(this.redis.hget(this.key, lower), this.timeoutMs, 'routing lookup');
+      this.remember(lower, route);
+      return route;
+    } catch (error) {
+      if (this.remembered.has(lower)) return this.remembered.get(lower)!;
+      throw error;
+    }
+  }
+
+  private remember(address: string, route: string | null): void {
+    this.remembered.delete(address); // re-inserted last: the oldest go first
+    this.remembered.set(address, route);
+    if (this.remembered.size > REMEMBERED_ROUTES) this.remembered.delete(this.remembered.keys().next().value!);
   }
 
   async set(address: string, mailstore: string): Promise<void> {

@@ -38,6 +38,7 @@ async function writeEarlierLayout(redis: Redis): Promise<void> {
     .incrby(`${PREFIX}:store:store1:backlog:bytes`, body.length)
     .incrby(`${PREFIX}:store:store2:backlog:bytes`, body.length)
     .set(`${PREFIX}:store:store2`, JSON.stringify(held))
+    .hset(`${PREFIX}:routes`, 'dave@example.com', 'store2')
     .exec();
   const recipients = { store1: ['alice@example.com'], store2: ['bob@example.com'] };
   for (const [mailstore, rcpts] of Object.entries(recipients)) {
@@ -70,6 +71,7 @@ describe('a Redis written by the earlier key layout', () => {
     expect(await redis.client.get(keys.layout)).toBe('2');
     expect(await redis.client.keys(`${PREFIX}:store:*`)).toEqual([]);
     expect(await redis.client.keys(`${PREFIX}:q:*`)).toEqual([]);
+    expect(await redis.client.hget(keys.routes, 'dave@example.com')).toBe('store2');
 
     await waitFor(() => store1.delivered('alice@example.com').length === 1);
     expect(store1.delivered('alice@example.com')[0]!.body).toContain('Subject: from before');
