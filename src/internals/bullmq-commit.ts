@@ -31,6 +31,16 @@ export function bullmqCommandName(script: string): string {
   return `${script}:${version}`;
 }
 
+/**
+ * Loads the job insert scripts into every given server's script cache (SCRIPT LOAD). A Redis Cluster
+ * primary restarted with an empty cache otherwise answers NOSCRIPT to every commit's EVALSHA inside
+ * MULTI: ioredis's fallback to EVAL does not apply inside a transaction there.
+ */
+export async function loadJobInsertScripts(servers: readonly Redis[]): Promise<void> {
+  const sources = JOB_INSERT_SCRIPTS.map((name) => scripts[name]?.content).filter((lua) => typeof lua === 'string');
+  await Promise.all(servers.flatMap((server) => sources.map((lua) => server.script('LOAD', lua))));
+}
+
 /** Connections already given the scripts, with their client: the work is done once, not per message. */
 const prepared = new WeakMap<Redis, IRedisClient>();
 

@@ -2,13 +2,13 @@
 // transaction, or on a Cluster one per store.
 import { Job, type IRedisTransaction } from 'bullmq';
 import type { ChainableCommander, Redis } from 'ioredis';
-import { jobInsertClient } from '../internals/bullmq-commit.js';
+import { jobInsertClient, loadJobInsertScripts } from '../internals/bullmq-commit.js';
 import { HoldfastError, withTimeout } from '../errors.js';
 import { DELIVERY_JOB_NAME, type DeliveryJobData } from './job-data.js';
 import type { MailQueues } from './queues.js';
 import { DELIVERY_JOB_OPTIONS } from './queues.js';
 import { unlistJob } from './spool.js';
-import { isCluster, primaryForKey } from '../redis/connections.js';
+import { clusterPrimaries, isCluster, primaryForKey } from '../redis/connections.js';
 import { encodeBody, type BodyCompression } from './body-codec.js';
 import type { Trace, TraceEvent } from '../repositories/trace.js';
 
@@ -90,11 +90,16 @@ export async function enqueueMessage(
   const failed = settled.flatMap((result) => (result.status === 'fulfilled' ? result.value : []));
   if (rejected || failed.length > 0) {
     await discardPartialMessage(queues, message.queueId, mailstores, size);
+    if (failed.some((error) => error.includes('NOSCRIPT'))) {
+      // A restarted server's script cache is empty: fill it, so that the sender's retry commits.
+      await loadJobInsertScripts(clusterPrimaries(options.connection ?? queues.connection)).catch(() => undefined);
+    }
     if (rejected) throw rejected.reason;
     throw new HoldfastError('REDIS_TRANSACTION_FAILED', failed.join('; '));
   }
-  // On a Cluster the trace's keys are in slots of their own: written once the message is (never throws).
-  if (cluster) await options.trace?.record([accepted], message.messageId);
+  // On a Cluster the trace's keys are in slots of their own, maybe on a shard that is down: written
+  // once the message is, not waited for (never throws; a failure is logged).
+  if (cluster) void options.trace?.record([accepted], message.messageId);
   if (options.replicas > 0) await waitForReplicas(options.connection ?? queues.connection, queues, groups, options);
 }
 

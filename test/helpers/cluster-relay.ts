@@ -14,8 +14,11 @@ export interface ClusterRelayFixture {
   readonly stores: Readonly<Record<ClusterStore, FakeMailstore>>;
 }
 
-/** alice on store1, bob on store2, carol on store3; `redis` settings merged in beside the cluster's nodes. */
-export function withClusterRelay(redis: Raw = {}): ClusterRelayFixture {
+/**
+ * alice on store1, bob on store2, carol on store3; `redis` settings merged in beside the cluster's
+ * nodes; `replicasPerPrimary` 1 unless given.
+ */
+export function withClusterRelay(redis: Raw = {}, options: { replicasPerPrimary?: number } = {}): ClusterRelayFixture {
   const stores = Object.fromEntries(CLUSTER_STORES.map((id) => [id, new FakeMailstore()])) as Record<
     ClusterStore,
     FakeMailstore
@@ -24,7 +27,7 @@ export function withClusterRelay(redis: Raw = {}): ClusterRelayFixture {
   let relay: TestRelay | undefined;
 
   beforeAll(async () => {
-    cluster = await startTestCluster();
+    cluster = await startTestCluster(options);
     const ports: Record<string, number> = {};
     for (const id of CLUSTER_STORES) ports[id] = await stores[id].start();
     const config = testConfig(undefined, ports, {

@@ -4,7 +4,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Job, Queue, Worker, type IRedisTransaction } from 'bullmq';
 import { Redis } from 'ioredis';
 import { startTestRedis, type TestRedis } from '../helpers/redis-server.js';
-import { JOB_INSERT_SCRIPTS, bullmqCommandName, jobInsertClient } from '../../src/internals/bullmq-commit.js';
+import {
+  JOB_INSERT_SCRIPTS,
+  bullmqCommandName,
+  jobInsertClient,
+  loadJobInsertScripts,
+} from '../../src/internals/bullmq-commit.js';
 
 describe("BullMQ's job insert on a connection of its own", () => {
   let redis: TestRedis;
@@ -32,6 +37,25 @@ describe("BullMQ's job insert on a connection of its own", () => {
     const commit = open();
     jobInsertClient(commit);
     for (const script of JOB_INSERT_SCRIPTS) expect(commit).toHaveProperty(bullmqCommandName(script));
+    await queue.close();
+  });
+
+  it("loads the insert scripts into a server's emptied script cache, so a MULTI's job insert runs again", async () => {
+    const commit = open();
+    const client = jobInsertClient(commit);
+    const queue = new Queue('reloaded', { connection: open() });
+    const insert = async (jobId: string) => {
+      const transaction = client.multi();
+      await new Job(queue, 'deliver', {}, { jobId }, jobId).addJob(transaction);
+      return transaction.exec();
+    };
+    expect((await insert('one'))?.every(([error]) => error === null)).toBe(true);
+    await commit.script('FLUSH'); // what a restarted server has
+    const failed = await insert('two');
+    expect(String(failed?.find(([error]) => error)?.[0])).toContain('NOSCRIPT');
+    await loadJobInsertScripts([commit]);
+    expect((await insert('three'))?.every(([error]) => error === null)).toBe(true);
+    expect(await queue.getJob('three')).toBeDefined();
     await queue.close();
   });
 
