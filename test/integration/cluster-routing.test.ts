@@ -81,6 +81,37 @@ describe('Holdfast on a Redis Cluster', () => {
     expect(actions.indexOf('release')).toBeLessThan(actions.indexOf('hold'));
   });
 
+  it("moves a held store's queued mail to a store on another shard, and replays a store's retained copies", async () => {
+    const { relay } = fixture;
+    const admin = relay.app.mailstoreAdmin!;
+    const ops = { by: 'ops', reason: 'disk failure' };
+    await admin.hold('store2', ops);
+    const moved = [
+      queueIdOf(await send(relay.port, 'sender@remote.test', ['bob@example.com'], 'move me 1')),
+      queueIdOf(await send(relay.port, 'sender@remote.test', ['bob@example.com'], 'move me 2')),
+    ];
+    await relay.app.storeAdmin!.move('store2', 'store3', ops);
+    const arrived = (id: string) => stores.store3.messages.some((message) => message.body.includes(id));
+    await waitFor(() => moved.every(arrived), 15_000, 'the moved mail on store3');
+    expect(stores.store2.messages.filter((message) => moved.some((id) => message.body.includes(id)))).toEqual([]);
+    await relay.app.storeAdmin!.unmove('store2', { by: 'ops', reason: 'repaired' });
+    await admin.release('store2', { by: 'ops' });
+
+    const since = Date.now();
+    const replayed = queueIdOf(await send(relay.port, 'sender@remote.test', ['alice@example.com'], 'keep and replay'));
+    const copies = () => stores.store1.messages.filter((message) => message.body.includes(replayed)).length;
+    await waitFor(() => copies() === 1);
+    await waitFor(async () => (await relay.app.retained!.entries('store1', since, Date.now())).length === 1);
+    const response = await fetch(`http://127.0.0.1:${relay.app.adminPort}/api/v1/stores/store1/replay`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ since, by: 'ops', reason: 'store1 restored from a lagging replica' }),
+    });
+    expect(response.status).toBe(200);
+    expect(await response.json()).toMatchObject({ replayed: 1, missing: 0 });
+    await waitFor(() => copies() === 2, 15_000, 'the replayed copy');
+  });
+
   it('ran every command, transaction and script in one slot: no CROSSSLOT or MOVED error in its log', () => {
     const { relay } = fixture;
     const slotErrors = relay.logs.filter((record) => /CROSSSLOT|same slot|MOVED|ASK /.test(JSON.stringify(record)));
