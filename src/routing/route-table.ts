@@ -6,17 +6,22 @@ import type { RouteEntry } from './user-file.js';
 
 /** Routes looked up lately, kept to answer from while the table cannot be read. */
 const REMEMBERED_ROUTES = 100_000;
+/** After a failed lookup, remembered routes are the answer for this long without asking Redis (wall clock). */
+const BACK_OFF_MS = 5000;
 
 export class RouteTable {
   private readonly key: string;
   private readonly scratchKey: string;
   /** Address -> its route at the last lookup that worked (null: none in the table), oldest first. */
   private readonly remembered = new Map<string, string | null>();
+  /** Until when a remembered route is the answer without a lookup: each lookup would wait out the timeout. */
+  private failingUntil = 0;
 
   constructor(
     private readonly redis: Redis,
     keys: Pick<Keys, 'routes' | 'routesLoading'>,
     private readonly timeoutMs: number,
+    private readonly backOffMs = BACK_OFF_MS,
   ) {
     this.key = keys.routes;
     this.scratchKey = keys.routesLoading;
@@ -26,15 +31,18 @@ export class RouteTable {
    * The address's route in the table. While the table cannot be read (its Redis, or on a Cluster
    * its shard, failing over), the route this node last read for the address is the answer: a route
    * changed meanwhile is corrected before delivery, which looks the route up again. An address not
-   * looked up lately gets the error (and the sender 451).
+   * looked up lately gets the error (and the sender 451). After a failure, remembered addresses are
+   * answered without asking Redis for a few seconds: each lookup would wait out its timeout.
    */
   async lookup(address: string): Promise<string | null> {
     const lower = address.toLowerCase();
+    if (Date.now() < this.failingUntil && this.remembered.has(lower)) return this.remembered.get(lower)!;
     try {
       const route = await withTimeout(this.redis.hget(this.key, lower), this.timeoutMs, 'routing lookup');
       this.remember(lower, route);
       return route;
     } catch (error) {
+      this.failingUntil = Date.now() + this.backOffMs;
       if (this.remembered.has(lower)) return this.remembered.get(lower)!;
       throw error;
     }
