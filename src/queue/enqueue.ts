@@ -88,13 +88,18 @@ export async function enqueueMessage(
   const settled = await Promise.allSettled(commits);
   const rejected = settled.find((result) => result.status === 'rejected');
   const failed = settled.flatMap((result) => (result.status === 'fulfilled' ? result.value : []));
-  if (rejected || failed.length > 0) {
+  if (rejected) {
+    // Redis is failing or slow (on a Cluster, maybe one shard of several): what the other stores'
+    // commits wrote is removed in the background, so that the sender's 451 does not wait on it.
+    void discardPartialMessage(queues, message.queueId, mailstores, size);
+    throw rejected.reason;
+  }
+  if (failed.length > 0) {
     await discardPartialMessage(queues, message.queueId, mailstores, size);
     if (failed.some((error) => error.includes('NOSCRIPT'))) {
       // A restarted server's script cache is empty: fill it, so that the sender's retry commits.
       await loadJobInsertScripts(clusterPrimaries(options.connection ?? queues.connection)).catch(() => undefined);
     }
-    if (rejected) throw rejected.reason;
     throw new HoldfastError('REDIS_TRANSACTION_FAILED', failed.join('; '));
   }
   // On a Cluster the trace's keys are in slots of their own, maybe on a shard that is down: written

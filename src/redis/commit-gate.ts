@@ -4,7 +4,7 @@ import { HoldfastError, withTimeout } from '../errors.js';
 import type { Logger } from '../observability/logger.js';
 import { EVENTS } from '../observability/events.js';
 import { findDurabilityProblems } from './durability.js';
-import { clusterPrimaries } from './connections.js';
+import { isCluster, primaryForKey } from './connections.js';
 
 export interface CommitGateOptions {
   durability: 'strict' | 'relaxed';
@@ -27,7 +27,7 @@ export interface CommitGateOptions {
  * after its commit is delivered anyway and then sent again by its sender). While closed, the gate
  * asks with WAIT, at most once per interval, whether the replicas have caught up.
  */
-export class CommitGate {
+class ShardGate {
   /** A check is due before the next commit (at start, and after every reconnect). */
   private stale = true;
   private refusal: HoldfastError | undefined;
@@ -37,21 +37,12 @@ export class CommitGate {
   constructor(
     private readonly redis: Redis,
     private readonly options: CommitGateOptions,
+    /** On a Cluster, which primary this gate is for (in its log lines). */
+    private readonly shard: { shard?: string } = {},
   ) {
     redis.on('ready', () => {
       this.stale = true;
     });
-  }
-
-  /** Runs the commit once the gate admits it; a commit the replicas did not acknowledge closes the gate. */
-  async commit(write: () => Promise<void>): Promise<void> {
-    await this.admit();
-    try {
-      await write();
-    } catch (error) {
-      if (error instanceof HoldfastError && error.code === 'REDIS_REPLICAS_LAGGING') this.close(error);
-      throw error;
-    }
   }
 
   /** Resolves when a commit may go ahead; otherwise throws the reason, which intake answers with 451. */
@@ -67,7 +58,7 @@ export class CommitGate {
     if (this.refusal) throw this.refusal;
   }
 
-  private close(refusal: HoldfastError): void {
+  close(refusal: HoldfastError): void {
     this.lastProbeAt = this.options.now();
     this.change(refusal);
   }
@@ -100,13 +91,11 @@ export class CommitGate {
   private async replicaRefusal(): Promise<HoldfastError | undefined> {
     const { replicas, probeTimeoutMs } = this.options;
     if (replicas === 0) return undefined;
-    // On a Cluster, every primary: one shard's lagging replica closes the gate for all (conservative).
-    const each = await withTimeout(
-      Promise.all(clusterPrimaries(this.redis).map((primary) => primary.wait(replicas, probeTimeoutMs))),
+    const acknowledged = await withTimeout(
+      this.redis.wait(replicas, probeTimeoutMs),
       probeTimeoutMs + 1000,
       'waiting for replicas',
     );
-    const acknowledged = Math.min(...each);
     return acknowledged >= replicas
       ? undefined
       : new HoldfastError('REDIS_REPLICAS_LAGGING', `${acknowledged} of ${replicas}`);
@@ -117,11 +106,58 @@ export class CommitGate {
     this.refusal = refusal;
     if (refusal && !before) {
       this.options.logger.warn(
-        { event: EVENTS.commitsRefused, reason: refusal.code, detail: refusal.message },
+        { event: EVENTS.commitsRefused, reason: refusal.code, detail: refusal.message, ...this.shard },
         'refusing new mail with 451 until Redis can keep it',
       );
     } else if (!refusal && before) {
-      this.options.logger.info({ event: EVENTS.commitsResumed }, 'accepting new mail again');
+      this.options.logger.info({ event: EVENTS.commitsResumed, ...this.shard }, 'accepting new mail again');
     }
+  }
+}
+
+/**
+ * One gate per Redis primary a commit writes to: the single server, or on a Cluster each shard the
+ * message's stores live on. A shard whose replicas lag, or that is not durable, refuses only the
+ * mail for its own stores.
+ */
+export class CommitGate {
+  private readonly gates = new Map<Redis, ShardGate>();
+
+  constructor(
+    private readonly redis: Redis,
+    private readonly options: CommitGateOptions,
+  ) {}
+
+  /**
+   * Runs the commit once the gates of the shards it writes to admit it (`slotKeys`: a key in each
+   * store's slot; ignored on a single server); a commit the replicas did not acknowledge closes them.
+   */
+  async commit(write: () => Promise<void>, slotKeys: readonly string[] = []): Promise<void> {
+    const gates = await this.gatesFor(slotKeys);
+    for (const gate of gates) await gate.admit();
+    try {
+      await write();
+    } catch (error) {
+      if (error instanceof HoldfastError && error.code === 'REDIS_REPLICAS_LAGGING') {
+        for (const gate of gates) gate.close(error);
+      }
+      throw error;
+    }
+  }
+
+  private async gatesFor(slotKeys: readonly string[]): Promise<ShardGate[]> {
+    if (!isCluster(this.redis)) return [this.gateOf(this.redis)];
+    const primaries = await Promise.all(slotKeys.map((key) => primaryForKey(this.redis, key)));
+    return [...new Set(primaries)].map((primary) => this.gateOf(primary));
+  }
+
+  private gateOf(server: Redis): ShardGate {
+    let gate = this.gates.get(server);
+    if (!gate) {
+      const shard = isCluster(this.redis) ? { shard: `${server.options.host ?? ''}:${server.options.port ?? ''}` } : {};
+      gate = new ShardGate(server, this.options, shard);
+      this.gates.set(server, gate);
+    }
+    return gate;
   }
 }

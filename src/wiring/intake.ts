@@ -64,7 +64,11 @@ export async function startIntake(
     config,
     logger: logger.child({ component: 'smtp' }),
     router,
-    enqueue: (message) => gate.commit(() => enqueueMessage(queues, message, enqueueOptions)),
+    enqueue: (message) =>
+      gate.commit(
+        () => enqueueMessage(queues, message, enqueueOptions),
+        [...message.recipientsByMailstore.keys()].map((mailstore) => keys.mailstoreBacklog(mailstore)),
+      ),
     incoming: (queueId, mailstores) => ({
       append: (chunk) => incoming.append(queueId, mailstores, chunk),
       discard: () => incoming.discard(queueId, mailstores),
