@@ -64,6 +64,9 @@ class ShardGate {
   }
 
   private async probe(): Promise<void> {
+    // A Cluster's connection to one of its primaries is made on its first command (ioredis makes
+    // them lazily): the probe is often that first command.
+    if (this.redis.status === 'wait') await this.redis.connect().catch(() => undefined);
     if (this.redis.status !== 'ready') throw new HoldfastError('REDIS_UNAVAILABLE', `connection ${this.redis.status}`);
     this.lastProbeAt = this.options.now();
     // A probe that fails (the connection dropped again) leaves the check due.

@@ -33,6 +33,9 @@ export function withClusterRelay(redis: Raw = {}, options: { replicasPerPrimary?
     const config = testConfig(undefined, ports, {
       redis: { cluster: { nodes: cluster.startupNodes }, ...redis },
       routing: { users: { 'carol@example.com': 'store3' } },
+      // Six redis-servers fsyncing every write share the test machine's cores with the rest of the
+      // suite: a commit may take longer than the single-Redis tests' 2 s.
+      limits: { timeouts: { enqueue: '10s' } },
     });
     relay = await startRelay(config);
   }, 60_000);

@@ -2,6 +2,10 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import { createKeys } from '../../src/queue/keys.js';
+import { CommitGate } from '../../src/redis/commit-gate.js';
+import { createRedis } from '../../src/redis/connections.js';
+import { checkTopology } from '../../src/redis/durability.js';
+import { createLogger } from '../../src/observability/logger.js';
 import { CLUSTER_STORES, withClusterRelay } from '../helpers/cluster-relay.js';
 import { queueIdOf, send } from '../helpers/smtp-client.js';
 import { waitFor } from '../helpers/wait.js';
@@ -110,6 +114,31 @@ describe('Holdfast on a Redis Cluster', () => {
     expect(response.status).toBe(200);
     expect(await response.json()).toMatchObject({ replayed: 1, missing: 0 });
     await waitFor(() => copies() === 2, 15_000, 'the replayed copy');
+  });
+
+  it("admits a commit on a fresh connection, whose connections to the shards' primaries are not made yet", async () => {
+    const { cluster } = fixture;
+    const connection = createRedis({ cluster: cluster.startupNodes }, 'intake', 2000);
+    try {
+      await checkTopology(connection, 15_000);
+      const logger = createLogger('silent', { write: () => undefined });
+      const gate = new CommitGate(connection, {
+        durability: 'strict',
+        replicas: 0,
+        probeTimeoutMs: 1000,
+        probeIntervalMs: 1000,
+        logger,
+        now: Date.now,
+      });
+      let committed = false;
+      await gate.commit(
+        () => Promise.resolve(void (committed = true)),
+        STORES.map((id) => createKeys('hf').mailstoreBacklog(id)),
+      );
+      expect(committed).toBe(true);
+    } finally {
+      connection.disconnect();
+    }
   });
 
   it('ran every command, transaction and script in one slot: no CROSSSLOT or MOVED error in its log', () => {
