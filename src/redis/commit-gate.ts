@@ -133,9 +133,9 @@ export class CommitGate {
 
   /**
    * Runs the commit once the gates of the shards it writes to admit it (`slotKeys`: a key in each
-   * store's slot; ignored on a single server); a commit the replicas did not acknowledge closes them.
+   * store's slot, asked only on a Cluster); a commit the replicas did not acknowledge closes them.
    */
-  async commit(write: () => Promise<void>, slotKeys: readonly string[] = []): Promise<void> {
+  async commit(write: () => Promise<void>, slotKeys: () => readonly string[] = () => []): Promise<void> {
     const gates = await this.gatesFor(slotKeys);
     for (const gate of gates) await gate.admit();
     try {
@@ -148,9 +148,9 @@ export class CommitGate {
     }
   }
 
-  private async gatesFor(slotKeys: readonly string[]): Promise<ShardGate[]> {
+  private async gatesFor(slotKeys: () => readonly string[]): Promise<ShardGate[]> {
     if (!isCluster(this.redis)) return [this.gateOf(this.redis)];
-    const primaries = await Promise.all(slotKeys.map((key) => primaryForKey(this.redis, key)));
+    const primaries = await Promise.all(slotKeys().map((key) => primaryForKey(this.redis, key)));
     return [...new Set(primaries)].map((primary) => this.gateOf(primary));
   }
 

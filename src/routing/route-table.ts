@@ -3,6 +3,7 @@ import type { Redis } from 'ioredis';
 import { withTimeout } from '../errors.js';
 import type { Keys } from '../queue/keys.js';
 import type { RouteEntry } from './user-file.js';
+import type { TableAnswer } from './router.js';
 
 /** Routes looked up lately, kept to answer from while the table cannot be read. */
 const REMEMBERED_ROUTES = 100_000;
@@ -35,17 +36,26 @@ export class RouteTable {
    * answered without asking Redis for a few seconds: each lookup would wait out its timeout.
    */
   async lookup(address: string): Promise<string | null> {
+    return (await this.lookupEntry(address)).mailstore;
+  }
+
+  /** As lookup, saying whether the answer is a remembered one (the table could not be read). */
+  async lookupEntry(address: string): Promise<TableAnswer> {
     const lower = address.toLowerCase();
-    if (Date.now() < this.failingUntil && this.remembered.has(lower)) return this.remembered.get(lower)!;
+    if (Date.now() < this.failingUntil && this.remembered.has(lower)) return this.rememberedAnswer(lower);
     try {
-      const route = await withTimeout(this.redis.hget(this.key, lower), this.timeoutMs, 'routing lookup');
-      this.remember(lower, route);
-      return route;
+      const mailstore = await withTimeout(this.redis.hget(this.key, lower), this.timeoutMs, 'routing lookup');
+      this.remember(lower, mailstore);
+      return { mailstore, remembered: false };
     } catch (error) {
       this.failingUntil = Date.now() + this.backOffMs;
-      if (this.remembered.has(lower)) return this.remembered.get(lower)!;
+      if (this.remembered.has(lower)) return this.rememberedAnswer(lower);
       throw error;
     }
+  }
+
+  private rememberedAnswer(address: string): TableAnswer {
+    return { mailstore: this.remembered.get(address)!, remembered: true };
   }
 
   private remember(address: string, route: string | null): void {

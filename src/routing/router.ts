@@ -1,10 +1,17 @@
 // Maps a recipient to the mailstore that holds its mailbox, or says why it cannot be accepted.
 import type { Config } from '../config/schema.js';
+import { HoldfastError } from '../errors.js';
 
 export type Route = { kind: 'mailstore'; mailstore: string } | { kind: 'unknown-user' } | { kind: 'not-local' };
 
+/** The routing table's entry for an address; `remembered`: this node's last read, the table could not be read now. */
+export interface TableAnswer {
+  mailstore: string | null;
+  remembered: boolean;
+}
+
 export interface RouteLookup {
-  lookup(address: string): Promise<string | null>;
+  lookupEntry(address: string): Promise<TableAnswer>;
 }
 
 export class Router {
@@ -34,10 +41,15 @@ export class Router {
     const { domains, mailstores, routing } = this.config;
     if (!normalised.includes('@') || !Object.hasOwn(domains, domainName)) return { kind: 'not-local' };
     const domain = domains[domainName]!;
-    const fromTable = await this.table.lookup(normalised);
+    const { mailstore: fromTable, remembered } = await this.table.lookupEntry(normalised);
     if (fromTable && Object.hasOwn(mailstores, fromTable)) return { kind: 'mailstore', mailstore: fromTable };
     if (Object.hasOwn(routing.users, normalised)) return { kind: 'mailstore', mailstore: routing.users[normalised]! };
-    if (domain.rejectUnknownUsers) return { kind: 'unknown-user' };
+    if (domain.rejectUnknownUsers) {
+      // Unknown by a remembered answer only: the user may have been added to the table since. A
+      // table that cannot be read never makes a 550: the sender is told to try again (451).
+      if (remembered) throw new HoldfastError('REDIS_UNAVAILABLE', 'the routing table cannot be read');
+      return { kind: 'unknown-user' };
+    }
     return { kind: 'mailstore', mailstore: domain.mailstore };
   }
 }

@@ -67,7 +67,7 @@ export async function startIntake(
     enqueue: (message) =>
       gate.commit(
         () => enqueueMessage(queues, message, enqueueOptions),
-        [...message.recipientsByMailstore.keys()].map((mailstore) => keys.mailstoreBacklog(mailstore)),
+        () => [...message.recipientsByMailstore.keys()].map((mailstore) => keys.mailstoreBacklog(mailstore)),
       ),
     incoming: (queueId, mailstores) => ({
       append: (chunk) => incoming.append(queueId, mailstores, chunk),

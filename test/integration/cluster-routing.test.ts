@@ -133,7 +133,7 @@ describe('Holdfast on a Redis Cluster', () => {
       let committed = false;
       await gate.commit(
         () => Promise.resolve(void (committed = true)),
-        STORES.map((id) => createKeys('hf').mailstoreBacklog(id)),
+        () => STORES.map((id) => createKeys('hf').mailstoreBacklog(id)),
       );
       expect(committed).toBe(true);
     } finally {

@@ -2,15 +2,19 @@
 import { describe, expect, it } from 'vitest';
 import { validateConfig } from '../../../src/config/load.js';
 import type { Config } from '../../../src/config/schema.js';
-import { Router, type RouteLookup } from '../../../src/routing/router.js';
+import { Router, type RouteLookup, type TableAnswer } from '../../../src/routing/router.js';
 
 /** A route table held in memory, recording the addresses it was asked about. */
 class MemoryRouteTable implements RouteLookup {
   readonly asked: string[] = [];
-  constructor(private readonly entries: Record<string, string> = {}) {}
-  lookup(address: string): Promise<string | null> {
+  constructor(
+    private readonly entries: Record<string, string> = {},
+    /** Answers as a table that could not be read, from what it remembers. */
+    private readonly remembered = false,
+  ) {}
+  lookupEntry(address: string): Promise<TableAnswer> {
     this.asked.push(address);
-    return Promise.resolve(this.entries[address] ?? null);
+    return Promise.resolve({ mailstore: this.entries[address] ?? null, remembered: this.remembered });
   }
 }
 
@@ -101,8 +105,21 @@ describe('Router.resolve', () => {
   });
 
   it('passes on a failing route table to the caller', async () => {
-    const failing: RouteLookup = { lookup: () => Promise.reject(new Error('redis down')) };
+    const failing: RouteLookup = { lookupEntry: () => Promise.reject(new Error('redis down')) };
     await expect(new Router(config(), failing).resolve('alice@strict.example')).rejects.toThrow('redis down');
+  });
+
+  it('says 451, not unknown user, when the table could not be read and only a remembered answer says so', async () => {
+    const stale = new MemoryRouteTable({}, true);
+    await expect(new Router(config(), stale).resolve('newcomer@strict.example')).rejects.toMatchObject({
+      code: 'REDIS_UNAVAILABLE',
+    });
+    // A user the config knows, or a remembered table entry, still routes.
+    expect(
+      await new Router(config(), new MemoryRouteTable({ 'x@strict.example': 'store2' }, true)).resolve(
+        'x@strict.example',
+      ),
+    ).toMatchObject({ kind: 'mailstore' });
   });
 
   it('does not take Object.prototype names for local domains', async () => {
