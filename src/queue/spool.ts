@@ -1,6 +1,7 @@
 // Reads queued messages for delivery and deletes a job's copy of the bytes when the job ends.
 import type { Redis } from 'ioredis';
 import { withTimeout } from '../errors.js';
+import { isCluster } from '../redis/connections.js';
 import { LuaScript } from '../redis/scripts.js';
 import { bodyKeyOf, pendingMember, type Keys } from './keys.js';
 import { decodeBody } from './body-codec.js';
@@ -83,21 +84,42 @@ export class Spool {
       await this.finish(job);
       return { pending: false, held: false, body: null };
     }
-    const pipeline = this.redis.pipeline();
-    pipeline.sismember(this.keys.heldMessages(job.mailstore), job.jobId).getBuffer(bodyKeyOf(this.keys, job));
-    if (!job.ownCopy)
-      pipeline.sismember(this.keys.legacyPending(job.queueId), pendingMember(job.mailstore, job.jobId, job.queueId));
-    const results = await withTimeout(pipeline.exec(), this.timeoutMs, 'reading a job');
-    const [held, body, pending] = (results ?? []).map(([error, value]) => {
-      if (error) throw error;
-      return value;
-    });
+    const [held, body, pending] = await withTimeout(this.readJob(job), this.timeoutMs, 'reading a job');
     const stored = (body as Buffer | null | undefined) ?? null;
     return {
       pending: job.ownCopy ? stored !== null : pending === 1,
       held: held === 1,
       body: stored === null ? null : await decodeBody(stored),
     };
+  }
+
+  /**
+   * The job's held flag, its body and (for a job queued before per-job copies) its pending flag.
+   * On one Redis in one pipeline. On a Cluster each is a command of its own: while the store's slot
+   * migrates, a key still on the old primary and one already on the new one get different answers
+   * (a value, and an ASK redirection), and ioredis sends a pipeline with any redirected command again
+   * as a whole to the new primary, where the key not yet moved reads as missing: a queued job would
+   * look finished and be dropped. A command of its own is redirected only when its own key has moved.
+   */
+  private async readJob(job: JobRef): Promise<unknown[]> {
+    const held = this.keys.heldMessages(job.mailstore);
+    const body = bodyKeyOf(this.keys, job);
+    const legacy = job.ownCopy
+      ? undefined
+      : ([this.keys.legacyPending(job.queueId), pendingMember(job.mailstore, job.jobId, job.queueId)] as const);
+    if (isCluster(this.redis)) {
+      return Promise.all([
+        this.redis.sismember(held, job.jobId),
+        this.redis.getBuffer(body),
+        ...(legacy ? [this.redis.sismember(...legacy)] : []),
+      ]);
+    }
+    const pipeline = this.redis.pipeline().sismember(held, job.jobId).getBuffer(body);
+    if (legacy) pipeline.sismember(...legacy);
+    return ((await pipeline.exec()) ?? []).map(([error, value]) => {
+      if (error) throw error;
+      return value;
+    });
   }
 
   /** Ends one job (see FINISH_SCRIPT); idempotent: finishing twice removes nothing more. */

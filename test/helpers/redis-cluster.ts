@@ -64,6 +64,8 @@ export interface TestCluster {
    * says cluster_state:ok. Returns the ms since kill/stop of that port (since the call if it was not).
    */
   waitForFailover(oldPrimaryPort: number, timeoutMs?: number): Promise<number>;
+  /** The slots a node's own view says it serves, ascending. */
+  slotsOf(port: number): Promise<number[]>;
   /** `redis-cli --cluster reshard`: moves `count` slots (redis-cli takes the lowest) from one primary to another. */
   reshard(move: { from: number; to: number; count: number }): Promise<{ slots: number[]; ms: number }>;
   /** Moves one slot with its keys (SETSLOT IMPORTING/MIGRATING, MIGRATE, SETSLOT NODE); returns the ms taken. */
@@ -573,6 +575,7 @@ export async function startTestCluster(
       rmSync(root, { recursive: true, force: true });
     },
     logs,
+    slotsOf,
   };
 
   /** The slots a node's own view says it serves. */
