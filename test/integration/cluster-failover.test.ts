@@ -1,4 +1,4 @@
-// Scenario: Holdfast on a Redis Cluster (3 primaries, 3 replicas, no `replicas` setting); the primary
+// Scenario: Holdfast on a Redis Cluster (3 primaries, 3 replicas), without and with `replicas: 1`; the primary
 // of store2's shard is SIGKILLed under a steady stream of mail for all three stores.
 import { describe, expect, it } from 'vitest';
 import { createKeys } from '../../src/queue/keys.js';
@@ -6,17 +6,22 @@ import { withClusterRelay } from '../helpers/cluster-relay.js';
 import { SteadySender, countFigures } from '../helpers/steady-sender.js';
 import { waitFor } from '../helpers/wait.js';
 
+/** Two sessions of steady mail for each of the three stores (one per shard). */
+function threeSenders(port: number) {
+  return {
+    store1: new SteadySender(port, 2, 5, 'alice@example.com', 'one'),
+    store2: new SteadySender(port, 2, 5, 'bob@example.com', 'two'),
+    store3: new SteadySender(port, 2, 5, 'carol@example.com', 'three'),
+  };
+}
+
 describe('a primary of the Cluster killed under load', () => {
   const fixture = withClusterRelay();
 
   it("promotes its replica; the other shards' stores take and deliver mail throughout, nothing is lost", async () => {
     // The routing table may live on the killed shard: lookups answer from each node's last read.
     const { cluster, relay, stores } = fixture;
-    const senders = {
-      store1: new SteadySender(relay.port, 2, 5, 'alice@example.com', 'one'),
-      store2: new SteadySender(relay.port, 2, 5, 'bob@example.com', 'two'),
-      store3: new SteadySender(relay.port, 2, 5, 'carol@example.com', 'three'),
-    };
+    const senders = threeSenders(relay.port);
     const victim = await cluster.primaryForKey(createKeys(relay.config.redis.prefix).mailstoreBacklog('store2'));
     let killedAt = 0;
     let failoverMs: number | undefined;
@@ -47,6 +52,68 @@ describe('a primary of the Cluster killed under load', () => {
     // From the kill on, the other shards never refused, and nothing acknowledged anywhere was lost.
     expect(figures.store1!.refusedSinceKill).toBe(0);
     expect(figures.store3!.refusedSinceKill).toBe(0);
+    for (const id of ['store1', 'store2', 'store3'] as const) expect(figures[id]!.missing).toEqual([]);
+    expect(figures.store2!.duplicated).toBeLessThanOrEqual(3);
+  }, 180_000);
+});
+
+describe('a primary of the Cluster killed under load, with replicas: 1', () => {
+  const fixture = withClusterRelay({ replicas: 1, replicaTimeout: '1s' });
+
+  it("loses nothing acknowledged; its shard's stores wait for a replica again while the others take mail throughout", async () => {
+    const { cluster, relay, stores } = fixture;
+    const senders = threeSenders(relay.port);
+    const victim = await cluster.primaryForKey(createKeys(relay.config.redis.prefix).mailstoreBacklog('store2'));
+    let killedAt = 0;
+    let failoverMs: number | undefined;
+    let rejoinedAt = 0;
+    try {
+      for (const sender of Object.values(senders)) sender.start();
+      await waitFor(() => senders.store2.acknowledged().length >= 20, 20_000, '20 for store2 before the kill');
+      killedAt = Date.now();
+      await cluster.kill(victim.port);
+      failoverMs = await cluster.waitForFailover(victim.port);
+      // The promoted replica has no replica of its own: a 250 for store2 cannot be replicated.
+      await waitFor(
+        () => senders.store2.outcomes.some((o) => o.at > killedAt + failoverMs! && o.reply.startsWith('451')),
+        20_000,
+        'store2 refused while its shard has no replica',
+      );
+      // The killed node comes back as the replica of the promoted one.
+      await cluster.restart(victim.port);
+      rejoinedAt = Date.now();
+      await waitFor(() => senders.store2.acknowledged(rejoinedAt).length >= 20, 30_000, '20 for store2 after');
+    } finally {
+      await Promise.all(Object.values(senders).map((sender) => sender.stop()));
+    }
+    expect(cluster.node(victim.port).role).toBe('replica');
+    const figures = Object.fromEntries(
+      await Promise.all(
+        (['store1', 'store2', 'store3'] as const).map(async (id) => {
+          const { missing, ...counted } = await countFigures(senders[id], stores[id]);
+          const refusedSinceKill = senders[id].outcomes.filter((o) => o.at >= killedAt && !o.reply.startsWith('250'));
+          const acceptedWithoutReplica = senders[id].outcomes.filter(
+            (o) => o.at > killedAt + failoverMs + 1000 && o.at < rejoinedAt && o.reply.startsWith('250'),
+          );
+          return [
+            id,
+            {
+              ...counted,
+              missing,
+              refusedSinceKill: refusedSinceKill.length,
+              acceptedWithoutReplica: acceptedWithoutReplica.length,
+            },
+          ] as const;
+        }),
+      ),
+    );
+    console.info(
+      `cluster primary killed, replicas 1: ${JSON.stringify({ failoverMs, rejoinMs: rejoinedAt - killedAt, ...figures })}`,
+    );
+    expect(figures.store1!.refusedSinceKill).toBe(0);
+    expect(figures.store3!.refusedSinceKill).toBe(0);
+    // Past the second after the promotion, no 250 for store2 until its shard had a replica again.
+    expect(figures.store2!.acceptedWithoutReplica).toBe(0);
     for (const id of ['store1', 'store2', 'store3'] as const) expect(figures[id]!.missing).toEqual([]);
     expect(figures.store2!.duplicated).toBeLessThanOrEqual(3);
   }, 180_000);
