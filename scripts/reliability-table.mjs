@@ -13,6 +13,11 @@ const ORDER = [
   'holdfast-killed',
   'redis-killed',
   'node-killed',
+  'baseline-cluster',
+  'store-stopped-cluster',
+  'operator-hold-cluster',
+  'userdb-emptied-cluster',
+  'node-killed-cluster',
 ];
 const COLUMNS = [
   'sent',

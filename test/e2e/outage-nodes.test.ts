@@ -1,13 +1,13 @@
-// Outage suite, several nodes: two Holdfast processes on one Redis, one SIGKILLed while a backlog drains.
+// Outage suite, several nodes: two Holdfast processes on one Redis (and again on a Redis Cluster), one SIGKILLed while a backlog drains.
 import { afterEach, describe, expect, it } from 'vitest';
 import { waitFor } from '../helpers/wait.js';
-import { OutageWorld } from './harness/world.js';
+import { OutageWorld, REDIS_SETUPS } from './harness/world.js';
 import { STORES } from './harness/site.js';
 import { CRASH_DUPLICATE_BOUND, expectNoHarm } from './harness/expectations.js';
 
 const SCENARIO_TIMEOUT_MS = 150_000;
 
-describe('the outage suite: two nodes on one Redis', () => {
+describe.each(REDIS_SETUPS)('the outage suite: two nodes sharing $name', ({ options, suffix }) => {
   let world: OutageWorld | undefined;
   afterEach(async () => {
     await world?.cleanup();
@@ -18,7 +18,12 @@ describe('the outage suite: two nodes on one Redis', () => {
     'finishes all the work of a node SIGKILLed during delivery on the other node',
     async () => {
       // Slow stores: every delivery is in flight for a while, so the kill finds some running.
-      world = await OutageWorld.start('node-killed', { nodes: 2, slowStoresMs: 50, shortLocks: true });
+      world = await OutageWorld.start(`node-killed${suffix}`, {
+        ...options,
+        nodes: 2,
+        slowStoresMs: 50,
+        shortLocks: true,
+      });
       const node1 = world.nodes[0]!;
       const node2 = world.nodes[1]!;
       for (const store of STORES) await world.cli('hold', store, '--reason', 'outage suite: backlog', '--by', 'e2e');

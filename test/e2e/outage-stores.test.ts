@@ -1,13 +1,14 @@
-// Outage suite, mailstore faults: real Dovecot stores stopped, held, or answering "user unknown" under a stream of mail.
+// Outage suite, mailstore faults: real Dovecot stores stopped, held, or answering "user unknown" under a stream of mail,
+// with Holdfast on one Redis and again on a Redis Cluster.
 import { afterEach, describe, expect, it } from 'vitest';
 import { waitFor } from '../helpers/wait.js';
-import { OutageWorld } from './harness/world.js';
+import { OutageWorld, REDIS_SETUPS } from './harness/world.js';
 import { STORE_CONCURRENCY } from './harness/site.js';
 import { expectNoHarm } from './harness/expectations.js';
 
 const SCENARIO_TIMEOUT_MS = 150_000;
 
-describe('the outage suite: mailstore faults', () => {
+describe.each(REDIS_SETUPS)('the outage suite: mailstore faults, on $name', ({ options, suffix }) => {
   let world: OutageWorld | undefined;
   afterEach(async () => {
     await world?.cleanup();
@@ -17,7 +18,7 @@ describe('the outage suite: mailstore faults', () => {
   it(
     'delivers every message exactly once to the right Maildir when nothing fails (baseline)',
     async () => {
-      world = await OutageWorld.start('baseline');
+      world = await OutageWorld.start(`baseline${suffix}`, options);
       const sender = world.sender({ count: 200, rate: 40, sessions: 4 });
       await sender.run();
       await sender.retryUnacknowledged();
@@ -32,7 +33,7 @@ describe('the outage suite: mailstore faults', () => {
   it(
     'keeps the mail of a Dovecot stopped mid-stream queued, trips it, and delivers it all once it is back',
     async () => {
-      world = await OutageWorld.start('store-stopped');
+      world = await OutageWorld.start(`store-stopped${suffix}`, options);
       const sender = world.sender({ count: 200, rate: 40, sessions: 4 });
       const stream = sender.run();
       await waitFor(() => sender.progress >= 50, 30_000, 'a quarter of the stream');
@@ -56,7 +57,7 @@ describe('the outage suite: mailstore faults', () => {
   it(
     'delivers nothing to a store an operator holds mid-stream, and everything after the release (holdfast hold/release)',
     async () => {
-      world = await OutageWorld.start('operator-hold');
+      world = await OutageWorld.start(`operator-hold${suffix}`, options);
       const sender = world.sender({ count: 200, rate: 40, sessions: 4 });
       // The second half waits for the hold: on a slow machine the CLI could otherwise start after
       // the stream's end, and the held store would have nothing to hold.
@@ -88,7 +89,7 @@ describe('the outage suite: mailstore faults', () => {
   it(
     'guards a store whose user database came back empty instead of bouncing, and delivers after the fix and release',
     async () => {
-      world = await OutageWorld.start('userdb-emptied');
+      world = await OutageWorld.start(`userdb-emptied${suffix}`, options);
       const sender = world.sender({ count: 200, rate: 40, sessions: 4 });
       const stream = sender.run();
       await waitFor(() => sender.progress >= 50, 30_000, 'a quarter of the stream');

@@ -35,7 +35,8 @@ export function recipientsFor(index: number): string[] {
  */
 export async function nodeConfig(
   index: number,
-  redisUrl: string,
+  /** The config's `redis` connection: `{ url }` of one Redis, or `{ cluster: { nodes } }`. */
+  redis: Record<string, unknown>,
   storePorts: Record<StoreId, number>,
   smarthostPort: number,
   shortLocks: boolean,
@@ -59,7 +60,7 @@ export async function nodeConfig(
     domains: { 'example.com': { mailstore: 'store1', rejectUnknownUsers: true } },
     routing: { users: USERS },
     mailstores,
-    redis: { url: redisUrl, prefix: 'hf' },
+    redis: { ...redis, prefix: 'hf' },
     bounces: { smarthost: `127.0.0.1:${smarthostPort}` },
     shutdown: { grace: '5s' },
     workers: shortLocks

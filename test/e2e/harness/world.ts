@@ -1,10 +1,11 @@
-// One outage scenario's world: a Redis, three real Dovecot stores, a bounce smarthost, Holdfast nodes as processes.
+// One outage scenario's world: a Redis (or a Redis Cluster), three real Dovecot stores, a bounce smarthost, Holdfast nodes as processes.
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startDovecot, type TestDovecot } from '../../helpers/dovecot.js';
 import { FakeMailstore } from '../../helpers/mailstore.js';
 import { startTestRedis, type TestRedis } from '../../helpers/redis-server.js';
+import { startTestCluster, type TestCluster } from '../../helpers/redis-cluster.js';
 import { holdfastCli, type CliResult } from '../../helpers/cli.js';
 import { waitFor } from '../../helpers/wait.js';
 import type { MailstoreStatus } from '../../../src/admin/mailstores.js';
@@ -27,6 +28,30 @@ export interface WorldOptions {
    * scenarios, where the jobs a dead node (or a dead Redis) leaves running wait for their lock to lapse.
    */
   shortLocks?: boolean;
+  /**
+   * The nodes on a Redis Cluster of three primaries (no replicas: the scenarios are about the
+   * stores and the nodes, not Redis failover, which test/integration/cluster-*.test.ts cover)
+   * instead of one redis-server. The three stores hash to three different primaries.
+   */
+  cluster?: boolean;
+}
+
+/** The suite's scenarios run on each: one Redis, then a Cluster (results files `<scenario>-cluster.json`). */
+export const REDIS_SETUPS: ReadonlyArray<{ name: string; options: WorldOptions; suffix: string }> = [
+  { name: 'one Redis', options: {}, suffix: '' },
+  { name: 'a Redis Cluster', options: { cluster: true }, suffix: '-cluster' },
+];
+
+/** A world's Redis: one redis-server, or a Cluster; either way what the nodes' config names. */
+type WorldRedis = { single: TestRedis; cluster?: undefined } | { single?: undefined; cluster: TestCluster };
+
+async function startWorldRedis(cluster: boolean): Promise<WorldRedis & { cleanup(): Promise<void> }> {
+  if (cluster) {
+    const started = await startTestCluster({ replicasPerPrimary: 0 });
+    return { cluster: started, cleanup: () => started.cleanup() };
+  }
+  const single = await startTestRedis();
+  return { single, cleanup: () => single.cleanup() };
 }
 
 export class OutageWorld {
@@ -38,16 +63,22 @@ export class OutageWorld {
   private constructor(
     readonly scenario: string,
     readonly dir: string,
-    readonly redis: TestRedis,
+    private readonly backend: WorldRedis & { cleanup(): Promise<void> },
     readonly stores: Record<StoreId, TestDovecot>,
   ) {}
+
+  /** The one redis-server of a world that is not on a Cluster (for the scenarios that kill it). */
+  get redis(): TestRedis {
+    if (!this.backend.single) throw new Error(`${this.scenario} runs on a Redis Cluster`);
+    return this.backend.single;
+  }
 
   /** Starts everything; whatever started is stopped again if a later part fails. */
   static async start(scenario: string, options: WorldOptions = {}): Promise<OutageWorld> {
     const dir = mkdtempSync(join(tmpdir(), `holdfast-outage-${scenario}-`));
     const started: Array<{ cleanup(): Promise<void> }> = [];
     try {
-      const redis = await startTestRedis();
+      const redis = await startWorldRedis(options.cluster ?? false);
       started.push(redis);
       const stores = {} as Record<StoreId, TestDovecot>;
       for (const store of STORES) {
@@ -70,7 +101,13 @@ export class OutageWorld {
         const node = new HoldfastNode(
           `node${index}`,
           dir,
-          await nodeConfig(index, redis.url, storePorts, smarthostPort, options.shortLocks ?? false),
+          await nodeConfig(
+            index,
+            redis.cluster ? { cluster: { nodes: redis.cluster.startupNodes } } : { url: redis.single.url },
+            storePorts,
+            smarthostPort,
+            options.shortLocks ?? false,
+          ),
         );
         world.nodes.push(node);
         await node.start();
@@ -221,7 +258,7 @@ export class OutageWorld {
     await this.smarthost.stop();
     for (const link of this.links) await link.stop();
     await Promise.all(Object.values(this.stores).map((store) => store.cleanup().catch(() => undefined)));
-    await this.redis.cleanup().catch(() => undefined);
+    await this.backend.cleanup().catch(() => undefined);
     // HOLDFAST_OUTAGE_KEEP=1 keeps the nodes' config and log files for a look afterwards.
     if (process.env.HOLDFAST_OUTAGE_KEEP) console.log(`[outage] ${this.scenario}: node logs kept in ${this.dir}`);
     else rmSync(this.dir, { recursive: true, force: true });
