@@ -67,6 +67,12 @@ export class OutageWorld {
     readonly stores: Record<StoreId, TestDovecot>,
   ) {}
 
+  /** The Cluster of a world started with `cluster: true`. */
+  get cluster(): TestCluster {
+    if (!this.backend.cluster) throw new Error(`${this.scenario} runs on one Redis`);
+    return this.backend.cluster;
+  }
+
   /** The one redis-server of a world that is not on a Cluster (for the scenarios that kill it). */
   get redis(): TestRedis {
     if (!this.backend.single) throw new Error(`${this.scenario} runs on a Redis Cluster`);
