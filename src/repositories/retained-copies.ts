@@ -11,10 +11,10 @@ import { decodeBody } from '../queue/body-codec.js';
 export const DROP_LIMIT = 2000;
 
 /** Drops a store's copies past the period, then the oldest over its budget. */
-const SWEEP_SCRIPT = new LuaScript<[number, number]>('retention-sweep');
+const SWEEP_SCRIPT = new LuaScript<[number, number, string[]]>('retention-sweep');
 
 /** Copies the queued body into a retained entry, listed with its cost and metadata. */
-const KEEP_SCRIPT = new LuaScript<[number, number, StoreOutcome]>('retention-keep');
+const KEEP_SCRIPT = new LuaScript<[number, number, StoreOutcome, string[]?]>('retention-keep');
 
 const MARK_GAP_SCRIPT = new LuaScript('retention-mark-gap');
 
@@ -95,23 +95,31 @@ export class RetainedMail {
       String(settings.period + EXPIRY_MARGIN_MS),
       String(cost),
     ];
-    const [, budget, outcome] = await withTimeout(
+    const [, budget, outcome, unlinked = []] = await withTimeout(
       KEEP_SCRIPT.run(this.redis, keys, argv),
       this.timeoutMs,
       'retaining a copy',
     );
+    await this.unlink(unlinked);
     return { outcome, dropped: { expired: 0, budget } };
   }
 
   /** Drops the store's copies past the period, then the oldest over its budget (up to DROP_LIMIT of each per call). */
   async sweep(mailstore: string, settings: RetentionSettings, now: number): Promise<Dropped> {
     const keys = this.trimKeys(mailstore);
-    const [expired, budget] = await withTimeout(
+    const [expired, budget, unlinked] = await withTimeout(
       SWEEP_SCRIPT.run(this.redis, keys, this.trimArguments(mailstore, settings, now)),
       this.timeoutMs,
       'sweeping retained copies',
     );
+    await this.unlink(unlinked);
     return { expired, budget };
+  }
+
+  /** Deletes the copies a script dropped from the index (it names them: see includes/retention-trim.lua). */
+  private async unlink(entries: readonly string[]): Promise<void> {
+    // One store's copies: one slot, so one command for up to a script's DROP_LIMIT of them.
+    if (entries.length > 0) await withTimeout(this.redis.unlink(...entries), this.timeoutMs, 'deleting dropped copies');
   }
 
   /** Records that the copy of a delivery at `at` was not kept (Redis near full, an error). */

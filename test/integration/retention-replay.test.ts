@@ -187,6 +187,11 @@ describe('retention and replay of delivered mail', () => {
     expect(kept.map((delivery) => delivery.queueId)).toEqual(sent.slice(-kept.length));
     const dropped = relay.app.metrics.registry.getSingleMetric('holdfast_retention_discarded_total');
     expect(JSON.stringify(await dropped!.get())).toContain('"reason":"budget"');
+    // The dropped copies' keys are gone too, not only their index entries.
+    const copyKeys = await fixture.redis.client.keys(
+      createKeys(relay.config.redis.prefix).retainedEntry('store2', '*'),
+    );
+    expect(copyKeys).toHaveLength(kept.length);
 
     const result = await replay('store2', { since: 0, dryRun: true });
     expect(result.body.messages).toBe(kept.length);

@@ -18,7 +18,8 @@
   ARGV[6] the entry's expiry in milliseconds
   ARGV[7] its cost: the stored body's bytes and the metadata's
 
-  Returns {1 kept / 0 not, copies dropped for room, outcome: kept, exists, gone, too-big, no-room}.
+  Returns {1 kept / 0 not, copies dropped for room, outcome: kept, exists, gone, too-big, no-room,
+  the dropped copies' keys (for the caller to UNLINK)}.
 ]]
 --- @include "retention-trim"
 local prefix, budget, limit = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
@@ -41,9 +42,9 @@ if used > budget then
     redis.call('UNLINK', KEYS[4])
     redis.call('DECRBY', KEYS[2], cost)
     mark_gap(score)
-    return {0, dropped, 'no-room'}
+    return {0, dropped, 'no-room', unlinked}
   end
 end
 redis.call('PEXPIRE', KEYS[4], ARGV[6])
 redis.call('ZADD', KEYS[1], score, ARGV[4])
-return {1, dropped, 'kept'}
+return {1, dropped, 'kept', unlinked}

@@ -10,7 +10,8 @@
   ARGV[3] the budget in bytes
   ARGV[4] the most copies dropped of each kind in this call
 
-  Returns {copies past the period dropped, copies over the budget dropped}.
+  Returns {copies past the period dropped, copies over the budget dropped, the dropped copies' keys
+  (for the caller to UNLINK)}.
 ]]
 --- @include "retention-trim"
 local prefix, budget, limit = ARGV[1], tonumber(ARGV[3]), tonumber(ARGV[4])
@@ -19,4 +20,4 @@ drop_oldest(prefix, old)
 local used = tonumber(redis.call('GET', KEYS[2]) or '0')
 local dropped = 0
 if used > budget then dropped = make_room(prefix, used - budget, limit, 0, budget) end
-return {#old / 2, dropped}
+return {#old / 2, dropped, unlinked}

@@ -2,6 +2,12 @@
 -- the meta moved into the member), so a drop reads nothing but the index. Each drop moves the
 -- gap-until time up to the dropped copy's delivery time: a replay from before it is incomplete.
 -- Expects: KEYS[1] index, KEYS[2] byte counter, KEYS[3] gap-until; the entries' key prefix.
+--
+-- A dropped copy's key is not deleted here but named in `unlinked`, which the script returns: the
+-- caller deletes them (UNLINK) right after. A script touches only the keys it declares, and a
+-- copy's key cannot be declared before the script has chosen it. Should the caller die in between,
+-- the copy's own expiry (the period and a margin) removes it.
+local unlinked = {}
 local function mark_gap(score)
   if tonumber(score) > tonumber(redis.call('GET', KEYS[3]) or '0') then redis.call('SET', KEYS[3], score) end
 end
@@ -20,7 +26,7 @@ local function drop_oldest(prefix, members)
   end
   if newest == nil then return 0 end
   redis.call('ZREMRANGEBYRANK', KEYS[1], 0, #members / 2 - 1)
-  if #entries > 0 then redis.call('UNLINK', unpack(entries)) end
+  for index = 1, #entries do unlinked[#unlinked + 1] = entries[index] end
   if cost > 0 then redis.call('DECRBY', KEYS[2], cost) end
   mark_gap(newest)
   return cost
