@@ -116,6 +116,48 @@ describe('Holdfast on a Redis Cluster', () => {
     await waitFor(() => copies() === 2, 15_000, 'the replayed copy');
   });
 
+  it("shows every shard's stores in the status API, the status page and the metrics, and deletes a spam run over two shards in bulk", async () => {
+    const { relay } = fixture;
+    const admin = relay.app.mailstoreAdmin!;
+    const base = `http://127.0.0.1:${relay.app.adminPort}`;
+    const api = async (method: string, path: string, body?: unknown) => {
+      const response = await fetch(`${base}/api/v1${path}`, {
+        method,
+        headers: body === undefined ? {} : { 'content-type': 'application/json' },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+      return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+    };
+    for (const store of ['store1', 'store3']) await admin.hold(store, { reason: 'spam run', by: 'ops' });
+    const kept = queueIdOf(await send(relay.port, 'friend@good.test', ['alice@example.com'], 'not spam'));
+    for (const user of ['alice@example.com', 'carol@example.com']) {
+      for (let index = 0; index < 2; index++) await send(relay.port, 'spam@bad.test', [user], `spam ${index}`);
+    }
+    const backlogs = async () =>
+      Object.fromEntries(
+        ((await api('GET', '/stores')).body.stores as Array<{ mailstore: string; backlog: { messages: number } }>).map(
+          (entry) => [entry.mailstore, entry.backlog.messages],
+        ),
+      );
+    expect(await backlogs()).toMatchObject({ store1: 3, store3: 2 });
+    const metrics = await (await fetch(`${base}/metrics`)).text();
+    expect(metrics).toContain('holdfast_backlog_messages{mailstore="store1"} 3');
+    expect(metrics).toContain('holdfast_backlog_messages{mailstore="store3"} 2');
+    const page = await fetch(`${base}/`);
+    expect(page.status).toBe(200);
+    expect(await page.text()).toContain("api('GET', '/stores')"); // the page reads the same API
+
+    const selection = { action: 'delete', filter: { sender: 'spam@bad.test' } };
+    expect((await api('POST', '/messages/actions', { ...selection, dryRun: true })).body).toMatchObject({ matched: 4 });
+    const deleted = await api('POST', '/messages/actions', { ...selection, reason: 'spam run', by: 'ops' });
+    expect(deleted.body).toMatchObject({ matched: 4, done: 4 });
+    expect(await backlogs()).toMatchObject({ store1: 1, store3: 0 });
+    for (const store of ['store1', 'store3']) await admin.release(store, { by: 'ops' });
+    await waitFor(() => stores.store1.messages.some((message) => message.body.includes(kept)), 15_000, 'the kept one');
+    expect(stores.store1.messages.filter((message) => message.body.includes('spam@bad.test'))).toEqual([]);
+    expect(stores.store3.messages.filter((message) => message.body.includes('spam@bad.test'))).toEqual([]);
+  });
+
   it("admits a commit on a fresh connection, whose connections to the shards' primaries are not made yet", async () => {
     const { cluster } = fixture;
     const connection = createRedis({ cluster: cluster.startupNodes }, 'intake', 2000);
