@@ -21,6 +21,29 @@ export default tseslint.config(
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_' }],
     },
   },
+  // One clock (src/clock.ts): time is read there only, as the injected clock or as wall time.
+  {
+    files: ['src/**/*.ts'],
+    ignores: ['src/clock.ts'],
+    rules: {
+      'no-restricted-properties': [
+        'error',
+        {
+          object: 'Date',
+          property: 'now',
+          message:
+            "read time through src/clock.ts: the injected clock (decisions) or wallClock/Deadline (timeouts, BullMQ's times)",
+        },
+      ],
+      'no-restricted-syntax': [
+        'error',
+        {
+          selector: "NewExpression[callee.name='Date'][arguments.length=0]",
+          message: 'new Date() reads the time: take it from the injected clock or wallClock (src/clock.ts)',
+        },
+      ],
+    },
+  },
   // The rooms' boundaries (docs/design.md): policy is pure, and SMTP intake and delivery meet only
   // through the queue (src/queue/), never by importing each other or each other's libraries; and
   // only src/internals/ reaches into the chosen libraries' unpublished files.

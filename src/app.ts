@@ -23,6 +23,7 @@ import { startSweeper } from './wiring/sweeper.js';
 import { startDelivery } from './wiring/delivery.js';
 import { startIntake } from './wiring/intake.js';
 import { startAdmin } from './wiring/admin.js';
+import { systemClock } from './clock.js';
 
 export interface AppOptions {
   /** Run the SMTP listener (default true). */
@@ -66,7 +67,7 @@ export class App {
       redisMemory: () => this.parts.memoryWatch?.lastReading,
       redisDurable: () => this.redisDurable,
       durabilityMode: config.redis.durability,
-      now: options.now ?? Date.now,
+      now: options.now ?? systemClock,
       otherProcesses: options.otherProcesses,
     });
   }
@@ -172,7 +173,7 @@ export class App {
       config,
       logger,
       metrics: this.metrics,
-      now: options.now ?? Date.now,
+      now: options.now ?? systemClock,
       random: options.random ?? Math.random,
       keys,
       control,

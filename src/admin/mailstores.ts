@@ -25,6 +25,7 @@ import { latestArrivalHavingUsed } from '../policy/lifetime.js';
 import type { StoreOverrides } from '../policy/store-move.js';
 import type { StoreOverridesRepository } from '../repositories/store-overrides.js';
 import type { RetainedMail, RetentionStatus } from '../repositories/retained-copies.js';
+import { systemClock, type Clock } from '../clock.js';
 
 /** Attempts at scheduling a window while other windows of the same store change. */
 const SCHEDULE_ATTEMPTS = 5;
@@ -74,7 +75,7 @@ export class MailstoreAdmin {
     private readonly config: Config,
     private readonly controls: MailstoreControls,
     private readonly logger: Logger,
-    private readonly now: () => number = Date.now,
+    private readonly now: Clock = systemClock,
     /** Live settings operators changed (a move, endpoints): shown in the status when given. */
     private readonly overrides?: StoreOverridesRepository,
     /** The retained copies: shown in the status when given. */

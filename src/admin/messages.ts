@@ -8,6 +8,7 @@ import type { ActionOutcome, MessageControls, QueuedMessage, StoredEnvelope } fr
 import type { MessageAuditEntry } from '../policy/mailstore-state.js';
 import type { MailstoreControls } from '../repositories/mailstore-controls.js';
 import type { MessageEvents, Trace } from '../repositories/trace.js';
+import { systemClock, type Clock } from '../clock.js';
 
 export interface MessageFilter {
   queueId?: string;
@@ -50,7 +51,7 @@ export class MessageAdmin {
     private readonly messages: MessageControls,
     private readonly mailstores: MailstoreControls,
     private readonly logger: Logger,
-    private readonly now: () => number = Date.now,
+    private readonly now: Clock = systemClock,
     /** Where each message changed gets its `held` ... `deleted` event, when given. */
     private readonly trace?: Trace,
   ) {}

@@ -8,6 +8,7 @@ import type { StoreAuditEntry } from '../policy/mailstore-state.js';
 import { moveProblem, type StoreOverrides } from '../policy/store-move.js';
 import type { MailstoreControls } from '../repositories/mailstore-controls.js';
 import type { StoreOverridesRepository } from '../repositories/store-overrides.js';
+import { systemClock, type Clock } from '../clock.js';
 
 interface Actor {
   by: string;
@@ -20,7 +21,7 @@ export class StoreAdmin {
     private readonly overrides: StoreOverridesRepository,
     private readonly controls: MailstoreControls,
     private readonly logger: Logger,
-    private readonly now: () => number = Date.now,
+    private readonly now: Clock = systemClock,
   ) {}
 
   /**

@@ -5,6 +5,7 @@ import type { MailstoreStatus } from '../admin/mailstores.js';
 /** A store's last error is shown in the status while it is younger than this. */
 const RECENT_ERROR_MS = 3600_000;
 import type { AuditEntry } from '../policy/mailstore-state.js';
+import { elapsedSince } from '../clock.js';
 
 export function iso(time: number): string {
   return new Date(time).toISOString();
@@ -22,12 +23,12 @@ export function shortAge(seconds: number | undefined): string {
 
 export function statusTable(statuses: MailstoreStatus[]): string {
   const rows = statuses.map(({ mailstore, state, counts, progress, backlog, overrides, lastError }) => {
-    const recentError = lastError && Date.now() - lastError.at < RECENT_ERROR_MS ? lastError : undefined;
+    const recentError = lastError && elapsedSince(lastError.at) < RECENT_ERROR_MS ? lastError : undefined;
     const live = [
       overrides?.movedTo === undefined ? '' : ` [mail moved to ${overrides.movedTo}]`,
       overrides?.endpoints === undefined ? '' : ` [endpoints ${overrides.endpoints.join(',')}]`,
       recentError
-        ? ` [last error ${shortAge(Math.round((Date.now() - recentError.at) / 1000))} ago: ${recentError.error}]`
+        ? ` [last error ${shortAge(Math.round(elapsedSince(recentError.at) / 1000))} ago: ${recentError.error}]`
         : '',
     ].join('');
     const figures = [

@@ -4,6 +4,7 @@ import { EVENTS } from '../observability/events.js';
 import type { Logger } from '../observability/logger.js';
 import { backlogOverLimit, hasBacklogLimit, type BacklogLimit } from '../policy/backlog-limit.js';
 import type { Backlogs } from '../repositories/backlog.js';
+import { systemClock, type Clock } from '../clock.js';
 
 export class BacklogWatch {
   private readonly over = new Map<string, string[]>();
@@ -14,7 +15,7 @@ export class BacklogWatch {
     private readonly backlogs: Backlogs,
     limits: Record<string, BacklogLimit>,
     private readonly logger: Logger,
-    private readonly now: () => number = Date.now,
+    private readonly now: Clock = systemClock,
     intervalMs = 1000,
   ) {
     this.limited = Object.entries(limits).filter(([, limit]) => hasBacklogLimit(limit));

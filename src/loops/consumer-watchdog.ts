@@ -5,6 +5,7 @@ import { EVENTS } from '../observability/events.js';
 import type { Logger } from '../observability/logger.js';
 import type { Consumers, WorkerActivity } from '../queue/consumers.js';
 import type { DeliveryJobData } from '../queue/job-data.js';
+import { wallClock } from '../clock.js';
 
 /** One look at a store's queue and this node's worker for it. */
 export interface QueueSample extends WorkerActivity {
@@ -86,7 +87,7 @@ export class ConsumerWatchdog {
     ]);
     // BullMQ scores a delayed job by its due time in ms times 0x1000 (plus a tie-breaker).
     const firstDue = firstDelayed[1] === undefined ? Infinity : Math.floor(Number(firstDelayed[1]) / 0x1000);
-    const overdue = Date.now() - firstDue > (this.options.delayedOverdueMs ?? 5000) ? 1 : 0;
+    const overdue = wallClock() - firstDue > (this.options.delayedOverdueMs ?? 5000) ? 1 : 0;
     return {
       ...activity,
       due: (counts.wait ?? 0) + (counts.prioritized ?? 0) + overdue,

@@ -3,6 +3,7 @@ import { fork, type ChildProcess } from 'node:child_process';
 import type { MetricObjectWithValues, MetricValue } from 'prom-client';
 import type { Logger } from '../observability/logger.js';
 import { EVENTS } from '../observability/events.js';
+import { elapsedSince, wallClock } from '../clock.js';
 
 /** The environment variable that makes `holdfast start` a delivery process, and where its Redis is. */
 export const ROLE_VARIABLE = 'HOLDFAST_PROCESS_ROLE';
@@ -105,7 +106,7 @@ export class DeliveryProcesses {
     // the children before the embedded Redis they use.
     const child = fork(this.options.script, [...this.options.args], { env, detached: true, stdio: 'inherit' });
     slot.child = child;
-    slot.startedAt = Date.now();
+    slot.startedAt = wallClock();
     logger.info({ event: EVENTS.deliveryProcessStarted, pid: child.pid, process: number }, 'delivery process started');
     child.on('message', (message: Reply) => {
       if (message?.type === 'metrics') this.pending.get(message.id)?.(message.metrics);
@@ -113,7 +114,7 @@ export class DeliveryProcesses {
     child.on('error', (error) => logger.error({ event: EVENTS.deliveryProcessExited, err: error }, 'delivery process'));
     child.once('exit', (code, signal) => {
       if (this.stopping) return;
-      if (Date.now() - slot.startedAt >= HEALTHY_RUN_MS) slot.delayMs = RESTART_DELAY_MS;
+      if (elapsedSince(slot.startedAt) >= HEALTHY_RUN_MS) slot.delayMs = RESTART_DELAY_MS;
       logger.error(
         {
           event: EVENTS.deliveryProcessExited,

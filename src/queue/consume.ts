@@ -7,6 +7,7 @@ import type { Keys } from './keys.js';
 import { jobRefOf, type Spool } from './spool.js';
 import { errorBackoff } from './queues.js';
 import type { WorkerActivity } from './consumers.js';
+import { Deadline, wallClock } from '../clock.js';
 
 /** What a delivery decided for its job; the consumer turns it into BullMQ state. */
 export type DeliveryOutcome =
@@ -100,12 +101,12 @@ export function endOfHold(data: DeliveryJobData, now: number): DeliveryJobData {
  * it finished); never recorded, it is made again once the lock lapses.
  */
 async function finishPatiently(spool: Spool, job: Parameters<Spool['finish']>[0], patienceMs: number): Promise<void> {
-  const deadline = Date.now() + patienceMs;
+  const deadline = new Deadline(patienceMs);
   for (let waitMs = 250; ; waitMs = Math.min(waitMs * 2, 2000)) {
     try {
       return await spool.finish(job);
     } catch (error) {
-      if (Date.now() + waitMs > deadline) throw error;
+      if (deadline.remainingMs < waitMs) throw error;
       await sleep(waitMs);
     }
   }
@@ -121,7 +122,7 @@ async function runJob(job: Job<DeliveryJobData>, token: string | undefined, opti
   if (held) {
     // Held by an operator: parked, not attempted. Release promotes it; this is only the fallback.
     await job.updateData({ ...data, heldSince: data.heldSince ?? options.now() });
-    await job.moveToDelayed(Date.now() + HELD_RECHECK_MS, token);
+    await job.moveToDelayed(wallClock() + HELD_RECHECK_MS, token);
     throw new DelayedError();
   }
   if (data.heldSince !== undefined) {
@@ -140,7 +141,7 @@ async function runJob(job: Job<DeliveryJobData>, token: string | undefined, opti
     case 'retry':
       await job.updateData(outcome.data);
       // Delays are relative: the policy clock may be injected, BullMQ's is the real one.
-      await job.moveToDelayed(Date.now() + outcome.delayMs, token);
+      await job.moveToDelayed(wallClock() + outcome.delayMs, token);
       throw new DelayedError();
     case 'kept':
       await job.updateData(outcome.data);

@@ -13,6 +13,7 @@ import type { Logger } from '../observability/logger.js';
 import { isCluster } from '../redis/connections.js';
 import { EVENTS } from '../observability/events.js';
 import { layoutOne, type Keys, KEY_LAYOUT } from './keys.js';
+import { Deadline, elapsedSince, wallClock } from '../clock.js';
 
 /** How long a node waits for another node's upgrade to finish before it gives up starting. */
 const WAIT_FOR_UPGRADE_MS = 30 * 60_000;
@@ -35,7 +36,7 @@ export interface LayoutOptions {
  * Returns how many keys this node renamed.
  */
 export async function ensureKeyLayout(redis: Redis, keys: Keys, options: LayoutOptions): Promise<number> {
-  const deadline = Date.now() + WAIT_FOR_UPGRADE_MS;
+  const deadline = new Deadline(WAIT_FOR_UPGRADE_MS);
   for (;;) {
     const version = await currentLayout(redis, keys);
     if (version === KEY_LAYOUT) return 0;
@@ -53,7 +54,7 @@ export async function ensureKeyLayout(redis: Redis, keys: Keys, options: LayoutO
         if ((await redis.get(keys.layoutLock)) === token) await redis.del(keys.layoutLock);
       }
     }
-    if (Date.now() > deadline) {
+    if (deadline.passed) {
       throw new HoldfastError('TIMEOUT', 'waited too long for another node to upgrade the Redis key layout');
     }
     await sleep(options.pollMs ?? 1000);
@@ -72,7 +73,7 @@ async function upgrade(redis: Redis, keys: Keys, token: string, options: LayoutO
   // No earlier version ran on a Cluster (it refused one): there is nothing to rename.
   const patterns = isCluster(redis) ? [] : earlier.patterns;
   if (patterns.length > 0) await refuseEarlierWorkers(redis, earlier.bullmqPrefix, options.mailstores);
-  const started = Date.now();
+  const started = wallClock();
   let renamed = 0;
   for (const pattern of patterns) {
     let cursor = '0';
@@ -100,7 +101,7 @@ async function upgrade(redis: Redis, keys: Keys, token: string, options: LayoutO
   }
   await redis.set(keys.layout, String(KEY_LAYOUT));
   options.logger.info(
-    { event: EVENTS.keyLayoutUpgraded, from: 1, to: KEY_LAYOUT, renamed, ms: Date.now() - started },
+    { event: EVENTS.keyLayoutUpgraded, from: 1, to: KEY_LAYOUT, renamed, ms: elapsedSince(started) },
     renamed === 0 ? 'Redis key layout marked' : 'Redis key layout upgraded: store keys moved under their hash tags',
   );
   return renamed;

@@ -10,6 +10,7 @@ import { mergeIntervals, type PausedInterval } from '../policy/lifetime.js';
 import { jobRefOf, type Spool } from './spool.js';
 import { DELIVERY_JOB_OPTIONS } from './queues.js';
 import type { MessageEvents, Trace } from '../repositories/trace.js';
+import { wallClock } from '../clock.js';
 
 /**
  * Adds a job for `recipients` of the message to `mailstore`'s queue, with its own copy of the
@@ -35,7 +36,7 @@ export async function addMovedJob(
     sourcePauses?: readonly PausedInterval[];
   } = {},
 ): Promise<string> {
-  const jobId = `${source.queueId}-${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`;
+  const jobId = `${source.queueId}-${wallClock().toString(36)}${Math.random().toString(36).slice(2, 6)}`;
   const sourcePauses = (carried.sourcePauses ?? []).filter(({ to }) => to > source.receivedAt);
   const heldIntervals = mergeIntervals([...(source.heldIntervals ?? []), ...sourcePauses]);
   const data: DeliveryJobData = {

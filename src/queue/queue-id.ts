@@ -1,10 +1,11 @@
 // Queue ids: sortable by arrival time, unique across nodes, safe as BullMQ job ids (no ':').
 import { randomFillSync } from 'node:crypto';
+import { wallClock } from '../clock.js';
 
 const ALPHABET = '0123456789BCDFGHJKLMNPQRSTVWXYZ'; // no vowels: ids never spell words
 
 /** 9 characters of milliseconds since the epoch (base 31) then 8 random ones: e.g. "1KQ7ZD3TBX4H2MPV9". */
-export function newQueueId(now: number = Date.now()): string {
+export function newQueueId(now: number = wallClock()): string {
   let time = '';
   let rest = Math.floor(now);
   for (let index = 0; index < 9; index++) {

@@ -6,6 +6,7 @@ import { LuaScript } from '../redis/scripts.js';
 import { bodyKeyOf, pendingMember, type Keys } from './keys.js';
 import { decodeBody } from './body-codec.js';
 import type { DeliveryJobData } from './job-data.js';
+import { wallClock } from '../clock.js';
 
 /** Takes a job off its store's backlog, idempotently. */
 const UNLIST_SCRIPT = new LuaScript('unlist');
@@ -79,7 +80,7 @@ export class Spool {
    * are gone). A job with its own copy is pending as long as that copy exists: only its end deletes it.
    */
   async take(job: JobRef): Promise<{ pending: boolean; held: boolean; body: Buffer | null }> {
-    if (this.recentlyFinished.has(job, Date.now())) {
+    if (this.recentlyFinished.has(job, wallClock())) {
       // Finished here already, but Redis does not know (its primary changed): record it again, do not deliver.
       await this.finish(job);
       return { pending: false, held: false, body: null };
@@ -138,7 +139,7 @@ export class Spool {
           [pendingMember(job.mailstore, job.jobId, job.queueId), job.jobId, job.size],
         );
     await withTimeout(finished, this.timeoutMs, 'finishing a delivery');
-    this.recentlyFinished.add(job, Date.now());
+    this.recentlyFinished.add(job, wallClock());
   }
 
   /** Takes a job off its store's backlog, keeping the message (mail kept for the operator). */

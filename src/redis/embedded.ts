@@ -6,6 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import type { Logger } from '../observability/logger.js';
 import { EVENTS } from '../observability/events.js';
+import { Deadline } from '../clock.js';
 
 export interface EmbeddedRedisOptions {
   dir: string;
@@ -112,8 +113,8 @@ export class EmbeddedRedis {
       'stopping a redis-server left on this data directory',
     );
     process.kill(pid, 'SIGTERM');
-    const deadline = Date.now() + 20_000;
-    while (Date.now() < deadline && existsSync(`/proc/${pid}`)) await sleep(50);
+    const deadline = new Deadline(20_000);
+    while (!deadline.passed && existsSync(`/proc/${pid}`)) await sleep(50);
   }
 
   /** For crash tests: SIGKILL, no chance to flush anything that was not already fsynced. */
@@ -178,9 +179,9 @@ export class EmbeddedRedis {
   }
 
   private async waitUntilReady(timeout: number): Promise<void> {
-    const deadline = Date.now() + timeout;
+    const deadline = new Deadline(timeout);
     let lastError: unknown;
-    while (Date.now() < deadline) {
+    while (!deadline.passed) {
       if (this.child && (this.child.exitCode !== null || this.child.signalCode !== null)) {
         throw new Error(`redis-server exited during start (see ${join(this.options.dir, 'redis.log')})`);
       }

@@ -10,6 +10,7 @@ import type { Keys } from '../queue/keys.js';
 import type { MailQueues } from '../queue/queues.js';
 import { Backlogs } from './backlog.js';
 import { MaintenanceWindows, windowMember } from './maintenance-windows.js';
+import { wallClock } from '../clock.js';
 
 /** Held intervals and guard episodes kept per mailstore: far more than any lifetime sees. */
 const KEPT = 1000;
@@ -256,7 +257,7 @@ export class MailstoreControls {
         this.timeoutMs,
         'counting failures',
       );
-    const lastError = JSON.stringify({ at: Date.now(), error: error ?? 'failed' });
+    const lastError = JSON.stringify({ at: wallClock(), error: error ?? 'failed' });
     const results = await withTimeout(
       this.redis.multi().incr(key).set(this.keys.mailstoreLastError(mailstore), lastError).exec(),
       this.timeoutMs,

@@ -4,6 +4,7 @@ import { withTimeout } from '../errors.js';
 import { LuaScript } from '../redis/scripts.js';
 import { isCluster } from '../redis/connections.js';
 import type { Keys } from '../queue/keys.js';
+import { systemClock } from '../clock.js';
 
 export const TRACE_KINDS = [
   'accepted',
@@ -122,7 +123,7 @@ export class Trace {
     private readonly settings: TraceSettings,
     options: TraceOptions = {},
   ) {
-    this.now = options.now ?? Date.now;
+    this.now = options.now ?? systemClock;
     this.onError = options.onError ?? (() => undefined);
     this.timeoutMs = options.timeoutMs ?? 5000;
   }

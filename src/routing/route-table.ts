@@ -4,6 +4,7 @@ import { withTimeout } from '../errors.js';
 import type { Keys } from '../queue/keys.js';
 import type { RouteEntry } from './user-file.js';
 import type { TableAnswer } from './router.js';
+import { wallClock } from '../clock.js';
 
 /** Routes looked up lately, kept to answer from while the table cannot be read. */
 const REMEMBERED_ROUTES = 100_000;
@@ -42,13 +43,13 @@ export class RouteTable {
   /** As lookup, saying whether the answer is a remembered one (the table could not be read). */
   async lookupEntry(address: string): Promise<TableAnswer> {
     const lower = address.toLowerCase();
-    if (Date.now() < this.failingUntil && this.remembered.has(lower)) return this.rememberedAnswer(lower);
+    if (wallClock() < this.failingUntil && this.remembered.has(lower)) return this.rememberedAnswer(lower);
     try {
       const mailstore = await withTimeout(this.redis.hget(this.key, lower), this.timeoutMs, 'routing lookup');
       this.remember(lower, mailstore);
       return { mailstore, remembered: false };
     } catch (error) {
-      this.failingUntil = Date.now() + this.backOffMs;
+      this.failingUntil = wallClock() + this.backOffMs;
       if (this.remembered.has(lower)) return this.rememberedAnswer(lower);
       throw error;
     }

@@ -65,7 +65,7 @@ export async function onData(
       protocol: session.secure ? 'ESMTPS' : 'ESMTP',
       queueId: transaction.queueId,
       recipient: recipients.length === 1 ? recipients[0] : undefined,
-      date: new Date(),
+      date: new Date(context.now()),
     });
     const { maxMessageSize, messageBuffer } = config.limits;
     const lineEndings = new LineEndings(config.listener.bareLineEndings);

@@ -1,6 +1,7 @@
 // The client's reverse DNS name, looked up once per address for a while, not at every connection.
 import { promises as dns } from 'node:dns';
 import type { SMTPServerResolver } from 'smtp-server';
+import { systemClock } from '../clock.js';
 
 export interface ReverseCacheOptions {
   /** How long an answer (names, or "no name") is kept. */
@@ -33,7 +34,7 @@ export class ReverseCache implements SMTPServerResolver {
   private readonly lookup: (ip: string) => Promise<string[]>;
 
   constructor(private readonly options: ReverseCacheOptions) {
-    this.now = options.now ?? Date.now;
+    this.now = options.now ?? systemClock;
     this.lookup = options.reverse ?? ((ip) => dns.reverse(ip));
   }
 

@@ -13,6 +13,7 @@ import { replyText } from './replies.js';
 import { TransactionDeadlines } from './transaction-deadline.js';
 import { ReverseCache } from './reverse-cache.js';
 import type { SmtpContext } from './context.js';
+import { Deadline } from '../clock.js';
 
 type Callback<T = void> = (error?: Error | null, result?: T) => void;
 
@@ -134,9 +135,9 @@ export class SmtpListener {
    */
   async drain(graceMs: number): Promise<void> {
     this.context.draining = true;
-    const deadline = Date.now() + graceMs;
+    const deadline = new Deadline(graceMs);
     const busy = () => this.context.inFlight > 0 || this.context.transactions.size > 0;
-    while (busy() && Date.now() < deadline) await sleep(50);
+    while (busy() && !deadline.passed) await sleep(50);
     const closed = this.acceptor.close();
     // smtp-server answers every later command with 421. Its own timer that closes the sessions
     // left is not used: it is cleared as soon as its (never listening) server closes.

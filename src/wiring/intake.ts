@@ -12,6 +12,7 @@ import { ClientRate } from '../smtp/client-rate.js';
 import { redisTimeout, type NodeContext } from './context.js';
 import type { Parts } from './parts.js';
 import { destination } from './policy.js';
+import { wallClock } from '../clock.js';
 
 /** While intake refuses mail because Redis cannot keep it, how long a check may take, and how often it runs. */
 const GATE_PROBE_TIMEOUT_MS = 500;
@@ -57,7 +58,7 @@ export async function startIntake(
     probeIntervalMs: GATE_PROBE_INTERVAL_MS,
     logger,
     // Wall-clock pacing of the checks, not message time: not the injectable clock.
-    now: Date.now,
+    now: wallClock,
     onDurability: options.onDurability,
   });
   const listener = new SmtpListener({

@@ -1,5 +1,6 @@
 // Bearer-token check for the admin API: constant-time comparison, and a limit on failed attempts per client.
 import { createHash, timingSafeEqual } from 'node:crypto';
+import { systemClock, type Clock } from '../../clock.js';
 
 const digest = (text: string) => createHash('sha256').update(text).digest();
 
@@ -21,7 +22,7 @@ export class FailedAuthLimiter {
   constructor(
     private readonly limit = 10,
     private readonly windowMs = 60_000,
-    private readonly now: () => number = Date.now,
+    private readonly now: Clock = systemClock,
   ) {}
 
   blocked(client: string): boolean {
