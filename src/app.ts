@@ -135,30 +135,36 @@ export class App {
     // them onto every pipeline made there: Holdfast's own bookkeeping gets a connection without them.
     const queueControl = this.track(createRedis(target, 'queues', timeout));
     const delivers = options.delivery !== false;
-    await startPolicy(context, parts, queueControl, {
+    // The order the roles start in: each takes what the earlier ones made (their types say which).
+    const policy = await startPolicy(context, parts, queueControl, {
       probes: options.probes ?? delivers,
       intervalMs: options.policyIntervalMs,
     });
     startSweeper(context, parts);
+    // Intake refuses mail above the high-water mark; delivery keeps no new copies a little below it.
+    const memoryWatch = new MemoryWatch(control, config.limits.redisMemoryHighWater, logger);
     if (options.intake !== false || delivers) {
-      // Intake refuses mail above the high-water mark; delivery keeps no new copies a little below it.
-      parts.memoryWatch = new MemoryWatch(control, config.limits.redisMemoryHighWater, logger);
-      await parts.memoryWatch.start();
+      parts.memoryWatch = memoryWatch;
+      await memoryWatch.start();
     }
-    if (delivers) startDelivery(context, parts, this.track(createRedis(target, 'worker', 0)));
+    if (delivers) startDelivery(context, parts, policy, memoryWatch, this.track(createRedis(target, 'worker', 0)));
     if (options.intake !== false) {
-      this.smtpPort = await startIntake(context, parts, this.track(createRedis(target, 'intake', timeout)), {
+      const connection = this.track(createRedis(target, 'intake', timeout));
+      this.smtpPort = await startIntake(context, parts, policy, connection, {
+        memoryWatch,
         onDurability: (durable) => {
           this.redisDurable = durable;
         },
       });
     }
-    if (options.admin ?? config.admin.enabled) this.adminPort = await startAdmin(context, parts, this.traceAdmin!);
+    if (options.admin ?? config.admin.enabled) {
+      this.adminPort = await startAdmin(context, parts, policy, context.traceAdmin);
+    }
     logger.info({ event: EVENTS.ready, smtpPort: this.smtpPort, adminPort: this.adminPort }, 'ready');
   }
 
   /** The services every role shares; the trace's failures never stop mail, so they are only debug. */
-  private context(control: Redis): NodeContext {
+  private context(control: Redis): NodeContext & { traceAdmin: TraceAdmin } {
     const { config, logger, options } = this;
     const keys = createKeys(config.redis.prefix);
     const timeout = config.limits.timeouts.enqueue;
@@ -167,9 +173,11 @@ export class App {
       timeoutMs: timeout,
       onError: (error) => logger.debug({ event: EVENTS.traceNotRecorded, err: error }, 'trace not recorded'),
     });
-    this.traceAdmin = new TraceAdmin(trace);
+    const traceAdmin = new TraceAdmin(trace);
+    this.traceAdmin = traceAdmin;
     this.retained = new RetainedMail(control, keys, timeout);
     return {
+      traceAdmin,
       config,
       logger,
       metrics: this.metrics,

@@ -10,18 +10,24 @@ import { Spool } from '../queue/spool.js';
 import { RouteTable } from '../routing/route-table.js';
 import { redisTimeout, type NodeContext } from './context.js';
 import type { Parts } from './parts.js';
+import type { PolicyPlane } from './policy.js';
 
 /** Starts the admin listener; resolves to its port. */
-export async function startAdmin(context: NodeContext, parts: Parts, traceAdmin: TraceAdmin): Promise<number> {
+export async function startAdmin(
+  context: NodeContext,
+  parts: Parts,
+  policy: PolicyPlane,
+  traceAdmin: TraceAdmin,
+): Promise<number> {
   const { config, logger, control, keys, now, trace, metrics } = context;
   const timeout = redisTimeout(context);
-  const messages = new MessageControls(parts.controlQueues!, new Spool(control, keys, timeout), control, timeout);
+  const messages = new MessageControls(policy.controlQueues, new Spool(control, keys, timeout), control, timeout);
   const replayAdmin = new ReplayAdmin({
     config,
     retained: context.retained,
-    queues: parts.controlQueues!,
-    mailstoreAdmin: parts.mailstoreAdmin!,
-    controls: parts.controls!,
+    queues: policy.controlQueues,
+    mailstoreAdmin: policy.mailstoreAdmin,
+    controls: policy.controls,
     enqueueOptions: {
       timeoutMs: timeout,
       replicas: config.redis.replicas,
@@ -37,13 +43,13 @@ export async function startAdmin(context: NodeContext, parts: Parts, traceAdmin:
     config,
     logger: logger.child({ component: 'admin' }),
     now,
-    mailstoreAdmin: parts.mailstoreAdmin!,
-    storeAdmin: parts.storeAdmin!,
+    mailstoreAdmin: policy.mailstoreAdmin,
+    storeAdmin: policy.storeAdmin,
     replayAdmin,
-    messageAdmin: new MessageAdmin(config, messages, parts.controls!, logger, now, trace),
+    messageAdmin: new MessageAdmin(config, messages, policy.controls, logger, now, trace),
     traceAdmin,
     routeAdmin: new RouteAdmin(config, new RouteTable(control, keys, timeout)),
-    probe: (mailstore) => parts.enforcer!.probeNow(mailstore),
+    probe: (mailstore) => policy.enforcer.probeNow(mailstore),
     redisConnected: () => control.status === 'ready',
     metrics,
     ready: () => redisReadiness(control, config.redis.durability, parts.embedded !== undefined),

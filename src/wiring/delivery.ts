@@ -15,17 +15,24 @@ import { createRetainer } from '../delivery/retain.js';
 import { retentionHasRoom } from '../policy/retention.js';
 import { redisTimeout, type NodeContext } from './context.js';
 import type { Parts } from './parts.js';
-import { automaticCommand, createClients, destination } from './policy.js';
+import type { MemoryWatch } from '../redis/memory-watch.js';
+import { automaticCommand, createClients, destination, type PolicyPlane } from './policy.js';
 
 /** Starts delivery on its own connection (blocking job fetches do not queue behind other commands). */
-export function startDelivery(context: NodeContext, parts: Parts, connection: Redis): void {
+export function startDelivery(
+  context: NodeContext,
+  parts: Parts,
+  policy: PolicyPlane,
+  memoryWatch: MemoryWatch,
+  connection: Redis,
+): void {
   const { config, logger, keys } = context;
   const mailstores = Object.keys(config.mailstores);
   parts.workerQueues = new MailQueues(connection, keys, mailstores, context.redisError);
   const bounceSender = createBounceSender(config);
   parts.closeBounces = () => bounceSender?.close();
-  createClients(context, parts);
-  const deliver = deliverer(context, parts, bounceSender);
+  createClients(context, parts, policy.overrides);
+  const deliver = deliverer(context, parts, policy, memoryWatch, bounceSender);
   const spool = new Spool(context.control, keys, redisTimeout(context));
   const consumers = new Consumers(mailstores, (id, activity) =>
     createConsumer(id, {
@@ -46,7 +53,7 @@ export function startDelivery(context: NodeContext, parts: Parts, connection: Re
   );
   parts.consumers = consumers;
   parts.watchdog = new ConsumerWatchdog({
-    queue: (mailstore) => parts.controlQueues!.get(mailstore),
+    queue: (mailstore) => policy.controlQueues.get(mailstore),
     consumers,
     mailstores,
     intervalMs: config.workers.watchdogInterval,
@@ -56,11 +63,17 @@ export function startDelivery(context: NodeContext, parts: Parts, connection: Re
 }
 
 /** The deliverer with everything it decides with and reports to: this node's clients, controls, trace and metrics. */
-function deliverer(context: NodeContext, parts: Parts, bounceSender: ReturnType<typeof createBounceSender>) {
+function deliverer(
+  context: NodeContext,
+  parts: Parts,
+  policy: PolicyPlane,
+  memoryWatch: MemoryWatch,
+  bounceSender: ReturnType<typeof createBounceSender>,
+) {
   const { config, logger, now, metrics } = context;
   const timeout = redisTimeout(context);
-  const controls = parts.controls!;
-  const router = new Router(config, new RouteTable(context.control, context.keys, timeout), destination(parts));
+  const { controls } = policy;
+  const router = new Router(config, new RouteTable(context.control, context.keys, timeout), destination(policy));
   return createDeliverer({
     config,
     logger,
@@ -78,7 +91,7 @@ function deliverer(context: NodeContext, parts: Parts, bounceSender: ReturnType<
     resolve: (recipient) => router.resolve(recipient),
     moveRecipients: async (job, jobId, mailstore, recipients) => {
       const sourcePauses = await controls.pausedIntervals(job.mailstore, now());
-      return addMovedJob(parts.controlQueues!, job, jobId, mailstore, recipients, timeout, { sourcePauses });
+      return addMovedJob(policy.controlQueues, job, jobId, mailstore, recipients, timeout, { sourcePauses });
     },
     tripSettings: (mailstore) => {
       const { enabled, failures, probeInterval } = config.mailstores[mailstore]!.trip;
@@ -86,14 +99,14 @@ function deliverer(context: NodeContext, parts: Parts, bounceSender: ReturnType<
     },
     recordHealth: (mailstore, healthy, error) => controls.recordHealth(mailstore, healthy, error),
     trip: (mailstore, reason, probeIntervalMs) =>
-      automaticCommand(context, parts, mailstore, { kind: 'trip', reason, probeIntervalMs }),
+      automaticCommand(context, policy, mailstore, { kind: 'trip', reason, probeIntervalMs }),
     recordOutcomes: (mailstore, outcomes, at, windowMs) => controls.recordOutcomes(mailstore, outcomes, at, windowMs),
-    guard: (mailstore, reason) => automaticCommand(context, parts, mailstore, { kind: 'guard', reason }),
+    guard: (mailstore, reason) => automaticCommand(context, policy, mailstore, { kind: 'guard', reason }),
     metrics,
     retain: createRetainer({
       retained: context.retained,
       settings: (mailstore) => config.mailstores[mailstore]!.retention,
-      hasRoom: () => retentionHasRoom(parts.memoryWatch?.lastReading, config.limits.redisMemoryHighWater),
+      hasRoom: () => retentionHasRoom(memoryWatch.lastReading, config.limits.redisMemoryHighWater),
       now,
       logger,
       metrics,

@@ -11,7 +11,8 @@ import { SmtpListener } from '../smtp/server.js';
 import { ClientRate } from '../smtp/client-rate.js';
 import { redisTimeout, type NodeContext } from './context.js';
 import type { Parts } from './parts.js';
-import { destination } from './policy.js';
+import { destination, type PolicyPlane } from './policy.js';
+import type { MemoryWatch } from '../redis/memory-watch.js';
 import { wallClock } from '../clock.js';
 
 /** While intake refuses mail because Redis cannot keep it, how long a check may take, and how often it runs. */
@@ -19,6 +20,8 @@ const GATE_PROBE_TIMEOUT_MS = 500;
 const GATE_PROBE_INTERVAL_MS = 1000;
 
 export interface IntakeOptions {
+  /** Whether Redis has room: intake refuses mail (452) above its high-water mark. */
+  memoryWatch: MemoryWatch;
   /** Told whenever the commit gate finds Redis durable again, or not. */
   onDurability: (durable: boolean) => void;
 }
@@ -27,6 +30,7 @@ export interface IntakeOptions {
 export async function startIntake(
   context: NodeContext,
   parts: Parts,
+  policy: PolicyPlane,
   connection: Redis,
   options: IntakeOptions,
 ): Promise<number> {
@@ -35,13 +39,13 @@ export async function startIntake(
   await whenReady(connection, timeout);
   // The queues' objects live on the policy's connection: BullMQ would define its scripts on
   // intake's, and ioredis copy them onto every commit (internals/bullmq-commit.ts).
-  const queues = parts.controlQueues!;
+  const queues = policy.controlQueues;
   const limits = Object.fromEntries(Object.entries(config.mailstores).map(([id, store]) => [id, store.backlogLimit]));
-  const backlogWatch = new BacklogWatch(parts.controls!.backlogs, limits, logger, now);
+  const backlogWatch = new BacklogWatch(policy.controls.backlogs, limits, logger, now);
   parts.backlogWatch = backlogWatch;
   await backlogWatch.start();
-  const memoryWatch = parts.memoryWatch!;
-  const router = new Router(config, new RouteTable(connection, keys, timeout), destination(parts));
+  const { memoryWatch } = options;
+  const router = new Router(config, new RouteTable(connection, keys, timeout), destination(policy));
   const enqueueOptions = {
     timeoutMs: timeout,
     replicas: config.redis.replicas,

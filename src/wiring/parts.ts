@@ -19,7 +19,9 @@ import type { MailstoreClient } from '../delivery/mailstore-client.js';
 
 /**
  * Set field by field while the node starts: a start that fails half-way stops exactly what did
- * start. Every field but the first two is optional for that reason.
+ * start. Every field but the first two is optional for that reason, so this is read only to stop:
+ * a role that needs what an earlier one made takes it as an argument (see PolicyPlane), and app.ts
+ * starts them in that order.
  */
 export interface Parts {
   connections: Redis[];

@@ -16,6 +16,19 @@ import { MailstoreClient } from '../delivery/mailstore-client.js';
 import { redisTimeout, type NodeContext } from './context.js';
 import type { Parts } from './parts.js';
 
+/**
+ * What the policy plane started. The roles that start after it (delivery, intake, admin) take it as
+ * an argument: the order they start in is in their types, not in fields that happen to be set.
+ */
+export interface PolicyPlane {
+  controlQueues: MailQueues;
+  controls: MailstoreControls;
+  overrides: OverridesCache;
+  mailstoreAdmin: MailstoreAdmin;
+  storeAdmin: StoreAdmin;
+  enforcer: PolicyEnforcer;
+}
+
 export interface PolicyOptions {
   /** Whether this node probes stores (it has mailstore clients). */
   probes: boolean;
@@ -29,7 +42,7 @@ export async function startPolicy(
   parts: Parts,
   queueControl: Redis,
   options: PolicyOptions,
-): Promise<void> {
+): Promise<PolicyPlane> {
   const { config, logger, control, keys, now } = context;
   const mailstores = Object.keys(config.mailstores);
   const timeout = redisTimeout(context);
@@ -39,19 +52,21 @@ export async function startPolicy(
   const controls = new MailstoreControls(control, keys, queues, timeout, openRate);
   parts.controls = controls;
   const repository = new StoreOverridesRepository(control, keys, mailstores, timeout);
-  parts.mailstoreAdmin = new MailstoreAdmin(config, controls, logger, now, repository, context.retained);
+  const mailstoreAdmin = new MailstoreAdmin(config, controls, logger, now, repository, context.retained);
+  parts.mailstoreAdmin = mailstoreAdmin;
   const overrides = new OverridesCache(repository, (mailstore, changed) =>
     parts.clients.get(mailstore)?.useEndpoints(changed.endpoints),
   );
   parts.overrides = overrides;
   await overrides.start();
-  if (options.probes) createClients(context, parts);
-  parts.storeAdmin = new StoreAdmin(config, repository, controls, logger, now);
+  if (options.probes) createClients(context, parts, overrides);
+  const storeAdmin = new StoreAdmin(config, repository, controls, logger, now);
+  parts.storeAdmin = storeAdmin;
   const spool = new Spool(control, keys, timeout);
-  parts.enforcer = new PolicyEnforcer({
+  const enforcer = new PolicyEnforcer({
     mailstores,
     controls,
-    admin: parts.mailstoreAdmin,
+    admin: mailstoreAdmin,
     logger,
     now,
     // Only nodes with mailstore clients (delivering, or a main process with delivery processes) probe.
@@ -69,32 +84,34 @@ export async function startPolicy(
     },
     intervalMs: options.intervalMs,
   });
-  await parts.enforcer.start();
+  parts.enforcer = enforcer;
+  await enforcer.start();
+  return { controlQueues: queues, controls, overrides, mailstoreAdmin, storeAdmin, enforcer };
 }
 
 /** One client per store, for deliveries and probes (endpoints as an operator may have changed them). */
-export function createClients(context: NodeContext, parts: Parts): void {
+export function createClients(context: NodeContext, parts: Parts, overrides: OverridesCache): void {
   if (parts.clients.size > 0) return;
   for (const [id, store] of Object.entries(context.config.mailstores)) {
     const client = new MailstoreClient(id, store, context.config.listener.hostname);
-    client.useEndpoints(parts.overrides!.overrides.get(id)?.endpoints);
+    client.useEndpoints(overrides.overrides.get(id)?.endpoints);
     parts.clients.set(id, client);
   }
 }
 
 /** Where mail for a store goes now: the store, or where an operator moved its mail (this node's copy). */
-export function destination(parts: Parts): (mailstore: string) => string {
-  return (mailstore) => destinationOf(mailstore, parts.overrides!.overrides);
+export function destination(policy: PolicyPlane): (mailstore: string) => string {
+  return (mailstore) => destinationOf(mailstore, policy.overrides.overrides);
 }
 
 /** A state change Holdfast makes by itself: another node or an operator may have been first, which is enough. */
 export async function automaticCommand(
   context: NodeContext,
-  parts: Parts,
+  policy: PolicyPlane,
   mailstore: string,
   command: MailstoreCommand,
 ): Promise<void> {
-  const applied = await parts.mailstoreAdmin!.command(mailstore, command).then(
+  const applied = await policy.mailstoreAdmin.command(mailstore, command).then(
     () => true,
     (error: unknown) => {
       if (!isRefusal(error)) throw error;
