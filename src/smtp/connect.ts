@@ -5,9 +5,8 @@ import { replyError } from './replies.js';
 import type { SmtpContext } from './context.js';
 import { clientOf } from './client-key.js';
 
-const counted = new WeakSet<SMTPServerSession>();
-
-export function onConnect(context: SmtpContext, session: SMTPServerSession): void {
+/** Admits the connection, or throws its refusal; returns the client key it now counts against. */
+export function onConnect(context: SmtpContext, session: SMTPServerSession): string {
   const { connections } = context.config.limits;
   const address = session.remoteAddress;
   const client = clientOf(session, connections.ipv6Prefix);
@@ -23,14 +22,12 @@ export function onConnect(context: SmtpContext, session: SMTPServerSession): voi
   if (!withinRate) throw refuse('connectionRate');
   context.connectionsByAddress.set(client, fromAddress + 1);
   context.openConnections++;
-  counted.add(session);
+  return client;
 }
 
-export function onClose(context: SmtpContext, session: SMTPServerSession): void {
-  context.transactions.delete(session.id);
-  if (!counted.delete(session)) return;
+/** An admitted connection closed: it no longer counts against its client or the total. */
+export function onClose(context: SmtpContext, client: string): void {
   context.openConnections--;
-  const client = clientOf(session, context.config.limits.connections.ipv6Prefix);
   const left = (context.connectionsByAddress.get(client) ?? 1) - 1;
   if (left <= 0) context.connectionsByAddress.delete(client);
   else context.connectionsByAddress.set(client, left);

@@ -1,18 +1,11 @@
-// What the SMTP stage handlers share: config, router, intake queue access, limits and state.
+// What the SMTP stage handlers share: config, router, intake queue access, limits and the counts
+// over all connections. Each connection's own state is its SmtpSession (session.ts).
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../observability/logger.js';
 import type { Router } from '../routing/router.js';
 import type { IncomingMessage } from '../queue/enqueue.js';
 import type { BodySpool } from './body.js';
 import type { ClientRate } from './client-rate.js';
-
-/** One mail transaction: opened at MAIL FROM, its recipients routed at RCPT. */
-export interface Transaction {
-  queueId: string;
-  sender: string;
-  recipientsByMailstore: Map<string, string[]>;
-  recipientCount: number;
-}
 
 export interface SmtpContext {
   config: Config;
@@ -32,7 +25,6 @@ export interface SmtpContext {
   now: () => number;
   /** Set once shutdown begins: new connections and transactions get 421. */
   draining: boolean;
-  transactions: Map<string, Transaction>;
   connectionsByAddress: Map<string, number>;
   openConnections: number;
   /** Connection attempts per client address per minute (limits.connections.ratePerIp). */

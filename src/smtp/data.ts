@@ -7,6 +7,7 @@ import { replyError, replyText } from './replies.js';
 import { BodyCollector } from './body.js';
 import { LineEndings, bareLineEndingRefusal } from './line-endings.js';
 import type { SmtpContext } from './context.js';
+import type { SmtpSession } from './session.js';
 
 /**
  * Reads the whole message into the collector, pausing while it writes to the spool; resolves false
@@ -45,10 +46,11 @@ export function notCommitted(error: unknown) {
 
 export async function onData(
   context: SmtpContext,
+  state: SmtpSession,
   stream: SMTPServerDataStream,
   session: SMTPServerSession,
 ): Promise<string> {
-  const transaction = context.transactions.get(session.id);
+  const { transaction } = state;
   context.inFlight++;
   try {
     if (!transaction) {
@@ -135,6 +137,6 @@ export async function onData(
     return replyText('queued', transaction.queueId);
   } finally {
     context.inFlight--;
-    context.transactions.delete(session.id);
+    state.transaction = undefined;
   }
 }

@@ -4,9 +4,14 @@ import { EVENTS } from '../observability/events.js';
 import { newQueueId } from '../queue/queue-id.js';
 import { replyError } from './replies.js';
 import type { SmtpContext } from './context.js';
-import { clientOf } from './client-key.js';
+import type { SmtpSession } from './session.js';
 
-export function onMailFrom(context: SmtpContext, address: SMTPServerAddress, session: SMTPServerSession): void {
+export function onMailFrom(
+  context: SmtpContext,
+  state: SmtpSession,
+  address: SMTPServerAddress,
+  session: SMTPServerSession,
+): void {
   if (context.draining) throw replyError('shuttingDown');
   if (context.storageFull()) {
     context.logger.warn(
@@ -15,17 +20,17 @@ export function onMailFrom(context: SmtpContext, address: SMTPServerAddress, ses
     );
     throw replyError('storageFull');
   }
-  if (!context.messageRate.admit(clientOf(session, context.config.limits.connections.ipv6Prefix))) {
+  if (!context.messageRate.admit(state.client)) {
     context.logger.info(
       { event: EVENTS.rejection, stage: 'mail', client: session.remoteAddress, reason: 'message-rate' },
       'mail deferred: too many messages from this client this minute',
     );
     throw replyError('messageRate');
   }
-  context.transactions.set(session.id, {
+  state.transaction = {
     queueId: newQueueId(),
     sender: address.address,
     recipientsByMailstore: new Map(),
     recipientCount: 0,
-  });
+  };
 }

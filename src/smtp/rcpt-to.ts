@@ -3,7 +3,7 @@ import type { SMTPServerAddress, SMTPServerSession } from 'smtp-server';
 import { EVENTS } from '../observability/events.js';
 import { replyError } from './replies.js';
 import type { SmtpContext } from './context.js';
-import { clientOf } from './client-key.js';
+import type { SmtpSession } from './session.js';
 
 /** RFC 5321 section 4.5.3.1.1; smtp-server checks only the whole path (253 octets). */
 const MAX_LOCAL_PART = 64;
@@ -16,15 +16,16 @@ function localPart(address: string): string {
 
 export async function onRcptTo(
   context: SmtpContext,
+  state: SmtpSession,
   address: SMTPServerAddress,
   session: SMTPServerSession,
 ): Promise<void> {
-  const transaction = context.transactions.get(session.id);
+  const { transaction } = state;
   if (!transaction) throw replyError('localError'); // smtp-server enforces MAIL before RCPT
   if (transaction.recipientCount >= context.config.limits.maxRecipients) throw replyError('tooManyRecipients');
   const recipient = address.address;
   const log = context.logger.child({ queueId: transaction.queueId, client: session.remoteAddress, recipient });
-  if (!context.recipientRate.admit(clientOf(session, context.config.limits.connections.ipv6Prefix))) {
+  if (!context.recipientRate.admit(state.client)) {
     log.info(
       { event: EVENTS.rejection, stage: 'rcpt', reason: 'recipient-rate' },
       'recipient deferred: too many recipients from this client this minute',

@@ -9,8 +9,8 @@ import { onClose, onConnect } from './connect.js';
 import { onData } from './data.js';
 import { onMailFrom } from './mail-from.js';
 import { onRcptTo } from './rcpt-to.js';
-import { replyText } from './replies.js';
-import { TransactionDeadlines } from './transaction-deadline.js';
+import { replyError, replyText } from './replies.js';
+import { SmtpSessions, type SmtpSession } from './session.js';
 import { ReverseCache } from './reverse-cache.js';
 import type { SmtpContext } from './context.js';
 import { Deadline } from '../clock.js';
@@ -66,12 +66,18 @@ function tlsOptions(tls: Config['listener']['tls']): Partial<SMTPServerOptions> 
 export class SmtpListener {
   private readonly server: SMTPServer;
   private readonly acceptor: Acceptor;
-  private readonly deadlines: TransactionDeadlines;
+  private readonly sessions: SmtpSessions;
 
   constructor(private readonly context: SmtpContext) {
     const { listener, limits } = context.config;
     const count = (stage: string, code: number) => context.countReply?.(stage, code);
-    this.deadlines = new TransactionDeadlines(limits.timeouts.transaction, (sessionId) => this.cutOff(sessionId));
+    this.sessions = new SmtpSessions(limits.timeouts.transaction, (session) => this.cutOff(session.id));
+    /** The state of a session smtp-server goes on with: one it admitted at connect. */
+    const stateOf = (session: SMTPServerSession): SmtpSession => {
+      const state = this.sessions.get(session.id);
+      if (!state) throw replyError('localError');
+      return state;
+    };
     const options: SMTPServerOptions = {
       ...tlsOptions(listener.tls),
       name: listener.hostname,
@@ -92,18 +98,17 @@ export class SmtpListener {
       onConnect: hook(
         'connect',
         (session) => {
-          onConnect(context, session);
-          this.deadlines.start(session.id);
+          this.sessions.open(session.id, onConnect(context, session));
         },
         count,
       ),
       onClose: (session) => {
-        this.deadlines.end(session.id);
-        onClose(context, session);
+        const state = this.sessions.close(session.id);
+        if (state) onClose(context, state.client);
       },
-      onMailFrom: hook('mail', (address, session) => onMailFrom(context, address, session), count),
-      onRcptTo: hook('rcpt', (address, session) => onRcptTo(context, address, session), count),
-      onData: hook('data', (stream, session) => this.receive(stream, session), count),
+      onMailFrom: hook('mail', (address, session) => onMailFrom(context, stateOf(session), address, session), count),
+      onRcptTo: hook('rcpt', (address, session) => onRcptTo(context, stateOf(session), address, session), count),
+      onData: hook('data', (stream, session) => this.receive(stateOf(session), stream, session), count),
     };
     this.server = new SMTPServer(options);
     this.server.on('error', (error) => context.logger.warn({ err: error }, 'smtp server error'));
@@ -136,7 +141,7 @@ export class SmtpListener {
   async drain(graceMs: number): Promise<void> {
     this.context.draining = true;
     const deadline = new Deadline(graceMs);
-    const busy = () => this.context.inFlight > 0 || this.context.transactions.size > 0;
+    const busy = () => this.context.inFlight > 0 || this.sessions.transactionsOpen > 0;
     while (busy() && !deadline.passed) await sleep(50);
     const closed = this.acceptor.close();
     // smtp-server answers every later command with 421. Its own timer that closes the sessions
@@ -148,12 +153,12 @@ export class SmtpListener {
   }
 
   /** DATA: the transaction deadline stops once the message is in whole, and starts again with its reply. */
-  private async receive(stream: SMTPServerDataStream, session: SMTPServerSession): Promise<string> {
-    stream.once('end', () => this.deadlines.pause(session.id));
+  private async receive(state: SmtpSession, stream: SMTPServerDataStream, session: SMTPServerSession): Promise<string> {
+    stream.once('end', () => state.pauseClock());
     try {
-      return await onData(this.context, stream, session);
+      return await onData(this.context, state, stream, session);
     } finally {
-      this.deadlines.restart(session.id);
+      state.startClock();
     }
   }
 

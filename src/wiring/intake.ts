@@ -83,7 +83,6 @@ export async function startIntake(
     mailstoreFull: (mailstore) => backlogWatch.isOver(mailstore),
     now,
     draining: false,
-    transactions: new Map(),
     connectionsByAddress: new Map(),
     openConnections: 0,
     connectionRate: new ClientRate(config.limits.connections.ratePerIp, now),
