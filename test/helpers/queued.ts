@@ -3,6 +3,7 @@ import type { Redis } from 'ioredis';
 import { createKeys } from '../../src/queue/keys.js';
 import { decodeBody } from '../../src/queue/body-codec.js';
 import type { TestRelay } from './relay.js';
+import { waitFor } from './wait.js';
 
 /** The names of every job's copy of the message bytes (each store's, each job's), or of one message's. */
 export async function jobCopies(prefix: string, client: Redis, queueId = '*'): Promise<string[]> {
@@ -25,4 +26,27 @@ export async function storedBody(relay: TestRelay, client: Redis, queueId: strin
   const body = name === undefined ? null : await client.getBuffer(name);
   if (!body) throw new Error(`no stored body for ${queueId}`);
   return decodeBody(body);
+}
+
+/**
+ * Resolves once each store named in `backlogs` (every store when it is omitted, each with nothing
+ * left) has no delivery running and that many messages queued: from then on nothing more is
+ * delivered until something changes. A test waits for this, rather than sleeping, before it asserts
+ * that nothing (more) arrived. `undefined` for a store: any backlog, only nothing running.
+ */
+export async function waitForQuietStores(
+  relay: TestRelay,
+  backlogs?: Record<string, number | undefined>,
+  timeoutMs = 15_000,
+): Promise<void> {
+  const quiet = async () => {
+    const status = await relay.app.mailstoreAdmin!.status();
+    return status
+      .filter(({ mailstore }) => backlogs === undefined || mailstore in backlogs)
+      .every(({ mailstore, counts, backlog }) => {
+        const expected = backlogs === undefined ? 0 : backlogs[mailstore];
+        return counts.active === 0 && (expected === undefined || backlog.messages === expected);
+      });
+  };
+  await waitFor(quiet, timeoutMs, `quiet stores ${JSON.stringify(backlogs ?? 'all empty')}`);
 }

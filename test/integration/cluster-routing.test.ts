@@ -1,5 +1,4 @@
 // Scenario: Holdfast on a real Redis Cluster (3 primaries, 3 replicas), three stores on three shards.
-import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import { createKeys } from '../../src/queue/keys.js';
 import { CommitGate } from '../../src/redis/commit-gate.js';
@@ -9,6 +8,7 @@ import { createLogger } from '../../src/observability/logger.js';
 import { CLUSTER_STORES, withClusterRelay } from '../helpers/cluster-relay.js';
 import { queueIdOf, send } from '../helpers/smtp-client.js';
 import { waitFor } from '../helpers/wait.js';
+import { waitForQuietStores } from '../helpers/queued.js';
 
 const STORES = CLUSTER_STORES;
 
@@ -48,7 +48,7 @@ describe('Holdfast on a Redis Cluster', () => {
     await waitFor(() => stores.store1.delivered('alice@example.com').length === 2);
     await waitFor(() => stores.store3.delivered('carol@example.com').length === 2);
     await waitFor(() => stores.store2.delivered('bob@example.com').length >= 2);
-    await sleep(500); // a duplicate would show up by now
+    await waitForQuietStores(fixture.relay); // every job done: no duplicate can come now
     expect(stores.store1.messages.filter((message) => message.body.includes(shared))).toHaveLength(1);
     expect(stores.store2.messages.filter((message) => message.body.includes(shared))).toHaveLength(1);
     expect(stores.store3.messages.filter((message) => message.body.includes(shared))).toHaveLength(1);

@@ -5,6 +5,7 @@ import { createKeys } from '../../src/queue/keys.js';
 import { queueIdOf, send } from '../helpers/smtp-client.js';
 import { waitFor } from '../helpers/wait.js';
 import { withRelay } from '../helpers/with-relay.js';
+import { waitForQuietStores } from '../helpers/queued.js';
 
 const OUTAGE_MS = 4000;
 
@@ -32,7 +33,7 @@ describe('Redis down as a delivery ends', () => {
     await waitFor(() => store.messages.length > 0, 10_000, 'the delivery');
     const copy = createKeys(relay.config.redis.prefix).jobBody('store1', queueId);
     await waitFor(async () => (await redis.client.exists(copy).catch(() => 1)) === 0, 30_000, 'the finish');
-    await sleep(1000);
+    await waitForQuietStores(relay, undefined, 30_000); // the job ended: no second delivery can come
     expect(store.messages).toHaveLength(1);
   });
 });

@@ -1,9 +1,9 @@
 // Scenario: a store comes back with an empty mailbox database and calls every user unknown.
-import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import { send } from '../helpers/smtp-client.js';
 import { waitFor } from '../helpers/wait.js';
 import { withRelay } from '../helpers/with-relay.js';
+import { waitForQuietStores } from '../helpers/queued.js';
 
 const users = (prefix: string, count: number) =>
   Array.from({ length: count }, (_, index) => `${prefix}${index}@example.com`);
@@ -38,7 +38,7 @@ describe('the 5xx guard', () => {
       to: 'guarded',
     });
     await waitFor(() => store1.delivered('alice@example.com').length === 6); // the healthy store is not held up
-    await sleep(1000);
+    await waitForQuietStores(relay, { store2: undefined }); // its mail kept, no attempt running
     expect(smarthost.messages).toHaveLength(0); // zero bounces
     const [, store2Status] = await relay.app.mailstoreAdmin!.status();
     expect(store2Status).toMatchObject({ mailstore: 'store2', state: { kind: 'guarded' } });
@@ -54,7 +54,7 @@ describe('the 5xx guard', () => {
     emptyDatabase = true;
     for (const user of second) await send(relay.port, 'sender@remote.test', [user], `for ${user}`);
     await waitFor(() => guarded().length === 2, 20_000, 'the second guard');
-    await sleep(500);
+    await waitForQuietStores(relay, { store2: undefined });
     expect(smarthost.messages).toHaveLength(0);
     // The recipients the guard kept are bounced on confirmation; one first tried after it would
     // wait out its own window (a new burst may be building) before bouncing.

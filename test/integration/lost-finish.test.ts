@@ -1,6 +1,5 @@
 // Scenario (a Sentinel switchover): a delivery's finish was written to a primary that was being
 // replaced and is lost; the job comes back from the new primary as if never delivered.
-import { setTimeout as sleep } from 'node:timers/promises';
 import { Queue } from 'bullmq';
 import { describe, expect, it } from 'vitest';
 import { createKeys } from '../../src/queue/keys.js';
@@ -9,6 +8,7 @@ import { DELIVERY_JOB_OPTIONS } from '../../src/queue/queues.js';
 import { queueIdOf, send } from '../helpers/smtp-client.js';
 import { waitFor } from '../helpers/wait.js';
 import { withRelay } from '../helpers/with-relay.js';
+import { waitForQuietStores } from '../helpers/queued.js';
 
 describe('a delivery whose finish Redis lost', () => {
   const fixture = withRelay({ stores: ['store1'] });
@@ -43,7 +43,7 @@ describe('a delivery whose finish Redis lost', () => {
       5000,
       'finished again',
     );
-    await sleep(500); // a second delivery would show up by now
+    await waitForQuietStores(relay); // the job ended: no second delivery can come
     expect(store1.delivered('alice@example.com')).toHaveLength(1);
     expect(await redis.client.zcard(keys.mailstoreBacklog('store1'))).toBe(0);
     expect(await redis.client.get(keys.mailstoreBacklogBytes('store1'))).toBe('0');

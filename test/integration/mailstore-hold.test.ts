@@ -1,9 +1,9 @@
 // Scenario: an operator holds a mailstore while mail keeps arriving, then releases it.
-import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import { queueIdOf, send } from '../helpers/smtp-client.js';
 import { waitFor } from '../helpers/wait.js';
 import { withRelay } from '../helpers/with-relay.js';
+import { waitForQuietStores } from '../helpers/queued.js';
 
 describe('an operator hold on one mailstore', () => {
   // One connection to store2, so that the order of delivery is the order of the queue.
@@ -28,7 +28,8 @@ describe('an operator hold on one mailstore', () => {
       queued.push(queueIdOf(reply));
     }
     await waitFor(() => store1.delivered('alice@example.com').length === 5);
-    await sleep(1000); // a delivery to store2 would have happened by now
+    // store2's five jobs wait, none running: nothing reaches it until the release.
+    await waitForQuietStores(fixture.relay, { store1: 0, store2: 5 });
     expect(store2.messages).toHaveLength(0);
 
     const status = await cli('status', '--json');
@@ -79,7 +80,7 @@ describe('an operator hold on one mailstore', () => {
     expect((await cli('hold', 'store1', '--reason', 'maintenance window', '--until', '10s')).code).toBe(0);
     await send(fixture.relay.port, 'sender@remote.test', ['alice@example.com'], 'during the window');
     const before = store1.messages.length;
-    await sleep(500);
+    await waitForQuietStores(fixture.relay, { store1: 1 }); // queued, held, none running
     expect(store1.messages.length).toBe(before);
     await waitFor(() => store1.messages.length === before + 1, 25_000, 'delivery after the window');
     const [lifted] = JSON.parse((await cli('audit', '--json', '--limit', '1')).stdout) as Array<

@@ -1,9 +1,9 @@
 // Scenario: an operator holds, releases and retries single messages by queue id, and in bulk after a dry run.
-import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import { queueIdOf, send } from '../helpers/smtp-client.js';
 import { waitFor } from '../helpers/wait.js';
 import { withRelay } from '../helpers/with-relay.js';
+import { waitForQuietStores } from '../helpers/queued.js';
 
 describe('operator actions on queued messages', () => {
   const fixture = withRelay({
@@ -28,7 +28,7 @@ describe('operator actions on queued messages', () => {
 
     await relay.app.mailstoreAdmin!.release('store1', { by: 'ops', rate: 100 });
     await waitFor(() => store1.messages.length === 2);
-    await sleep(500); // the held one would show up by now
+    await waitForQuietStores(relay, { store1: 1 }); // the held one stays queued, none running
     expect(store1.messages.map((message) => message.body.match(/Subject: (\w+)/)?.[1])).toEqual(['first', 'third']);
     expect((await cli('queue', 'list', '--queue-id', ids[1]!)).stdout).toContain(`${ids[1]}  store1  held`);
 
@@ -66,7 +66,7 @@ describe('operator actions on queued messages', () => {
     const before = store1.messages.length;
     await relay.app.mailstoreAdmin!.release('store1', { by: 'ops', rate: 100 });
     await waitFor(() => store1.messages.length === before + 1);
-    await sleep(500);
+    await waitForQuietStores(relay, { store1: 3 }); // the three held stay queued, none running
     expect(store1.messages.length).toBe(before + 1); // only "other"
     expect((await cli('queue', 'release', '--all', '--by', 'ops')).stdout).toMatch(/^released 3 of 3 messages/);
     await waitFor(() => store1.messages.length === before + 4);
