@@ -2,7 +2,7 @@
 // chunk by chunk as they arrive, so that one session holds about `threshold` bytes whatever the size.
 
 /** Where the bytes beyond the threshold go (queue/incoming.ts behind the context). */
-export interface BodySpool {
+export interface IncomingBytes {
   append(chunk: Buffer): Promise<void>;
   discard(): Promise<void>;
 }
@@ -30,7 +30,7 @@ export class BodyCollector {
   constructor(
     head: Buffer,
     private readonly limits: BodyLimits,
-    private readonly spool: BodySpool,
+    private readonly incoming: IncomingBytes,
   ) {
     this.chunks = [head];
     this.buffered = head.length;
@@ -53,7 +53,7 @@ export class BodyCollector {
     if (this.keptStart.length < KEPT_START) {
       this.keptStart = Buffer.concat([this.keptStart, data.subarray(0, KEPT_START - this.keptStart.length)]);
     }
-    return this.spool.append(data).then(
+    return this.incoming.append(data).then(
       () => {
         this.spooledBytes += data.length;
       },
@@ -91,6 +91,6 @@ export class BodyCollector {
 
   /** Drops what went to the spool, for a message that is not committed. */
   async discard(): Promise<void> {
-    if (this.spooledBytes > 0 || this.failure !== undefined) await this.spool.discard();
+    if (this.spooledBytes > 0 || this.failure !== undefined) await this.incoming.discard();
   }
 }

@@ -4,7 +4,7 @@ import type { Config } from '../config/schema.js';
 import type { Logger } from '../observability/logger.js';
 import type { Router } from '../routing/router.js';
 import type { IncomingMessage } from '../queue/enqueue.js';
-import type { BodySpool } from './body.js';
+import type { IncomingBytes } from './body.js';
 import type { ClientRate } from './client-rate.js';
 
 export interface SmtpContext {
@@ -14,7 +14,7 @@ export interface SmtpContext {
   /** Commits the message durably or throws; the only way a message enters the queue. */
   enqueue: (message: IncomingMessage) => Promise<void>;
   /** Where a large message's bytes go while they arrive, before `enqueue` commits them. */
-  incoming: (queueId: string, mailstores: readonly string[]) => BodySpool;
+  incoming: (queueId: string, mailstores: readonly string[]) => IncomingBytes;
   /** True while Redis memory is above the high-water mark (cached, not a round trip). */
   storageFull: () => boolean;
   /** True while the mailstore's backlog is over one of its limits (cached, not a round trip). */

@@ -45,7 +45,7 @@ describe('a node killed between the per-store commits of a message on a Redis Cl
     }
     // The dead node's transaction for store2 never ran: nothing of the message is on its shard.
     expect(await cluster.client.zcard(keys.mailstoreBacklog('store2'))).toBe(0);
-    expect(await cluster.nodeClient(stalled.port).keys('hf:{store2}:body:*')).toEqual([]);
+    expect(await cluster.nodeClient(stalled.port).keys(keys.jobBody('store2', '*'))).toEqual([]);
 
     // The sender had no 250, so it sends the message again (to the node, restarted).
     await world.node.start();

@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { BodyCollector, type BodySpool } from '../../../src/smtp/body.js';
+import { BodyCollector, type IncomingBytes } from '../../../src/smtp/body.js';
 
 /** A spool that records what it was given; `failAt` makes that append (0-based) fail. */
 function recordingSpool(failAt = -1) {
   const appended: Buffer[] = [];
   let discarded = 0;
-  const spool: BodySpool = {
+  const spool: IncomingBytes = {
     append: (chunk) => {
       if (appended.length === failAt) {
         appended.push(Buffer.alloc(0));
