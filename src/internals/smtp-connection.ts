@@ -11,13 +11,57 @@
 // - enhanced status codes: smtp-server picks one from the numeric code alone (550 becomes 5.1.1
 //   even for "relay denied", a 250 after DATA 2.6.0). A reply text that starts with its own code
 //   is sent as it is; every other reply gets smtp-server's.
+// - commands read as bytes first (smtp-server decodes a line as UTF-8 and upper-cases its verb, so
+//   `MA\u0131L` became MAIL and invalid UTF-8 became U+FFFD): a verb that is not ASCII is refused
+//   (500 5.5.2); MAIL and RCPT with invalid UTF-8 get 501 5.5.4, and a non-ASCII address without
+//   SMTPUTF8 on its MAIL FROM 553 5.6.7 (RFC 6531 section 3.5);
+// - a quoted local part (`"john smith"@example.com`, RFC 5321 section 4.1.2), which smtp-server
+//   refuses (it splits the command at spaces), is parsed; the address keeps its quotes only where
+//   its local part needs them (`"john"@example.com` is `john@example.com`).
+import { isUtf8 } from 'node:buffer';
 import type { Socket } from 'node:net';
 import type { SMTPServer } from 'smtp-server';
 import { SMTPConnection } from 'smtp-server/lib/smtp-connection.js';
+import { REPLIES, replyText, type ReplyName } from '../smtp/replies.js';
 
 type SessionOptions = ConstructorParameters<typeof SMTPConnection>[2];
 
 const ENHANCED_CODE = /^[245]\.\d{1,3}\.\d{1,3} /;
+
+/** `<"...">@domain>` in a MAIL or RCPT command: an optional source route, the quoted string, the domain. */
+const QUOTED_LOCAL_PART = /<((?:@[^\s:<>]+:)?)"((?:[^"\\\r\n]|\\[\x20-\x7e])*)"@([^\s<>]+)>/;
+
+/** Characters smtp-server refuses in an address (its ADDRESS_UNSAFE_CHARS). */
+// eslint-disable-next-line no-control-regex -- these are the characters it names
+const REFUSED_BY_SMTP_SERVER = /[\x00-\x1F\x7F-\x9F\u200B\u2060\uFEFF]/;
+
+/** A local part that needs no quotes (RFC 5321's Dot-string). */
+const DOT_STRING = /^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*$/;
+
+/** What smtp-server parses in place of a quoted local part: a Dot-string no address has. */
+const STAND_IN = 'holdfast-quoted-local-part';
+
+type ParsedAddress = Exclude<ReturnType<SMTPConnection['_parseAddressCommand']>, false>;
+
+/** The local part as RFC 5321 writes it: bare when it is a Dot-string, else quoted with `"` and `\` escaped. */
+export function canonicalLocalPart(unquoted: string): string {
+  return DOT_STRING.test(unquoted) ? unquoted : `"${unquoted.replace(/["\\]/g, '\\$&')}"`;
+}
+
+/** Why a command is refused before smtp-server reads it, or undefined. */
+function refusalOf(command: Buffer, smtpUtf8InSession: boolean): ReplyName | undefined {
+  const space = command.indexOf(0x20);
+  const verb = command.subarray(0, space === -1 ? command.length : space);
+  if (verb.some((byte) => byte >= 0x80)) return 'commandNotAscii';
+  const name = verb.toString('latin1').toUpperCase();
+  if (name !== 'MAIL' && name !== 'RCPT') return undefined;
+  if (!isUtf8(command)) return 'addressNotUtf8';
+  if (!command.some((byte) => byte >= 0x80)) return undefined;
+  // Invisible and control characters: smtp-server refuses those itself, with 501 5.1.7.
+  if (REFUSED_BY_SMTP_SERVER.test(command.toString('utf8'))) return undefined;
+  const smtpUtf8 = name === 'MAIL' ? /\sSMTPUTF8(?:\s|$)/i.test(command.toString('utf8')) : smtpUtf8InSession;
+  return smtpUtf8 ? undefined : 'addressNeedsSmtputf8';
+}
 
 export class HoldfastSmtpConnection extends SMTPConnection {
   pauseMs = 0;
@@ -31,6 +75,31 @@ export class HoldfastSmtpConnection extends SMTPConnection {
       if (this.pauseMs > 0) setTimeout(() => this.connectionReady(), this.pauseMs).unref();
       else setImmediate(() => this.connectionReady());
     });
+  }
+
+  /** Refuses what smtp-server would misread (see the top of this file), then hands the line to it. */
+  override _onCommand(command: Buffer, callback?: () => void): void {
+    // Only a command smtp-server would act on: not one during a TLS handshake (it drops those
+    // unanswered), before the greeting or while closing (it answers 421), nor a continuation line.
+    const acts = this._ready && !this._upgrading && !this._server._closeTimeout && !this._nextHandler;
+    const refusal =
+      acts && Buffer.isBuffer(command) ? refusalOf(command, this.session.envelope.smtpUtf8 === true) : undefined;
+    if (!refusal) return super._onCommand(command, callback);
+    this.send(REPLIES[refusal].code, replyText(refusal));
+    this._whenWritable(callback ?? (() => false));
+  }
+
+  /** smtp-server's parse, with a quoted local part put back where it parsed a stand-in. */
+  override _parseAddressCommand(rawName: string, rawCommand: Buffer | string): ParsedAddress | false {
+    const command = rawCommand.toString();
+    const quoted = QUOTED_LOCAL_PART.exec(command);
+    if (!quoted) return super._parseAddressCommand(rawName, rawCommand);
+    const [whole, route, content, domain] = quoted as unknown as [string, string, string, string];
+    const parsed = super._parseAddressCommand(rawName, command.replace(whole, `<${route}${STAND_IN}@${domain}>`));
+    if (parsed && parsed.address.startsWith(`${STAND_IN}@`)) {
+      parsed.address = canonicalLocalPart(content.replace(/\\(.)/g, '$1')) + parsed.address.slice(STAND_IN.length);
+    }
+    return parsed;
   }
 
   /** `context` false is smtp-server's own way to send a reply without adding an enhanced code. */

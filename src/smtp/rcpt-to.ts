@@ -8,6 +8,9 @@ import type { SmtpSession } from './session.js';
 /** RFC 5321 section 4.5.3.1.1; smtp-server checks only the whole path (253 octets). */
 const MAX_LOCAL_PART = 64;
 
+/** Sender-specified routing in a local part: the percent hack and UUCP bang paths. */
+const SENDER_ROUTING = /[%!]/;
+
 /** What comes before the last @ (all of it for the domainless `postmaster`). */
 function localPart(address: string): string {
   const at = address.lastIndexOf('@');
@@ -38,6 +41,12 @@ export async function onRcptTo(
       'recipient refused: local part too long',
     );
     throw replyError('localPartTooLong');
+  }
+  if (SENDER_ROUTING.test(localPart(recipient))) {
+    // user%host@here and host!user@here ask this MX to relay onward: refused, as Postfix does
+    // with allow_untrusted_routing = no (a source route, @relay:user@here, is dropped by the parser).
+    log.info({ event: EVENTS.rejection, stage: 'rcpt', reason: 'source-routed' }, 'recipient refused: source-routed');
+    throw replyError('sourceRouted');
   }
   let route;
   try {

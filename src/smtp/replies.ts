@@ -28,6 +28,18 @@ export const REPLIES = {
   userUnknown: { code: 550, status: '5.1.1', text: 'Recipient address rejected: User unknown' },
   relayDenied: { code: 550, status: '5.7.1', text: 'Relay access denied' },
   localPartTooLong: { code: 501, status: '5.1.3', text: 'Recipient address rejected: local part over 64 octets' },
+  commandNotAscii: { code: 500, status: '5.5.2', text: 'Error: command not recognized (commands are ASCII)' },
+  addressNotUtf8: { code: 501, status: '5.5.4', text: 'Error: address is not valid UTF-8' },
+  addressNeedsSmtputf8: {
+    code: 553,
+    status: '5.6.7',
+    text: 'Error: a non-ASCII address needs the SMTPUTF8 parameter on MAIL FROM',
+  },
+  sourceRouted: {
+    code: 550,
+    status: '5.7.1',
+    text: 'Recipient address rejected: sender-specified routing (% or !) is not accepted',
+  },
   bareLineEnding: {
     code: 550,
     status: '5.5.2',

@@ -61,7 +61,15 @@ describe("Holdfast's sessions on smtp-server", () => {
 
   it('finds in smtp-server the members a session is started and greeted with', () => {
     const prototype = SMTPConnection.prototype as unknown as Record<string, unknown>;
-    for (const member of ['init', '_setListeners', 'connectionReady', 'send']) {
+    for (const member of [
+      'init',
+      '_setListeners',
+      'connectionReady',
+      'send',
+      '_onCommand',
+      '_parseAddressCommand',
+      '_whenWritable',
+    ]) {
       expect(typeof prototype[member], member).toBe('function');
     }
     const server = new SMTPServer({});
@@ -98,5 +106,40 @@ describe("Holdfast's sessions on smtp-server", () => {
     const port = (plain.server.address() as { port: number }).port;
     const replies = await converse(port, ['MAIL FROM:<a@b.test>', 'RCPT TO:<relay@x.test>']);
     expect(replies[1]).toBe('550 5.1.1 5.7.1 Relaying denied');
+  });
+
+  /** A plain smtp-server (no Holdfast session) that accepts every recipient; its port. */
+  const plainAccepting = async (): Promise<number> => {
+    const plain = new SMTPServer({ authOptional: true, disabledCommands: ['AUTH', 'STARTTLS'] });
+    plain.listen(0, '127.0.0.1');
+    await once(plain.server, 'listening');
+    closers.push(() => new Promise<void>((resolve) => plain.close(() => resolve())));
+    return (plain.server.address() as { port: number }).port;
+  };
+
+  it('still needs its command reading fenced: smtp-server alone takes a Unicode-folded verb and refuses a quoted local part', async () => {
+    const port = await plainAccepting();
+    const replies = await converse(port, ['MA\u0131L FROM:<a@b.test>', 'RCPT TO:<"john smith"@x.test>']);
+    expect(replies[0]).toMatch(/^250 /); // MAıL taken as MAIL: if this fails, smtp-server reads verbs as ASCII now
+    expect(replies[1]).toMatch(/^501 /); // if this fails, smtp-server parses quoted local parts now
+  });
+
+  it("refuses a verb that is not ASCII, and parses a quoted local part, in Holdfast's sessions", async () => {
+    const accepting = new SMTPServer({
+      authOptional: true,
+      disabledCommands: ['AUTH', 'STARTTLS'],
+      onRcptTo: (_address, _session, callback) => callback(),
+    });
+    const port = await listen(accepting, 0);
+    const replies = await converse(port, [
+      'MA\u0131L FROM:<a@b.test>',
+      'MAIL FROM:<a@b.test>',
+      'RCPT TO:<"john smith"@x.test>',
+      'RCPT TO:<"jane"@x.test>',
+    ]);
+    expect(replies[0]).toMatch(/^500 5\.5\.2 /);
+    expect(replies[1]).toMatch(/^250 /);
+    expect(replies[2]).toMatch(/^250 /);
+    expect(replies[3]).toMatch(/^250 /);
   });
 });
