@@ -108,6 +108,11 @@ export class App {
     }
   }
 
+  /** SIGHUP: what a running node reads again without a restart (today: the listener's TLS certificate). */
+  async reload(): Promise<void> {
+    await this.parts.certificates?.reload('signal');
+  }
+
   /** Graceful: 421 to newcomers, in-flight transactions finish, workers finish their attempts. */
   async stop(): Promise<void> {
     this.logger.info({ event: EVENTS.stopping }, 'stopping');

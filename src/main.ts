@@ -72,6 +72,12 @@ async function start(path: string): Promise<void> {
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+  // SIGHUP reads the TLS certificate again; a delivery process has nothing to read (and must not
+  // die of the signal's default action when it reaches the whole process group).
+  process.on('SIGHUP', () => {
+    logger.info({ signal: 'SIGHUP' }, 'signal received');
+    if (!role) void app.reload();
+  });
   if (role) serveMainProcess(() => app.metrics.countersJson(), stop);
   try {
     await app.start();

@@ -224,6 +224,11 @@ export const configSchema = z.strictObject({
           minVersion: z.enum(['TLSv1', 'TLSv1.1', 'TLSv1.2', 'TLSv1.3']).default('TLSv1.2'),
           /** An OpenSSL cipher list (Node's `ciphers`); unset: Node's default list. */
           ciphers: z.string().min(1).optional(),
+          /**
+           * How often the key and certificate files are looked at: changed (a certbot renewal),
+           * they are read again for new sessions. SIGHUP reads them at once.
+           */
+          checkInterval: duration('5s'),
         })
         .optional(),
       /** How long a client waits for the 220 greeting; one that talks before it is refused (an early talker). */

@@ -21,6 +21,8 @@ export const EVENTS = {
   reception: 'Reception',
   receptionFailed: 'ReceptionFailed',
   proxyRefused: 'ProxyRefused',
+  certificateReloaded: 'CertificateReloaded',
+  certificateRefused: 'CertificateRefused',
   attempt: 'Attempt',
   delivery: 'Delivery',
   transientFailure: 'TransientFailure',

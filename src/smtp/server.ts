@@ -122,6 +122,11 @@ export class SmtpListener {
     this.acceptor.server.on('error', (error) => context.logger.warn({ err: error }, 'smtp listener error'));
   }
 
+  /** A new key and certificate for the sessions that start TLS from now on (smtp-server's public API). */
+  useCertificate(pair: { key: Buffer; cert: Buffer }): void {
+    this.server.updateSecureContext({ key: pair.key, cert: pair.cert });
+  }
+
   async listen(): Promise<number> {
     const { host, port } = this.context.config.listener;
     const server = this.acceptor.server;

@@ -9,6 +9,7 @@ import { RouteTable } from '../routing/route-table.js';
 import { Router } from '../routing/router.js';
 import { SmtpListener } from '../smtp/server.js';
 import { ClientRate } from '../smtp/client-rate.js';
+import { CertificateReloader } from '../smtp/certificates.js';
 import { redisTimeout, type NodeContext } from './context.js';
 import type { Parts } from './parts.js';
 import { destination, type PolicyPlane } from './policy.js';
@@ -91,5 +92,17 @@ export async function startIntake(
     inFlight: 0,
   });
   parts.listener = listener;
-  return listener.listen();
+  const port = await listener.listen();
+  const { tls } = config.listener;
+  if (tls) {
+    const certificates = new CertificateReloader(
+      { key: tls.key, cert: tls.cert },
+      (pair) => listener.useCertificate(pair),
+      logger.child({ component: 'smtp' }),
+      tls.checkInterval,
+    );
+    parts.certificates = certificates;
+    await certificates.start();
+  }
+  return port;
 }

@@ -15,6 +15,7 @@ import type { StoreAdmin } from '../admin/stores.js';
 import type { MailstoreAdmin } from '../admin/mailstores.js';
 import type { PolicyEnforcer } from '../loops/policy-enforcer.js';
 import type { SmtpListener } from '../smtp/server.js';
+import type { CertificateReloader } from '../smtp/certificates.js';
 import type { MailstoreClient } from '../delivery/mailstore-client.js';
 
 /**
@@ -45,6 +46,7 @@ export interface Parts {
   // Intake.
   backlogWatch?: BacklogWatch;
   listener?: SmtpListener;
+  certificates?: CertificateReloader;
   adminServer?: FastifyInstance;
 }
 
@@ -65,6 +67,7 @@ async function closeConnection(connection: Redis): Promise<void> {
 /** Graceful: 421 to newcomers, in-flight transactions finish, workers finish their attempts, then Redis. */
 export async function stopParts(parts: Parts, graceMs: number): Promise<void> {
   await parts.adminServer?.close();
+  await parts.certificates?.stop();
   await parts.listener?.drain(graceMs);
   await parts.watchdog?.stop();
   await parts.consumers?.close(graceMs);

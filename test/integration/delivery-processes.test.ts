@@ -115,6 +115,15 @@ describe('holdfast start with two delivery processes', () => {
     await waitFor(() => delivered() === 7, 10_000, 'the seventh delivery');
   });
 
+  it('takes SIGHUP (what reads the TLS certificate again) in every process without dying', async () => {
+    const children = deliveryProcesses(holdfast.pid!);
+    for (const pid of [holdfast.pid!, ...children]) process.kill(pid, 'SIGHUP');
+    await waitFor(() => (output.match(/"signal":"SIGHUP"/g) ?? []).length === 3, 10_000, 'SIGHUP in all three');
+    expect([holdfast.pid!, ...children].filter(isRunning)).toHaveLength(3);
+    await send(smtpPort, 'sender@remote.test', ['alice@example.com'], 'after SIGHUP');
+    await waitFor(() => delivered() === 8, 10_000, 'the eighth delivery');
+  });
+
   it('stops its delivery processes, then itself, on SIGTERM', async () => {
     const children = deliveryProcesses(holdfast.pid!);
     leftovers.push(...children);

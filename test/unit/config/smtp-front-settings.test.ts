@@ -33,12 +33,13 @@ describe('the SMTP front settings', () => {
     expect(limits.timeouts.transaction).toBe(30 * 60_000);
   });
 
-  it('default the TLS minimum to TLSv1.2 and leave the ciphers to Node', () => {
+  it('default the TLS minimum to TLSv1.2, leave the ciphers to Node, and look at the files every 5 s', () => {
     const result = validate({ listener: { tls: { key: READABLE, cert: READABLE } } });
     expect(result.ok ? result.config.listener.tls : result.problems).toEqual({
       key: READABLE,
       cert: READABLE,
       minVersion: 'TLSv1.2',
+      checkInterval: 5000,
     });
   });
 
