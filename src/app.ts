@@ -46,7 +46,10 @@ export interface AppOptions {
 }
 
 export class App {
+  /** The port of the first SMTP listener (listeners[0], or listener). */
   smtpPort = 0;
+  /** The port of every SMTP listener, in config order. */
+  smtpPorts: number[] = [];
   adminPort = 0;
   /** Prometheus metrics of this node (served at /metrics on the admin listener). */
   readonly metrics: Metrics;
@@ -110,7 +113,7 @@ export class App {
 
   /** SIGHUP: what a running node reads again without a restart (today: the listener's TLS certificate). */
   async reload(): Promise<void> {
-    await this.parts.certificates?.reload('signal');
+    await Promise.all(this.parts.certificates.map((certificates) => certificates.reload('signal')));
   }
 
   /** Graceful: 421 to newcomers, in-flight transactions finish, workers finish their attempts. */
@@ -155,17 +158,21 @@ export class App {
     if (delivers) startDelivery(context, parts, policy, memoryWatch, this.track(createRedis(target, 'worker', 0)));
     if (options.intake !== false) {
       const connection = this.track(createRedis(target, 'intake', timeout));
-      this.smtpPort = await startIntake(context, parts, policy, connection, {
+      this.smtpPorts = await startIntake(context, parts, policy, connection, {
         memoryWatch,
         onDurability: (durable) => {
           this.redisDurable = durable;
         },
       });
+      this.smtpPort = this.smtpPorts[0]!;
     }
     if (options.admin ?? config.admin.enabled) {
       this.adminPort = await startAdmin(context, parts, policy, context.traceAdmin);
     }
-    logger.info({ event: EVENTS.ready, smtpPort: this.smtpPort, adminPort: this.adminPort }, 'ready');
+    logger.info(
+      { event: EVENTS.ready, smtpPort: this.smtpPort, smtpPorts: this.smtpPorts, adminPort: this.adminPort },
+      'ready',
+    );
   }
 
   /** The services every role shares; the trace's failures never stop mail, so they are only debug. */

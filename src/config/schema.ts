@@ -210,41 +210,60 @@ const redis = z
     path: ['prefix'],
   });
 
+/** The listener's STARTTLS certificate and TLS settings. */
+const listenerTls = z.strictObject({
+  key: z.string().min(1),
+  cert: z.string().min(1),
+  /** The oldest TLS version STARTTLS accepts. */
+  minVersion: z.enum(['TLSv1', 'TLSv1.1', 'TLSv1.2', 'TLSv1.3']).default('TLSv1.2'),
+  /** An OpenSSL cipher list (Node's `ciphers`); unset: Node's default list. */
+  ciphers: z.string().min(1).optional(),
+  /**
+   * How often the key and certificate files are looked at: changed (a certbot renewal), they are
+   * read again for new sessions. SIGHUP reads them at once.
+   */
+  checkInterval: duration('5s'),
+});
+
+/** PROXY protocol v1/v2 from a load balancer: every connection must start with a valid header. */
+const listenerProxyProtocol = z
+  .strictObject({
+    enabled: z.boolean().default(false),
+    /** Addresses or CIDR blocks of the proxies; connections from any other peer are dropped. Empty: any peer. */
+    trustedProxies: z.array(addressOrBlock).default([]),
+  })
+  .prefault({});
+
 export const configSchema = z.strictObject({
   listener: z
     .strictObject({
       host: z.string().default('0.0.0.0'),
       port: z.number().int().min(0).max(65535).default(25),
       hostname: z.string().min(1).default('localhost'),
-      tls: z
-        .strictObject({
-          key: z.string().min(1),
-          cert: z.string().min(1),
-          /** The oldest TLS version STARTTLS accepts. */
-          minVersion: z.enum(['TLSv1', 'TLSv1.1', 'TLSv1.2', 'TLSv1.3']).default('TLSv1.2'),
-          /** An OpenSSL cipher list (Node's `ciphers`); unset: Node's default list. */
-          ciphers: z.string().min(1).optional(),
-          /**
-           * How often the key and certificate files are looked at: changed (a certbot renewal),
-           * they are read again for new sessions. SIGHUP reads them at once.
-           */
-          checkInterval: duration('5s'),
-        })
-        .optional(),
+      tls: listenerTls.optional(),
       /** How long a client waits for the 220 greeting; one that talks before it is refused (an early talker). */
       greetingPause: duration('0s'),
       /** Line endings other than CRLF inside DATA: `normalize` them to CRLF, or `reject` the message (550 5.5.2). */
       bareLineEndings: z.enum(['normalize', 'reject']).default('normalize'),
-      /** PROXY protocol v1/v2 from a load balancer: every connection must start with a valid header. */
-      proxyProtocol: z
-        .strictObject({
-          enabled: z.boolean().default(false),
-          /** Addresses or CIDR blocks of the proxies; connections from any other peer are dropped. Empty: any peer. */
-          trustedProxies: z.array(addressOrBlock).default([]),
-        })
-        .prefault({}),
+      proxyProtocol: listenerProxyProtocol,
     })
     .prefault({}),
+  /**
+   * Several addresses to listen on (IPv4 and IPv6, or several interfaces), each with its own
+   * STARTTLS certificate and PROXY protocol setting. Given, it replaces listener.host, port, tls and
+   * proxyProtocol; hostname, greetingPause and bareLineEndings stay in listener, for all of them.
+   */
+  listeners: z
+    .array(
+      z.strictObject({
+        host: z.string().default('0.0.0.0'),
+        port: z.number().int().min(0).max(65535).default(25),
+        tls: listenerTls.optional(),
+        proxyProtocol: listenerProxyProtocol,
+      }),
+    )
+    .min(1)
+    .optional(),
   limits: z
     .strictObject({
       maxMessageSize: size('50mb'),
@@ -353,6 +372,11 @@ export function crossCheck(raw: unknown): string[] {
     if (typeof store === 'string' && !stores.has(store))
       problems.push(`domains.${name}.mailstore: unknown mailstore "${store}"`);
   }
+  if (Array.isArray((raw as Record<string, unknown> | null)?.listeners)) {
+    const listener = section(raw, 'listener');
+    for (const key of ['host', 'port', 'tls', 'proxyProtocol'])
+      if (key in listener) problems.push(`listener.${key}: with listeners, set it for each address in listeners`);
+  }
   for (const [address, store] of Object.entries(section(section(raw, 'routing'), 'users'))) {
     if (typeof store === 'string' && !stores.has(store))
       problems.push(`routing.users.${address}: unknown mailstore "${store}"`);
@@ -361,5 +385,13 @@ export function crossCheck(raw: unknown): string[] {
 }
 
 export type Config = z.output<typeof configSchema>;
+
+/** One address the SMTP front listens on, with its TLS and PROXY settings. */
+export type ListenerAddress = Pick<Config['listener'], 'host' | 'port' | 'tls' | 'proxyProtocol'>;
+
+/** Where the SMTP front listens: `listeners`, or the one address of `listener`. */
+export function listenerAddresses(config: Config): ListenerAddress[] {
+  return config.listeners ?? [config.listener];
+}
 export type MailstoreConfig = Config['mailstores'][string];
 export type Endpoint = MailstoreConfig['endpoints'][number];

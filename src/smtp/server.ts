@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { SMTPServer, type SMTPServerDataStream, type SMTPServerOptions, type SMTPServerSession } from 'smtp-server';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Config } from '../config/schema.js';
+import type { ListenerAddress } from '../config/schema.js';
 import { EVENTS } from '../observability/events.js';
 import { Acceptor } from './acceptor.js';
 import { onClose, onConnect } from './connect.js';
@@ -53,7 +53,7 @@ const REVERSE_CACHE = { ttlMs: 5 * 60_000, maxEntries: 10_000 };
 const LAST_SECOND_MS = 1000;
 
 /** STARTTLS settings for smtp-server: the certificate, the oldest TLS version, the ciphers. */
-function tlsOptions(tls: Config['listener']['tls']): Partial<SMTPServerOptions> {
+function tlsOptions(tls: ListenerAddress['tls']): Partial<SMTPServerOptions> {
   if (!tls) return {};
   return {
     key: readFileSync(tls.key),
@@ -68,8 +68,13 @@ export class SmtpListener {
   private readonly acceptor: Acceptor;
   private readonly sessions: SmtpSessions;
 
-  constructor(private readonly context: SmtpContext) {
+  constructor(
+    private readonly context: SmtpContext,
+    /** The address it listens on, with its own certificate and PROXY setting (the others are node-wide). */
+    private readonly address: ListenerAddress,
+  ) {
     const { listener, limits } = context.config;
+    const { tls } = address;
     const count = (stage: string, code: number) => context.countReply?.(stage, code);
     this.sessions = new SmtpSessions(limits.timeouts.transaction, (session) => this.cutOff(session.id));
     /** The state of a session smtp-server goes on with: one it admitted at connect. */
@@ -79,17 +84,17 @@ export class SmtpListener {
       return state;
     };
     const options: SMTPServerOptions = {
-      ...tlsOptions(listener.tls),
+      ...tlsOptions(tls),
       name: listener.hostname,
       banner: 'Holdfast ESMTP',
       size: limits.maxMessageSize,
       rejectOversized: true,
       hideENHANCEDSTATUSCODES: false,
       hideDSN: true,
-      hideSTARTTLS: !listener.tls,
+      hideSTARTTLS: !tls,
       // Without a certificate of ours, smtp-server would still run STARTTLS with its built-in one,
       // whose private key is public.
-      disabledCommands: listener.tls ? ['AUTH'] : ['AUTH', 'STARTTLS'],
+      disabledCommands: tls ? ['AUTH'] : ['AUTH', 'STARTTLS'],
       authOptional: true,
       maxCommandLength: limits.commandLineLength,
       socketTimeout: limits.timeouts.socket,
@@ -113,7 +118,7 @@ export class SmtpListener {
     this.server = new SMTPServer(options);
     this.server.on('error', (error) => context.logger.warn({ err: error }, 'smtp server error'));
     this.acceptor = new Acceptor(this.server, {
-      proxyProtocol: listener.proxyProtocol,
+      proxyProtocol: address.proxyProtocol,
       headerTimeoutMs: limits.timeouts.socket,
       greetingPauseMs: listener.greetingPause,
       onRefused: (peer, reason) =>
@@ -128,7 +133,7 @@ export class SmtpListener {
   }
 
   async listen(): Promise<number> {
-    const { host, port } = this.context.config.listener;
+    const { host, port } = this.address;
     const server = this.acceptor.server;
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);

@@ -8,6 +8,8 @@ import { BacklogWatch } from '../loops/backlog-watch.js';
 import { RouteTable } from '../routing/route-table.js';
 import { Router } from '../routing/router.js';
 import { SmtpListener } from '../smtp/server.js';
+import type { SmtpContext } from '../smtp/context.js';
+import { listenerAddresses } from '../config/schema.js';
 import { ClientRate } from '../smtp/client-rate.js';
 import { CertificateReloader } from '../smtp/certificates.js';
 import { redisTimeout, type NodeContext } from './context.js';
@@ -27,14 +29,14 @@ export interface IntakeOptions {
   onDurability: (durable: boolean) => void;
 }
 
-/** Starts the SMTP listener on its own connection; resolves to the port it listens on. */
+/** Starts the SMTP listeners on intake's own connection; resolves to the ports they listen on, in config order. */
 export async function startIntake(
   context: NodeContext,
   parts: Parts,
   policy: PolicyPlane,
   connection: Redis,
   options: IntakeOptions,
-): Promise<number> {
+): Promise<number[]> {
   const { config, logger, keys, now } = context;
   const timeout = redisTimeout(context);
   await whenReady(connection, timeout);
@@ -66,7 +68,7 @@ export async function startIntake(
     now: wallClock,
     onDurability: options.onDurability,
   });
-  const listener = new SmtpListener({
+  const smtp: SmtpContext = {
     config,
     logger: logger.child({ component: 'smtp' }),
     router,
@@ -90,19 +92,25 @@ export async function startIntake(
     messageRate: new ClientRate(config.limits.connections.messageRatePerIp, now),
     recipientRate: new ClientRate(config.limits.connections.recipientRatePerIp, now),
     inFlight: 0,
-  });
-  parts.listener = listener;
-  const port = await listener.listen();
-  const { tls } = config.listener;
-  if (tls) {
-    const certificates = new CertificateReloader(
-      { key: tls.key, cert: tls.cert },
-      (pair) => listener.useCertificate(pair),
-      logger.child({ component: 'smtp' }),
-      tls.checkInterval,
-    );
-    parts.certificates = certificates;
-    await certificates.start();
+  };
+  // Every address gets a listener of its own (its certificate, its PROXY setting); the limits and
+  // counts of the context are the node's, shared by all of them.
+  const ports: number[] = [];
+  for (const address of listenerAddresses(config)) {
+    const listener = new SmtpListener(smtp, address);
+    parts.listeners.push(listener);
+    ports.push(await listener.listen());
+    const { tls } = address;
+    if (tls) {
+      const certificates = new CertificateReloader(
+        { key: tls.key, cert: tls.cert },
+        (pair) => listener.useCertificate(pair),
+        logger.child({ component: 'smtp' }),
+        tls.checkInterval,
+      );
+      parts.certificates.push(certificates);
+      await certificates.start();
+    }
   }
-  return port;
+  return ports;
 }

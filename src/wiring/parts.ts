@@ -20,7 +20,7 @@ import type { MailstoreClient } from '../delivery/mailstore-client.js';
 
 /**
  * Set field by field while the node starts: a start that fails half-way stops exactly what did
- * start. Every field but the first two is optional for that reason, so this is read only to stop:
+ * start. Every field but the first four is optional for that reason, so this is read only to stop:
  * a role that needs what an earlier one made takes it as an argument (see PolicyPlane), and app.ts
  * starts them in that order.
  */
@@ -45,13 +45,15 @@ export interface Parts {
   closeBounces?: () => void;
   // Intake.
   backlogWatch?: BacklogWatch;
-  listener?: SmtpListener;
-  certificates?: CertificateReloader;
+  /** The SMTP listeners, one per address (listeners, or listener). */
+  listeners: SmtpListener[];
+  /** One for each listener with a certificate. */
+  certificates: CertificateReloader[];
   adminServer?: FastifyInstance;
 }
 
 export function emptyParts(): Parts {
-  return { connections: [], clients: new Map() };
+  return { connections: [], clients: new Map(), listeners: [], certificates: [] };
 }
 
 /**
@@ -67,8 +69,8 @@ async function closeConnection(connection: Redis): Promise<void> {
 /** Graceful: 421 to newcomers, in-flight transactions finish, workers finish their attempts, then Redis. */
 export async function stopParts(parts: Parts, graceMs: number): Promise<void> {
   await parts.adminServer?.close();
-  await parts.certificates?.stop();
-  await parts.listener?.drain(graceMs);
+  await Promise.all(parts.certificates.map((certificates) => certificates.stop()));
+  await Promise.all(parts.listeners.map((listener) => listener.drain(graceMs)));
   await parts.watchdog?.stop();
   await parts.consumers?.close(graceMs);
   for (const client of parts.clients.values()) client.close();

@@ -66,7 +66,9 @@ export function testConfig(
   );
   const raw = merge(
     {
-      listener: { host: '127.0.0.1', port: 0, hostname: 'mx.test' },
+      // With `listeners` in the overrides, the addresses are theirs (listener keeps what is node-wide).
+      listener:
+        'listeners' in overrides ? { hostname: 'mx.test' } : { host: '127.0.0.1', port: 0, hostname: 'mx.test' },
       limits: { timeouts: { enqueue: '2s' } },
       domains: { 'example.com': { mailstore: Object.keys(storePorts)[0], rejectUnknownUsers: true } },
       routing: { users },

@@ -22,12 +22,12 @@ export class SmtpDialog {
     socket.on('error', () => undefined);
   }
 
-  /** Connects and reads the greeting; `preface` (a PROXY header) is sent first, from `localAddress` if given. */
+  /** Connects (to 127.0.0.1 unless `host`) and reads the greeting; `preface` (a PROXY header) is sent first, from `localAddress` if given. */
   static async open(
     port: number,
-    options: { preface?: Buffer; localAddress?: string } = {},
+    options: { preface?: Buffer; localAddress?: string; host?: string } = {},
   ): Promise<{ dialog: SmtpDialog; greeting: string }> {
-    const socket = connect({ port, host: '127.0.0.1', localAddress: options.localAddress });
+    const socket = connect({ port, host: options.host ?? '127.0.0.1', localAddress: options.localAddress });
     await new Promise<void>((resolve, reject) => socket.once('connect', resolve).once('error', reject));
     const dialog = new SmtpDialog(socket);
     if (options.preface) socket.write(options.preface);
