@@ -77,9 +77,10 @@ function normalise(config: Config, baseDirectory: string): Config {
   config.redis.embedded.dir = resolve(baseDirectory, config.redis.embedded.dir);
   if (config.routing.file) config.routing.file = resolve(baseDirectory, config.routing.file);
   if (config.admin.tokenFile) config.admin.tokenFile = resolve(baseDirectory, config.admin.tokenFile);
-  if (config.listener.tls) {
-    config.listener.tls.key = resolve(baseDirectory, config.listener.tls.key);
-    config.listener.tls.cert = resolve(baseDirectory, config.listener.tls.cert);
+  for (const { tls } of [config.listener, ...(config.listeners ?? [])]) {
+    if (!tls) continue;
+    tls.key = resolve(baseDirectory, tls.key);
+    tls.cert = resolve(baseDirectory, tls.cert);
   }
   config.bounces.sender ??= `MAILER-DAEMON@${config.listener.hostname}`;
   return config;
@@ -98,6 +99,11 @@ function checkFiles(config: Config): string[] {
     readable(config.listener.tls.key, 'listener.tls.key');
     readable(config.listener.tls.cert, 'listener.tls.cert');
   }
+  (config.listeners ?? []).forEach(({ tls }, index) => {
+    if (!tls) return;
+    readable(tls.key, `listeners.${index}.tls.key`);
+    readable(tls.cert, `listeners.${index}.tls.cert`);
+  });
   if (config.routing.file) readable(config.routing.file, 'routing.file');
   return problems;
 }

@@ -28,8 +28,18 @@ type SessionOptions = ConstructorParameters<typeof SMTPConnection>[2];
 
 const ENHANCED_CODE = /^[245]\.\d{1,3}\.\d{1,3} /;
 
-/** `<"...">@domain>` in a MAIL or RCPT command: an optional source route, the quoted string, the domain. */
-const QUOTED_LOCAL_PART = /<((?:@[^\s:<>]+:)?)"((?:[^"\\\r\n]|\\[\x20-\x7e])*)"@([^\s<>]+)>/;
+/**
+ * The path of a MAIL FROM or RCPT TO with a quoted local part, right after the colon: the verb and
+ * colon, an optional source route, the quoted string, the domain. The quoted string holds RFC
+ * 5321's qtextSMTP and quoted pairs, and UTF-8 beyond U+009F but for the invisible characters
+ * smtp-server refuses (so a quoted string cannot carry what a bare local part may not).
+ */
+const QUOTED_LOCAL_PART =
+  // eslint-disable-next-line no-control-regex -- \x00-\x9f is excluded from the UTF-8 range, not matched
+  /^([A-Za-z]+\s+[A-Za-z]+\s*:\s*)<((?:@[^\s:<>]+:)?)"((?:[\x20\x21\x23-\x5b\x5d-\x7e]|\\[\x20-\x7e]|[^\x00-\x9f"\\\u200b\u2060\ufeff])*)"@([^\s<>]+)>/;
+
+/** RFC 5321's longest path (256 octets with < and >): a rebuilt address longer than this is refused. */
+const MAX_ADDRESS = 253;
 
 /** Characters smtp-server refuses in an address (its ADDRESS_UNSAFE_CHARS). */
 // eslint-disable-next-line no-control-regex -- these are the characters it names
@@ -48,23 +58,38 @@ export function canonicalLocalPart(unquoted: string): string {
   return DOT_STRING.test(unquoted) ? unquoted : `"${unquoted.replace(/["\\]/g, '\\$&')}"`;
 }
 
-/** Why a command is refused before smtp-server reads it, or undefined. */
-function refusalOf(command: Buffer, smtpUtf8InSession: boolean): ReplyName | undefined {
+/** The verb of a command line, as its bytes. */
+function verbOf(command: Buffer): Buffer {
   const space = command.indexOf(0x20);
-  const verb = command.subarray(0, space === -1 ? command.length : space);
+  return command.subarray(0, space === -1 ? command.length : space);
+}
+
+/** Whether a MAIL FROM line asks for SMTPUTF8 (RFC 6531). */
+function asksSmtpUtf8(command: Buffer): boolean {
+  return /\sSMTPUTF8(?:\s|$)/i.test(command.toString('utf8'));
+}
+
+/**
+ * Why a command is refused before smtp-server reads it, or undefined. `smtpUtf8` says whether the
+ * last MAIL FROM of the session that got this far asked for SMTPUTF8 (for RCPT).
+ */
+function refusalOf(command: Buffer, smtpUtf8: boolean): ReplyName | undefined {
+  const verb = verbOf(command);
   if (verb.some((byte) => byte >= 0x80)) return 'commandNotAscii';
   const name = verb.toString('latin1').toUpperCase();
   if (name !== 'MAIL' && name !== 'RCPT') return undefined;
   if (!isUtf8(command)) return 'addressNotUtf8';
   if (!command.some((byte) => byte >= 0x80)) return undefined;
-  // Invisible and control characters: smtp-server refuses those itself, with 501 5.1.7.
-  if (REFUSED_BY_SMTP_SERVER.test(command.toString('utf8'))) return undefined;
-  const smtpUtf8 = name === 'MAIL' ? /\sSMTPUTF8(?:\s|$)/i.test(command.toString('utf8')) : smtpUtf8InSession;
-  return smtpUtf8 ? undefined : 'addressNeedsSmtputf8';
+  // Invisible and control characters in the address: smtp-server refuses those itself (501 5.1.7).
+  const path = /<([^<>]*)>/.exec(command.toString('utf8'))?.[1] ?? '';
+  if (REFUSED_BY_SMTP_SERVER.test(path)) return undefined;
+  return (name === 'MAIL' ? asksSmtpUtf8(command) : smtpUtf8) ? undefined : 'addressNeedsSmtputf8';
 }
 
 export class HoldfastSmtpConnection extends SMTPConnection {
   pauseMs = 0;
+  /** Whether the session's last MAIL FROM that passed the checks here asked for SMTPUTF8. */
+  private smtpUtf8 = false;
 
   /** smtp-server's init() with this pause; its maxClients check is unused (smtp/connect.ts limits connections). */
   override init(): void {
@@ -82,9 +107,18 @@ export class HoldfastSmtpConnection extends SMTPConnection {
     // Only a command smtp-server would act on: not one during a TLS handshake (it drops those
     // unanswered), before the greeting or while closing (it answers 421), nor a continuation line.
     const acts = this._ready && !this._upgrading && !this._server._closeTimeout && !this._nextHandler;
-    const refusal =
-      acts && Buffer.isBuffer(command) ? refusalOf(command, this.session.envelope.smtpUtf8 === true) : undefined;
-    if (!refusal) return super._onCommand(command, callback);
+    const refusal = acts && Buffer.isBuffer(command) ? refusalOf(command, this.smtpUtf8) : undefined;
+    if (!refusal) {
+      if (acts && Buffer.isBuffer(command) && verbOf(command).toString('latin1').toUpperCase() === 'MAIL') {
+        this.smtpUtf8 = asksSmtpUtf8(command);
+      }
+      return super._onCommand(command, callback);
+    }
+    if (refusal === 'commandNotAscii') {
+      // Counted as smtp-server counts the commands it does not know: ten end the session.
+      this._unrecognizedCommands++;
+      if (this._unrecognizedCommands >= 10) return this.send(421, 'Error: too many unrecognized commands');
+    }
     this.send(REPLIES[refusal].code, replyText(refusal));
     this._whenWritable(callback ?? (() => false));
   }
@@ -94,11 +128,13 @@ export class HoldfastSmtpConnection extends SMTPConnection {
     const command = rawCommand.toString();
     const quoted = QUOTED_LOCAL_PART.exec(command);
     if (!quoted) return super._parseAddressCommand(rawName, rawCommand);
-    const [whole, route, content, domain] = quoted as unknown as [string, string, string, string];
-    const parsed = super._parseAddressCommand(rawName, command.replace(whole, `<${route}${STAND_IN}@${domain}>`));
-    if (parsed && parsed.address.startsWith(`${STAND_IN}@`)) {
-      parsed.address = canonicalLocalPart(content.replace(/\\(.)/g, '$1')) + parsed.address.slice(STAND_IN.length);
-    }
+    const [whole, verb, route, content, domain] = quoted as unknown as [string, string, string, string, string];
+    const standIn = `${verb}<${route}${STAND_IN}@${domain}>${command.slice(whole.length)}`;
+    const parsed = super._parseAddressCommand(rawName, standIn);
+    if (!parsed || !parsed.address.startsWith(`${STAND_IN}@`)) return parsed;
+    const address = canonicalLocalPart(content.replace(/\\(.)/g, '$1')) + parsed.address.slice(STAND_IN.length);
+    if (Buffer.byteLength(address) > MAX_ADDRESS) return false;
+    parsed.address = address;
     return parsed;
   }
 

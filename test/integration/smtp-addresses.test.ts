@@ -94,6 +94,33 @@ describe('commands and addresses at the SMTP front', () => {
     expect(await rcpt('"jane doe"@example.com')).toMatch(/^550 5\.1\.1 /); // not a user
   });
 
+  it.each([
+    ['a control character', '"a\u001bb"@example.com'],
+    ['an invisible one', '"a\u200bb"@example.com'],
+    ['a domain that is not one', '"a b"@example.com$\''],
+    ['a path over 253 octets', `"${'a '.repeat(120)}"@example.com`],
+  ])('refuses a quoted local part with %s as smtp-server refuses a bare one', async (_what, address) => {
+    expect(await rcpt(address)).toMatch(/^501 /);
+  });
+
+  it('asks for SMTPUTF8 on each MAIL FROM: one that had it does not carry over, and a parameter does not hide the address', async () => {
+    const { dialog, say } = await session();
+    expect(await say('MAIL FROM:<sender@remote.test> SMTPUTF8')).toMatch(/^250 /);
+    expect(await say('RSET')).toMatch(/^250 /);
+    expect(await say('MAIL FROM:<sender@remote.test>')).toMatch(/^250 /);
+    expect(await say('RCPT TO:<jörg@example.com>')).toMatch(/^553 5\.6\.7 /);
+    expect(await say('RSET')).toMatch(/^250 /);
+    expect(await say('MAIL FROM:<jörg@remote.test> X=\u200b')).toMatch(/^553 5\.6\.7 /);
+    dialog.close();
+  });
+
+  it('ends a session after ten commands it does not know, those that are not ASCII included', async () => {
+    const { dialog, say } = await session();
+    for (let count = 1; count < 10; count++) expect(await say('MA\u0131L FROM:<a@b.test>')).toMatch(/^500 /);
+    expect(await say('MA\u0131L FROM:<a@b.test>')).toMatch(/^421 /);
+    expect(await dialog.waitClosed()).toBe(true);
+  });
+
   it('passes NUL bytes in the message on as they came, a dot after one included', async () => {
     const queueId = await send('alice@example.com', 'Subject: nul\r\n\r\na\u0000b\r\n\u0000.\r\n..c\r\n');
     let body = '';

@@ -1,4 +1,5 @@
 // Unit tests for the SMTP front's hardening settings: their defaults and what is refused.
+import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { validateConfig } from '../../../src/config/load.js';
@@ -41,6 +42,23 @@ describe('the SMTP front settings', () => {
       minVersion: 'TLSv1.2',
       checkInterval: 5000,
     });
+  });
+
+  it("read each listener's certificate files relative to the config file, and name the one that cannot be read", () => {
+    const directory = dirname(READABLE);
+    const result = validateConfig(
+      {
+        ...MINIMAL,
+        listeners: [
+          { host: '::', port: 25, tls: { key: basename(READABLE), cert: basename(READABLE) } },
+          { host: '127.0.0.1', port: 587, tls: { key: 'missing-key.pem', cert: basename(READABLE) } },
+        ],
+      },
+      { baseDirectory: directory },
+    );
+    expect(result.ok ? [] : result.problems).toEqual([
+      `listeners.1.tls.key: cannot read ${join(directory, 'missing-key.pem')}`,
+    ]);
   });
 
   it('take trusted proxies as addresses or CIDR blocks, IPv4 or IPv6', () => {
