@@ -22,8 +22,10 @@ export interface CertificatePair {
 
 export class CertificateReloader {
   private readonly loop: PollingLoop;
-  /** What the files looked like when last read (size, times, inode of each): a change reads them again. */
+  /** What the files looked like when last put into use (size, times, inode of each): a change reads them again. */
   private seen: string | undefined;
+  /** What they looked like when they last failed to load: the failure is logged once, the reading tried at each look. */
+  private refused: string | undefined;
 
   constructor(
     private readonly files: CertificateFiles,
@@ -35,9 +37,13 @@ export class CertificateReloader {
     this.loop = new PollingLoop(() => this.check(), intervalMs);
   }
 
-  /** Remembers the files as they are (the listener read them at its start), then watches them. */
-  async start(): Promise<void> {
+  /** Remembers the files as they are: call it before the listener reads them, so no change falls between. */
+  async snapshot(): Promise<void> {
     this.seen = await this.look().catch(() => undefined);
+  }
+
+  /** Watches the files from now on. */
+  async start(): Promise<void> {
     await this.loop.start();
   }
 
@@ -47,12 +53,14 @@ export class CertificateReloader {
 
   /** Reads the pair now (SIGHUP); true when it was put into use. */
   async reload(reason: 'signal' | 'changed' = 'signal'): Promise<boolean> {
-    this.seen = await this.look().catch(() => undefined);
+    const looked = await this.look().catch(() => undefined);
     try {
       const pair = { key: await readFile(this.files.key), cert: await readFile(this.files.cert) };
       // Throws for a bad PEM, and for a key that does not belong to the certificate.
       createSecureContext(pair);
       this.apply(pair);
+      this.seen = looked;
+      this.refused = undefined;
       const certificate = new X509Certificate(pair.cert);
       this.logger.info(
         { event: EVENTS.certificateReloaded, reason, subject: certificate.subject, validTo: certificate.validTo },
@@ -60,6 +68,10 @@ export class CertificateReloader {
       );
       return true;
     } catch (error) {
+      // A renewal half written (or a rename under way) is read again at the next look; an error
+      // is logged once for what the files look like now.
+      if (looked !== undefined && looked === this.refused && reason === 'changed') return false;
+      this.refused = looked;
       this.logger.error(
         { event: EVENTS.certificateRefused, reason, err: error, files: this.files },
         'TLS certificate not reloaded: the pair in use stays',

@@ -97,17 +97,21 @@ export async function startIntake(
   // counts of the context are the node's, shared by all of them.
   const ports: number[] = [];
   for (const address of listenerAddresses(config)) {
+    const { tls } = address;
+    const certificates = tls
+      ? new CertificateReloader(
+          { key: tls.key, cert: tls.cert },
+          (pair) => listener.useCertificate(pair),
+          logger.child({ component: 'smtp' }),
+          tls.checkInterval,
+        )
+      : undefined;
+    // Before the listener reads the files: a renewal between the two is seen.
+    await certificates?.snapshot();
     const listener = new SmtpListener(smtp, address);
     parts.listeners.push(listener);
     ports.push(await listener.listen());
-    const { tls } = address;
-    if (tls) {
-      const certificates = new CertificateReloader(
-        { key: tls.key, cert: tls.cert },
-        (pair) => listener.useCertificate(pair),
-        logger.child({ component: 'smtp' }),
-        tls.checkInterval,
-      );
+    if (certificates) {
       parts.certificates.push(certificates);
       await certificates.start();
     }
