@@ -151,7 +151,11 @@ export class SmtpListener {
   async drain(graceMs: number): Promise<void> {
     this.context.draining = true;
     const deadline = new Deadline(graceMs);
-    const busy = () => this.context.inFlight > 0 || this.sessions.transactionsOpen > 0;
+    // A transaction is open from an accepted MAIL FROM to its reply after DATA, or an RSET: what
+    // smtp-server's envelope says (a session idle after RSET does not hold the shutdown).
+    const busy = () =>
+      this.context.inFlight > 0 ||
+      [...this.server.connections].some((connection) => connection.session.envelope.mailFrom);
     while (busy() && !deadline.passed) await sleep(50);
     const closed = this.acceptor.close();
     // smtp-server answers every later command with 421. Its own timer that closes the sessions

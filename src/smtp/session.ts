@@ -84,11 +84,4 @@ export class SmtpSessions {
     session?.close();
     return session;
   }
-
-  /** Sessions with a mail transaction open (between MAIL FROM and the reply after DATA). */
-  get transactionsOpen(): number {
-    let open = 0;
-    for (const session of this.byId.values()) if (session.transaction) open++;
-    return open;
-  }
 }

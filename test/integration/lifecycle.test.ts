@@ -109,6 +109,19 @@ describe('graceful shutdown', () => {
     const queued = await redis.client.exists(createKeys(relay.config.redis.prefix).jobBody('store1', queueId));
     expect(delivered || queued === 1).toBe(true);
   });
+
+  it('does not wait out the grace for a session that reset its transaction and went idle', async () => {
+    // A 10-minute grace: the test's own timeout (60 s) fails it if the shutdown waits for the session.
+    const relay = await startRelay(testConfig(redis.url, { store1: store.port }, { shutdown: { grace: '10m' } }));
+    const { dialog } = await SmtpDialog.open(relay.port);
+    await dialog.command('EHLO client.test');
+    await dialog.command('MAIL FROM:<sender@remote.test>');
+    await dialog.command('RCPT TO:<alice@example.com>');
+    expect(await dialog.command('RSET')).toMatch(/^250/);
+    await relay.stop();
+    expect(await dialog.reply()).toMatch(/^421 /); // told, once the listener closed
+    dialog.close();
+  });
 });
 
 describe('permanent failures without a bounce smarthost', () => {
