@@ -109,7 +109,9 @@ export class HoldfastSmtpConnection extends SMTPConnection {
     const acts = this._ready && !this._upgrading && !this._server._closeTimeout && !this._nextHandler;
     const refusal = acts && Buffer.isBuffer(command) ? refusalOf(command, this.smtpUtf8) : undefined;
     if (!refusal) {
-      if (acts && Buffer.isBuffer(command) && verbOf(command).toString('latin1').toUpperCase() === 'MAIL') {
+      // A MAIL FROM that smtp-server will take (not a nested one, which it refuses) sets the flag.
+      const mail = acts && Buffer.isBuffer(command) && verbOf(command).toString('latin1').toUpperCase() === 'MAIL';
+      if (mail && !this.session.envelope.mailFrom) {
         this.smtpUtf8 = asksSmtpUtf8(command);
       }
       return super._onCommand(command, callback);

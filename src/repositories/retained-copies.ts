@@ -116,10 +116,15 @@ export class RetainedMail {
     return { expired, budget };
   }
 
-  /** Deletes the copies a script dropped from the index (it names them: see includes/retention-trim.lua). */
+  /**
+   * Deletes the copies a script dropped from the index (it names them: see includes/retention-trim.lua).
+   * One store's copies are in one slot: one command for up to a script's DROP_LIMIT of them. A
+   * failure is not the caller's: the copy was kept (or the sweep done), and a dropped copy left
+   * behind expires by itself.
+   */
   private async unlink(entries: readonly string[]): Promise<void> {
-    // One store's copies: one slot, so one command for up to a script's DROP_LIMIT of them.
-    if (entries.length > 0) await withTimeout(this.redis.unlink(...entries), this.timeoutMs, 'deleting dropped copies');
+    if (entries.length === 0) return;
+    await withTimeout(this.redis.unlink(...entries), this.timeoutMs, 'deleting dropped copies').catch(() => undefined);
   }
 
   /** Records that the copy of a delivery at `at` was not kept (Redis near full, an error). */

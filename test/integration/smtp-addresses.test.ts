@@ -111,6 +111,10 @@ describe('commands and addresses at the SMTP front', () => {
     expect(await say('RCPT TO:<jörg@example.com>')).toMatch(/^553 5\.6\.7 /);
     expect(await say('RSET')).toMatch(/^250 /);
     expect(await say('MAIL FROM:<jörg@remote.test> X=\u200b')).toMatch(/^553 5\.6\.7 /);
+    // A nested MAIL FROM, refused, leaves the transaction's SMTPUTF8 as it was.
+    expect(await say('MAIL FROM:<sender@remote.test> SMTPUTF8')).toMatch(/^250 /);
+    expect(await say('MAIL FROM:<other@remote.test>')).toMatch(/^503 /);
+    expect(await say('RCPT TO:<jörg@example.com>')).toMatch(/^250 /);
     dialog.close();
   });
 
