@@ -1,7 +1,7 @@
 // Reads queued messages for delivery and deletes a job's copy of the bytes when the job ends.
 import type { Redis } from 'ioredis';
 import { withTimeout } from '../errors.js';
-import { isCluster } from '../redis/connections.js';
+import { readTogether, type Read } from '../redis/connections.js';
 import { LuaScript } from '../redis/scripts.js';
 import { bodyKeyOf, pendingMember, type Keys } from './keys.js';
 import { decodeBody } from './body-codec.js';
@@ -94,33 +94,18 @@ export class Spool {
     };
   }
 
-  /**
-   * The job's held flag, its body and (for a job queued before per-job copies) its pending flag.
-   * On one Redis in one pipeline. On a Cluster each is a command of its own: while the store's slot
-   * migrates, a key still on the old primary and one already on the new one get different answers
-   * (a value, and an ASK redirection), and ioredis sends a pipeline with any redirected command again
-   * as a whole to the new primary, where the key not yet moved reads as missing: a queued job would
-   * look finished and be dropped. A command of its own is redirected only when its own key has moved.
-   */
-  private async readJob(job: JobRef): Promise<unknown[]> {
+  /** The job's held flag, its body and (for a job queued before per-job copies) its pending flag. */
+  private readJob(job: JobRef): Promise<unknown[]> {
     const held = this.keys.heldMessages(job.mailstore);
     const body = bodyKeyOf(this.keys, job);
-    const legacy = job.ownCopy
-      ? undefined
-      : ([this.keys.legacyPending(job.queueId), pendingMember(job.mailstore, job.jobId, job.queueId)] as const);
-    if (isCluster(this.redis)) {
-      return Promise.all([
-        this.redis.sismember(held, job.jobId),
-        this.redis.getBuffer(body),
-        ...(legacy ? [this.redis.sismember(...legacy)] : []),
-      ]);
+    const reads: Read[] = [(client) => client.sismember(held, job.jobId), (client) => client.getBuffer(body)];
+    if (!job.ownCopy) {
+      const pending = this.keys.legacyPending(job.queueId);
+      reads.push((client) => client.sismember(pending, pendingMember(job.mailstore, job.jobId, job.queueId)));
     }
-    const pipeline = this.redis.pipeline().sismember(held, job.jobId).getBuffer(body);
-    if (legacy) pipeline.sismember(...legacy);
-    return ((await pipeline.exec()) ?? []).map(([error, value]) => {
-      if (error) throw error;
-      return value;
-    });
+    // On a Cluster not one pipeline: one read answered by the wrong primary made a queued job look
+    // finished while its store's slot moved (see readTogether).
+    return readTogether(this.redis, reads);
   }
 
   /** Ends one job (see FINISH_SCRIPT); idempotent: finishing twice removes nothing more. */

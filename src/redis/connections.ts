@@ -1,5 +1,5 @@
 // Creates the ioredis connections: a fail-fast one for intake, a patient one for workers.
-import { Cluster, Redis, type RedisOptions } from 'ioredis';
+import { Cluster, Redis, type ChainableCommander, type RedisOptions } from 'ioredis';
 import type { Config } from '../config/schema.js';
 import { defineLuaScripts } from './scripts.js';
 
@@ -93,6 +93,27 @@ function clusterConnection(nodes: Array<{ host: string; port: number }>, options
 /** Whether the connection is a Redis Cluster's. */
 export function isCluster(redis: Redis): boolean {
   return (redis as unknown) instanceof Cluster;
+}
+
+/** One read, given the connection or a pipeline (the same commands on either). */
+export type Read = (client: Redis | ChainableCommander) => unknown;
+
+/**
+ * Reads that go together, their answers in order (the first error thrown). On one Redis in one
+ * pipeline: one round trip. On a Cluster each is a command of its own: while a slot migrates, a
+ * key still on the old primary answers and one already moved is redirected (ASK), and ioredis then
+ * sends the whole pipeline again to the new primary, where the keys not yet moved read as missing.
+ * A command of its own is redirected only when its own key has moved.
+ */
+export async function readTogether(redis: Redis, reads: readonly Read[]): Promise<unknown[]> {
+  if (reads.length === 0) return [];
+  if (isCluster(redis)) return Promise.all(reads.map((read) => read(redis)));
+  const pipeline = redis.pipeline();
+  for (const read of reads) read(pipeline);
+  return ((await pipeline.exec()) ?? []).map(([error, value]) => {
+    if (error) throw error;
+    return value;
+  });
 }
 
 /** Slots of the keys asked about (CLUSTER KEYSLOT), per Cluster connection: a store's tag never moves slot. */

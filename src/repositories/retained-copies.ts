@@ -1,7 +1,7 @@
 // The safety net's storage: copies of delivered mail per store, as queued (gzip'd by default), bounded by age and bytes.
 import type { Redis } from 'ioredis';
 import { withTimeout } from '../errors.js';
-import { isCluster } from '../redis/connections.js';
+import { readTogether, type Read } from '../redis/connections.js';
 import { LuaScript } from '../redis/scripts.js';
 import type { RetainedDelivery } from '../policy/retention.js';
 import { bodyKeyOf, type Keys } from '../queue/keys.js';
@@ -178,18 +178,14 @@ export class RetainedMail {
     const metas = new Map<string, RetainedDelivery>();
     for (let start = 0; start < older.length; start += 500) {
       const page = older.slice(start, start + 500);
-      const metaKeys = page.map((entryId) => this.keys.retainedEntry(mailstore, entryId));
-      // On a Cluster one command each: a pipeline redirected while the slot migrates is sent again
-      // whole to the new primary, where the keys not yet moved read as missing (see Spool.readJob).
-      const read = isCluster(this.redis)
-        ? Promise.all(
-            metaKeys.map((key) => this.redis.hget(key, 'meta').then((meta) => [null, meta] as [null, string | null])),
-          )
-        : metaKeys.reduce((pipeline, key) => pipeline.hget(key, 'meta'), this.redis.pipeline()).exec();
-      const results = await withTimeout(read, this.timeoutMs, 'reading retained copies');
+      const reads = page.map(
+        (entryId): Read =>
+          (client) =>
+            client.hget(this.keys.retainedEntry(mailstore, entryId), 'meta'),
+      );
+      const results = await withTimeout(readTogether(this.redis, reads), this.timeoutMs, 'reading retained copies');
       page.forEach((entryId, index) => {
-        const [error, meta] = results?.[index] ?? [null, null];
-        if (error) throw error;
+        const meta = results[index];
         if (typeof meta === 'string') metas.set(entryId, JSON.parse(meta) as RetainedDelivery);
       });
     }

@@ -2,7 +2,7 @@
 import type { ChainableCommander, Redis } from 'ioredis';
 import { withTimeout } from '../errors.js';
 import { LuaScript } from '../redis/scripts.js';
-import { isCluster } from '../redis/connections.js';
+import { isCluster, readTogether, type Read } from '../redis/connections.js';
 import type { Keys } from '../queue/keys.js';
 import { systemClock } from '../clock.js';
 
@@ -191,20 +191,20 @@ export class Trace {
     return (await this.eventsOf([queueId])).get(queueId) ?? [];
   }
 
-  /** The events of several messages in one round trip (on a Cluster, one read each: they are in slots of their own). */
+  /** The events of several messages in one round trip (on a Cluster, one read each: see readTogether). */
   async eventsOf(queueIds: readonly string[]): Promise<Map<string, TraceEvent[]>> {
-    const keys = queueIds.map((queueId) => this.keys.traceEvents(queueId));
-    const read = isCluster(this.redis)
-      ? Promise.all(keys.map((key) => this.redis.lrange(key, 0, -1).then((lines) => [null, lines] as [null, string[]])))
-      : keys.reduce((pipeline, key) => pipeline.lrange(key, 0, -1), this.redis.pipeline()).exec();
-    const results = queueIds.length === 0 ? [] : await withTimeout(read, this.timeoutMs, 'reading traces');
+    const reads = queueIds.map(
+      (queueId): Read =>
+        (client) =>
+          client.lrange(this.keys.traceEvents(queueId), 0, -1),
+    );
+    const results = await withTimeout(readTogether(this.redis, reads), this.timeoutMs, 'reading traces');
     const found = new Map<string, TraceEvent[]>();
     queueIds.forEach((queueId, index) => {
-      const [error, lines] = results?.[index] ?? [null, []];
-      if (error) throw error;
+      const lines = (results[index] as string[] | undefined) ?? [];
       found.set(
         queueId,
-        (lines as string[]).flatMap((line) => decode(line, queueId)),
+        lines.flatMap((line) => decode(line, queueId)),
       );
     });
     return found;
